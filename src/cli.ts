@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { decryptHelp, runDecrypt } from "./commands/decrypt.js";
+import { AgebootError, describeCause } from "./errors.js";
+import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { createLogger, type LogFormat, type Logger } from "./log.js";
+
+interface Command {
+  summary: string;
+  help: string;
+  run(args: string[], log: Logger): Promise<void>;
+}
+
+const commands: Record<string, Command> = {
+  decrypt: { summary: "decrypt one age file with host identities (debugging)", help: decryptHelp, run: runDecrypt },
+};
+
+const mainHelp = `Usage: ageboot [GLOBAL OPTIONS] COMMAND [OPTIONS]
+
+Decrypts a host's age-encrypted secrets (agenix / sops-nix style) with its SSH
+host keys or age identities.
+
+Commands:
+${Object.entries(commands)
+  .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
+  .join("\n")}
+
+Global options:
+  --log-format text|json   log lines for people (default; journal priorities
+                           under systemd) or JSON (also AGEBOOT_LOG_FORMAT)
+  --log-level LEVEL        error, warn, info (default) or debug (also AGEBOOT_LOG_LEVEL)
+  -h, --help               show this help; "ageboot COMMAND --help" for a command
+  --version                print the version
+
+Exit status: 0 success, 1 a secret failed, 2 usage error, 3 no usable identity.`;
+
+const globalOptions = {
+  "log-format": { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const;
+
+/** Split argv into the global options before the command, the command, and its own arguments. */
+function splitArgv(argv: string[]): { globals: string[]; command: string | undefined; rest: string[] } {
+  let index = 0;
+  while (index < argv.length && argv[index]!.startsWith("-")) {
+    const arg = argv[index]!;
+    const takesValue = (arg === "--log-format" || arg === "--log-level") && !arg.includes("=");
+    index += takesValue ? 2 : 1;
+  }
+  return { globals: argv.slice(0, index), command: argv[index], rest: argv.slice(index + 1) };
+}
+
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return manifest.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let log = createLogger();
+  try {
+    const { globals, command, rest } = splitArgv(argv);
+    const { values } = parseArgs({ args: globals, options: globalOptions, strict: true });
+    const format = values["log-format"] ?? process.env["AGEBOOT_LOG_FORMAT"] ?? "text";
+    if (format !== "text" && format !== "json") throw new AgebootError("USAGE", `--log-format must be text or json, not ${format}`);
+    const level = values["log-level"] ?? process.env["AGEBOOT_LOG_LEVEL"] ?? "info";
+    if (!["error", "warn", "info", "debug"].includes(level)) throw new AgebootError("USAGE", `--log-level must be error, warn, info or debug, not ${level}`);
+    log = createLogger({ format: format as LogFormat, level });
+
+    if (values.version) {
+      process.stdout.write(`ageboot ${packageVersion()}\n`);
+      return EXIT.OK;
+    }
+    if (values.help || command === undefined || command === "help") {
+      process.stdout.write(`${mainHelp}\n`);
+      return command === undefined && !values.help ? EXIT.USAGE : EXIT.OK;
+    }
+    const selected = commands[command];
+    if (!selected) throw new AgebootError("USAGE", `unknown command "${command}"; see ageboot --help`);
+    await selected.run(rest, log);
+    return EXIT.OK;
+  } catch (error) {
+    return reportFailure(error, log);
+  }
+}
+
+function reportFailure(error: unknown, log: Logger): number {
+  if (error instanceof AgebootError) {
+    log.error(error.message);
+    return exitCodeFor(error.code);
+  }
+  // parseArgs errors: unknown option, missing value.
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  if (code.startsWith("ERR_PARSE_ARGS")) {
+    log.error(`${describeCause(error).replace(/^ERR_PARSE_ARGS_\w+: /, "")}; see --help`);
+    return EXIT.USAGE;
+  }
+  // A bug, not a user error: say so plainly, without a stack trace that could carry data.
+  log.error(`internal error: ${describeCause(error)}`);
+  return EXIT.FAILED;
+}
+
+process.exitCode = await main(process.argv.slice(2));

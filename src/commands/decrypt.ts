@@ -1,0 +1,82 @@
+import { constants } from "node:fs";
+import { open, unlink, type FileHandle } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { openPlaintext, readPlaintext } from "../age/decrypt.js";
+import { AgebootError, describeCause } from "../errors.js";
+import { requireIdentities } from "../identities/require.js";
+import type { Logger } from "../log.js";
+
+export const decryptHelp = `Usage: ageboot decrypt -i KEY [-i KEY ...] [-o OUTPUT] [--] FILE
+
+Decrypt one age file (binary or armored) with the given identities, as the
+activation does, to debug a host. FILE "-" reads standard input.
+
+Identities (-i, in order): OpenSSH ed25519 and RSA private keys (OpenSSH, PEM,
+PKCS#8), and age identity files (AGE-SECRET-KEY-1..., AGE-SECRET-KEY-PQ-1...).
+An ed25519 key also decrypts files encrypted to its age1... recipient
+(the ssh-to-age conversion used by sops-nix). Unusable keys are reported and skipped.
+
+Options:
+  -i, --identity KEY   identity file to try (repeatable)
+  -o, --output OUTPUT  write the plaintext here (created with mode 0600)
+                       instead of standard output
+  -h, --help           show this help
+
+Use "--" before a file name that starts with "-".`;
+
+export async function runDecrypt(args: string[], log: Logger): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      identity: { type: "string", short: "i", multiple: true },
+      output: { type: "string", short: "o" },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${decryptHelp}\n`);
+    return;
+  }
+  if (positionals.length !== 1) throw new AgebootError("USAGE", `decrypt takes exactly one FILE, got ${positionals.length}\n\n${decryptHelp}`);
+  if (!values.identity?.length) throw new AgebootError("USAGE", `decrypt needs at least one -i KEY\n\n${decryptHelp}`);
+  const file = positionals[0]!;
+
+  const { identities } = await requireIdentities(values.identity, log);
+  // The header is verified before any output exists, so a wrong key creates no file.
+  const plaintext = await openPlaintext(file, identities);
+  if (values.output === undefined) {
+    await readPlaintext(file, plaintext, writeToStdout);
+    return;
+  }
+  await writeOutputFile(values.output, (output) => readPlaintext(file, plaintext, (chunk) => output.write(chunk).then(() => {})));
+}
+
+function writeToStdout(chunk: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(chunk, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/**
+ * Create OUTPUT mode 0600 (never following a symlink planted there), fill it,
+ * and remove it again if decryption fails halfway, so no partial plaintext stays.
+ */
+async function writeOutputFile(path: string, fill: (output: FileHandle) => Promise<void>): Promise<void> {
+  let output: FileHandle;
+  try {
+    output = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+    await output.chmod(0o600); // an existing file keeps its old mode otherwise
+  } catch (error) {
+    throw new AgebootError("IO", `${path}: cannot create output (${describeCause(error)})`, { cause: error });
+  }
+  try {
+    await fill(output);
+    await output.close();
+  } catch (error) {
+    await output.close().catch(() => {});
+    await unlink(path).catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,23 @@
+import type { ErrorCode } from "./errors.js";
+
+/** Exit statuses; stable, documented in the README. */
+export const EXIT = {
+  OK: 0,
+  /** A secret (or the file given to `decrypt`) could not be decrypted or installed. */
+  FAILED: 1,
+  /** The command line is wrong. */
+  USAGE: 2,
+  /** No identity could be loaded from any identity path. */
+  NO_IDENTITY: 3,
+} as const;
+
+export function exitCodeFor(code: ErrorCode): number {
+  switch (code) {
+    case "USAGE":
+      return EXIT.USAGE;
+    case "NO_IDENTITY":
+      return EXIT.NO_IDENTITY;
+    default:
+      return EXIT.FAILED;
+  }
+}

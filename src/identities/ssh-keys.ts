@@ -1,0 +1,113 @@
+import type { Identity, Stanza } from "age-encryption";
+import { bech32 } from "@scure/base";
+import { constants, createHash, createPrivateKey, privateDecrypt, type KeyObject } from "node:crypto";
+import sshpk from "sshpk";
+import { encodeBase64NoPad } from "../age/base64.js";
+import { ed25519PrivateKey, hkdfSha256, rawPublicKey, x25519PrivateKey } from "../age/x25519.js";
+import { AgebootError } from "../errors.js";
+import type { LoadedIdentity } from "./types.js";
+import { X25519StyleIdentity } from "./x25519-style.js";
+
+const ED25519_LABEL = "age-encryption.org/v1/ssh-ed25519";
+const X25519_LABEL = "age-encryption.org/v1/X25519";
+const RSA_OAEP_LABEL = "age-encryption.org/v1/ssh-rsa";
+
+/** The stanza tag: the first 4 bytes of SHA-256 over the SSH wire-format public key. */
+function sshTag(sshWirePublicKey: Buffer): string {
+  return encodeBase64NoPad(createHash("sha256").update(sshWirePublicKey).digest().subarray(0, 4));
+}
+
+/** Thrown for a key file that parses but cannot be used; the loader reports and skips it. */
+export class UnusableKeyError extends Error {}
+
+/**
+ * Identities for one OpenSSH/PEM/PKCS#8 private key, as parsed by sshpk:
+ * an ed25519 key yields its ssh-ed25519 identity and the native X25519 identity
+ * derived from it (what ssh-to-age computes, used by sops-nix); an RSA key yields
+ * its ssh-rsa identity.
+ */
+export function identitiesFromSshKey(key: sshpk.PrivateKey, path: string): LoadedIdentity[] {
+  const sshWirePublicKey = key.toPublic().toBuffer("rfc4253", {});
+  const fingerprint = key.toPublic().fingerprint("sha256").toString();
+  const tag = sshTag(sshWirePublicKey);
+  switch (key.type) {
+    case "ed25519":
+      return ed25519Identities(key, sshWirePublicKey, fingerprint, tag, path);
+    case "rsa":
+      return [{ type: "ssh-rsa", fingerprint, tag, path, identity: rsaIdentity(key, tag) }];
+    default:
+      throw new UnusableKeyError(`${key.type} keys cannot decrypt age files (only ed25519 and rsa)`);
+  }
+}
+
+function ed25519Identities(
+  key: sshpk.PrivateKey,
+  sshWirePublicKey: Buffer,
+  fingerprint: string,
+  tag: string,
+  path: string,
+): LoadedIdentity[] {
+  // @types/sshpk types `part` by algorithm name; at run time it is keyed by part name.
+  const parts = key.part as unknown as Record<string, { data: Buffer } | undefined>;
+  const seed = parts["k"]?.data;
+  const publicPoint = parts["A"]?.data;
+  if (seed?.length !== 32 || publicPoint?.length !== 32) throw new UnusableKeyError("ed25519 key has the wrong size");
+  // A key file whose public half does not belong to its private half would make
+  // us compute a wrong tag and fail obscurely on every file; say so up front.
+  if (!rawPublicKey(ed25519PrivateKey(seed)).equals(publicPoint)) {
+    throw new UnusableKeyError("ed25519 public key does not match the private key");
+  }
+  // The X25519 scalar of an Ed25519 key is the first half of SHA-512(seed), and
+  // its X25519 public key is the Montgomery form of the Ed25519 public key.
+  const ourPrivateKey = x25519PrivateKey(createHash("sha512").update(seed).digest().subarray(0, 32));
+  const ourPublicKey = rawPublicKey(ourPrivateKey);
+  const tweak = x25519PrivateKey(hkdfSha256(new Uint8Array(0), sshWirePublicKey, ED25519_LABEL));
+  return [
+    {
+      type: "ssh-ed25519",
+      fingerprint,
+      tag,
+      path,
+      identity: new X25519StyleIdentity({ stanzaType: "ssh-ed25519", label: ED25519_LABEL, ourPrivateKey, ourPublicKey, tag, tweak }),
+    },
+    {
+      type: "X25519",
+      fingerprint: bech32.encode("age", bech32.toWords(ourPublicKey), false),
+      path,
+      note: "derived from the ed25519 key",
+      identity: new X25519StyleIdentity({ stanzaType: "X25519", label: X25519_LABEL, ourPrivateKey, ourPublicKey }),
+    },
+  ];
+}
+
+function rsaIdentity(key: sshpk.PrivateKey, tag: string): Identity {
+  const privateKey: KeyObject = createPrivateKey(key.toString("pkcs1"));
+  const modulusBytes = Math.ceil(key.size / 8);
+  return {
+    unwrapFileKey(stanzas: Stanza[]): Uint8Array | null {
+      for (const stanza of stanzas) {
+        if (stanza.args[0] !== "ssh-rsa") continue;
+        if (stanza.args.length !== 2) {
+          throw new AgebootError("MALFORMED", `invalid ssh-rsa stanza: expected 1 argument, found ${stanza.args.length - 1}`);
+        }
+        if (stanza.args[1] !== tag) continue;
+        if (stanza.body.length !== modulusBytes) {
+          throw new AgebootError("MALFORMED", `invalid ssh-rsa stanza: body is ${stanza.body.length} bytes, the key needs ${modulusBytes}`);
+        }
+        let fileKey: Buffer;
+        try {
+          fileKey = privateDecrypt(
+            { key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256", oaepLabel: Buffer.from(RSA_OAEP_LABEL) },
+            stanza.body,
+          );
+        } catch {
+          // As in the reference: a stanza with our tag that does not decrypt is an error, not a mismatch.
+          throw new AgebootError("CORRUPT", "ssh-rsa stanza for this key does not decrypt (RSA-OAEP failed)");
+        }
+        if (fileKey.length !== 16) throw new AgebootError("MALFORMED", "invalid ssh-rsa stanza: file key is not 16 bytes");
+        return fileKey;
+      }
+      return null;
+    },
+  };
+}

@@ -1,0 +1,15 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { cliPath } from "./tools.js";
+
+/**
+ * The suite tests against the real age, age-keygen and ssh-keygen and the built
+ * CLI. A missing tool fails the run instead of skipping tests silently.
+ */
+export default function requireTools(): void {
+  const missing = ["age", "age-keygen", "ssh-keygen"].filter((tool) => spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0);
+  if (missing.length > 0) {
+    throw new Error(`missing test tools: ${missing.join(", ")} (Debian: apt-get install -y age openssh-client)`);
+  }
+  if (!existsSync(cliPath)) throw new Error(`${cliPath} is not built; run npm run build (npm test does)`);
+}
