@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { activateHelp, runActivate } from "./commands/activate.js";
 import { decryptHelp, runDecrypt } from "./commands/decrypt.js";
 import { AgebootError, describeCause } from "./errors.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
@@ -9,10 +10,12 @@ import { createLogger, type LogFormat, type Logger } from "./log.js";
 interface Command {
   summary: string;
   help: string;
-  run(args: string[], log: Logger): Promise<void>;
+  /** Resolves false when the job ran but failed (already reported); throws for errors that stop it. */
+  run(args: string[], log: Logger): Promise<boolean | void>;
 }
 
 const commands: Record<string, Command> = {
+  activate: { summary: "decrypt the manifest's secrets into a new generation and make it current", help: activateHelp, run: runActivate },
   decrypt: { summary: "decrypt one age file with host identities (debugging)", help: decryptHelp, run: runDecrypt },
 };
 
@@ -33,7 +36,8 @@ Global options:
   -h, --help               show this help; "ageboot COMMAND --help" for a command
   --version                print the version
 
-Exit status: 0 success, 1 a secret failed, 2 usage error, 3 no usable identity.`;
+Exit status: 0 success, 1 a secret failed, 2 usage error, 3 no usable identity,
+4 invalid manifest (nothing touched), 5 mount point, secretsDir or lock unusable (nothing touched).`;
 
 const globalOptions = {
   "log-format": { type: "string" },
@@ -79,8 +83,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const selected = commands[command];
     if (!selected) throw new AgebootError("USAGE", `unknown command "${command}"; see ageboot --help`);
-    await selected.run(rest, log);
-    return EXIT.OK;
+    return (await selected.run(rest, log)) === false ? EXIT.FAILED : EXIT.OK;
   } catch (error) {
     return reportFailure(error, log);
   }

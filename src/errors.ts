@@ -10,7 +10,9 @@ export type ErrorCode =
   | "NO_MATCH" // the file is not encrypted to any loaded identity
   | "MALFORMED" // the age file is not a well-formed age file
   | "CORRUPT" // well-formed, but authentication failed: truncated, corrupted or tampered
-  | "IO"; // a file could not be read or written
+  | "IO" // a file could not be read or written
+  | "MANIFEST" // the manifest is unreadable or invalid; nothing was touched
+  | "SETUP"; // the mount point, secretsDir or lock cannot be used; nothing was touched
 
 export class AgebootError extends Error {
   override name = "AgebootError";

@@ -9,6 +9,10 @@ export const EXIT = {
   USAGE: 2,
   /** No identity could be loaded from any identity path. */
   NO_IDENTITY: 3,
+  /** The manifest is unreadable or invalid; nothing was touched. */
+  MANIFEST: 4,
+  /** The mount point, secretsDir or lock cannot be used; nothing was touched. */
+  SETUP: 5,
 } as const;
 
 export function exitCodeFor(code: ErrorCode): number {
@@ -17,6 +21,10 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.USAGE;
     case "NO_IDENTITY":
       return EXIT.NO_IDENTITY;
+    case "MANIFEST":
+      return EXIT.MANIFEST;
+    case "SETUP":
+      return EXIT.SETUP;
     default:
       return EXIT.FAILED;
   }

@@ -1,0 +1,174 @@
+import { createHash } from "node:crypto";
+import { mkdir, rm } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
+import { compareWithCurrent, type ChangeReport, type InstalledSecret } from "./activation/changes.js";
+import { commitCustomPath, discardCustomPath, prepareCustomPath, type PreparedPath } from "./activation/custom-paths.js";
+import { currentGeneration, generationPath, listGenerations, pruneGenerations, removeLeftovers } from "./activation/generations.js";
+import { acquireLock } from "./activation/lock.js";
+import { ensureSecretsMount, setDirectoryAccess } from "./activation/mount.js";
+import { planSecrets, type PlannedSecret, type SecretFailure } from "./activation/plan.js";
+import { decryptInto, makeParentDirectories } from "./activation/stage.js";
+import { swapSymlink } from "./activation/swap.js";
+import { openPlaintext, readPlaintext } from "./age/decrypt.js";
+import { mapWithLimit } from "./concurrency.js";
+import { describeCause } from "./errors.js";
+import { requireIdentities } from "./identities/require.js";
+import type { LoadedIdentity } from "./identities/types.js";
+import type { Logger } from "./log.js";
+import type { Manifest } from "./manifest/types.js";
+import { UserDatabase } from "./users.js";
+
+export interface ActivateOptions {
+  readonly log: Logger;
+  /** Validate, decrypt and report, touching nothing. */
+  readonly dryRun?: boolean;
+  /** Development and tests only: allow a plain directory as the mount point. */
+  readonly allowPlainDirectory?: boolean;
+  readonly lockTimeoutSeconds?: number;
+  /** How many secrets are decrypted at once. */
+  readonly concurrency?: number;
+  /** sd_notify STATUS= progress. */
+  readonly status?: (text: string) => Promise<void>;
+}
+
+export interface ActivationResult {
+  /** The generation users see after the run (null: none). */
+  readonly generation: number | null;
+  /** Whether this run made a new generation current. */
+  readonly installed: boolean;
+  readonly failures: readonly SecretFailure[];
+  readonly changes: ChangeReport;
+  readonly pruned: readonly number[];
+  readonly durationMs: number;
+}
+
+const noChanges: ChangeReport = { added: [], changed: [], removed: [], unchanged: [] };
+
+/**
+ * The main job, top to bottom: plan -> identities -> lock and mount -> stage
+ * (decrypt, own) -> custom paths -> swap -> prune -> report.
+ *
+ * Failure policy: when a generation is current, a new one in which any declared
+ * secret failed is discarded and the current one stays, untouched. When none is
+ * current (first run after boot), the secrets that did decrypt are installed so
+ * that services whose secrets are fine can start. Either way every failure is
+ * reported and the caller exits non-zero.
+ */
+export async function activate(manifest: Manifest, options: ActivateOptions): Promise<ActivationResult> {
+  const started = performance.now();
+  const { log } = options;
+  const status = options.status ?? (async () => {});
+  const concurrency = options.concurrency ?? 8;
+  const { secretsDir, secretsMountPoint: mountPoint } = manifest;
+
+  // Plan: files, owners, groups and custom paths, per secret.
+  await status(`Planning ${manifest.secrets.length} secrets`);
+  const users = await UserDatabase.load();
+  const keysGid = await users.group("keys");
+  const { planned, failures } = await planSecrets(manifest, users);
+  const failed = (name: string, error: unknown) => failures.push({ name, message: error instanceof Error ? error.message : String(error) });
+
+  // Identities: unusable paths are warnings; none at all is fatal, before touching anything.
+  const { identities } = await requireIdentities(manifest.identityPaths, log);
+
+  if (options.dryRun) return dryRun(manifest, planned, failures, identities, concurrency, started);
+
+  const releaseLock = await acquireLock(mountPoint, options.lockTimeoutSeconds ?? 120);
+  try {
+    // Where generations live, and which one users see now.
+    await ensureSecretsMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid }, log);
+    const existing = await listGenerations(mountPoint);
+    const current = await currentGeneration(secretsDir, mountPoint, existing);
+    const generation = (existing.at(-1) ?? 0) + 1;
+    await removeLeftovers(mountPoint, existing, current);
+
+    // Stage: every secret decrypted into the new generation, owned and moded.
+    await status(`Decrypting ${planned.length} secrets into generation ${generation}`);
+    const generationDir = generationPath(mountPoint, generation);
+    await mkdir(generationDir, { mode: 0o751 });
+    await setDirectoryAccess(generationDir, keysGid);
+    const directories = new Map<string, Promise<void>>();
+    const staged = await mapWithLimit(planned, concurrency, async (secret): Promise<InstalledSecret | null> => {
+      try {
+        await makeParentDirectories(generationDir, secret.name, keysGid, directories);
+        const sha256 = await decryptInto(`${generationDir}/${secret.name}`, secret.file, identities, secret);
+        return { name: secret.name, sha256, uid: secret.uid, gid: secret.gid, mode: secret.mode };
+      } catch (error) {
+        failed(secret.name, error);
+        return null;
+      }
+    });
+    const installed = staged.filter((secret): secret is InstalledSecret => secret !== null);
+
+    // Custom paths, phase one: symlinks and copies under temporary names.
+    const prepared: PreparedPath[] = [];
+    if (failures.length === 0 || current === null) {
+      const stagedNames = new Set(installed.map((secret) => secret.name));
+      for (const secret of planned.filter((candidate) => candidate.hasCustomPath && stagedNames.has(candidate.name))) {
+        try {
+          prepared.push(await prepareCustomPath(secret, secretsDir, `${generationDir}/${secret.name}`, log));
+        } catch (error) {
+          failed(secret.name, error);
+        }
+      }
+    }
+
+    // The transaction does not commit: the current generation stays as it was.
+    if (failures.length > 0 && current !== null) {
+      await Promise.all(prepared.map(discardCustomPath));
+      await rm(generationDir, { recursive: true, force: true });
+      return result(current, false, failures, noChanges, [], started);
+    }
+
+    // Swap: one rename makes the new generation current; then custom paths follow.
+    const changes = await compareWithCurrent(current === null ? null : generationPath(mountPoint, current), installed);
+    await swapSymlink(secretsDir, generationDir);
+    for (const path of prepared) {
+      await commitCustomPath(path).catch((error: unknown) => failed(path.secret, `path ${path.path}: cannot install (${describeCause(error)})`));
+    }
+
+    const pruned = await pruneGenerations(mountPoint, generation, manifest.keepGenerations);
+    return result(generation, true, failures, changes, pruned, started);
+  } finally {
+    await releaseLock();
+  }
+}
+
+/** Decrypt everything to a hash only, compare with what is current, write nothing. */
+async function dryRun(
+  manifest: Manifest,
+  planned: readonly PlannedSecret[],
+  failures: SecretFailure[],
+  identities: readonly LoadedIdentity[],
+  concurrency: number,
+  started: number,
+): Promise<ActivationResult> {
+  const { secretsDir, secretsMountPoint: mountPoint } = manifest;
+  const decrypted = await mapWithLimit(planned, concurrency, async (secret): Promise<InstalledSecret | null> => {
+    try {
+      const hash = createHash("sha256");
+      await readPlaintext(secret.file, await openPlaintext(secret.file, identities), (chunk) => void hash.update(chunk));
+      return { name: secret.name, sha256: hash.digest(), uid: secret.uid, gid: secret.gid, mode: secret.mode };
+    } catch (error) {
+      failures.push({ name: secret.name, message: describeCause(error) });
+      return null;
+    }
+  });
+  const existing = await listGenerations(mountPoint);
+  const current = await currentGeneration(secretsDir, mountPoint, existing);
+  const installed = decrypted.filter((secret): secret is InstalledSecret => secret !== null);
+  const changes = await compareWithCurrent(current === null ? null : generationPath(mountPoint, current), installed);
+  return result(current, false, failures, changes, [], started);
+}
+
+function result(
+  generation: number | null,
+  installed: boolean,
+  failures: readonly SecretFailure[],
+  changes: ChangeReport,
+  pruned: readonly number[],
+  started: number,
+): ActivationResult {
+  const sorted = [...failures].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { generation, installed, failures: sorted, changes, pruned, durationMs: Math.round(performance.now() - started) };
+}

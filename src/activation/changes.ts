@@ -1,0 +1,63 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { lstat, readdir } from "node:fs/promises";
+
+/** What a new generation holds for one secret. */
+export interface InstalledSecret {
+  readonly name: string;
+  readonly sha256: Buffer;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: number;
+}
+
+export interface ChangeReport {
+  readonly added: string[];
+  readonly changed: string[];
+  readonly removed: string[];
+  readonly unchanged: string[];
+}
+
+/**
+ * Compare a new set of secrets with the generation users see now: a secret is
+ * changed when its content, owner, group or mode differ. Content is compared by
+ * hashing the current file; hashes never leave this process.
+ */
+export async function compareWithCurrent(currentDir: string | null, installed: readonly InstalledSecret[]): Promise<ChangeReport> {
+  const report: ChangeReport = { added: [], changed: [], removed: [], unchanged: [] };
+  const previousNames = currentDir ? await listFiles(currentDir) : new Set<string>();
+  for (const secret of installed) {
+    if (!previousNames.has(secret.name)) {
+      report.added.push(secret.name);
+      continue;
+    }
+    const path = `${currentDir}/${secret.name}`;
+    const info = await lstat(path);
+    const same =
+      info.uid === secret.uid && info.gid === secret.gid && (info.mode & 0o7777) === secret.mode && (await sha256Of(path)).equals(secret.sha256);
+    (same ? report.unchanged : report.changed).push(secret.name);
+  }
+  const declared = new Set(installed.map((secret) => secret.name));
+  for (const name of previousNames) if (!declared.has(name)) report.removed.push(name);
+  for (const list of Object.values(report)) list.sort();
+  return report;
+}
+
+/** Relative names of the regular files in a generation, sub-directories included. */
+async function listFiles(directory: string): Promise<Set<string>> {
+  const entries = await readdir(directory, { recursive: true, withFileTypes: true });
+  const names = new Set<string>();
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    // Node 20 names the parent "path" (later "parentPath"); both are absolute here.
+    const parent = (entry as { parentPath?: string }).parentPath ?? (entry as { path?: string }).path ?? directory;
+    names.add(parent === directory ? entry.name : `${parent.slice(directory.length + 1)}/${entry.name}`);
+  }
+  return names;
+}
+
+async function sha256Of(path: string): Promise<Buffer> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest();
+}

@@ -1,0 +1,65 @@
+import { lstat, readdir, readlink, rm } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { AgebootError } from "../errors.js";
+
+const GENERATION_NAME = /^[1-9][0-9]{0,15}$/;
+
+/** Generation numbers present in the mount point, ascending. */
+export async function listGenerations(mountPoint: string): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await readdir(mountPoint);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+  return names.filter((name) => GENERATION_NAME.test(name)).map(Number).sort((a, b) => a - b);
+}
+
+/**
+ * The generation `secretsDir` points at, or null when there is none yet (first
+ * run after boot, or a link to something that is not one of our generations).
+ * A real directory or file at `secretsDir` is an error: ageboot would have to
+ * delete it to install the link (agenix#291), and it does not delete what it did not make.
+ */
+export async function currentGeneration(secretsDir: string, mountPoint: string, existing: readonly number[]): Promise<number | null> {
+  let info;
+  try {
+    info = await lstat(secretsDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+  if (!info.isSymbolicLink()) {
+    const what = info.isDirectory() ? "a real directory" : "a file that is not a symlink";
+    throw new AgebootError("SETUP", `${secretsDir} is ${what}; it must be a symlink that ageboot manages. Move it away (agenix#291) and run again`);
+  }
+  const target = resolve(dirname(secretsDir), await readlink(secretsDir));
+  if (dirname(target) !== mountPoint) return null;
+  const number = target.slice(mountPoint.length + 1);
+  return GENERATION_NAME.test(number) && existing.includes(Number(number)) ? Number(number) : null;
+}
+
+export function generationPath(mountPoint: string, generation: number): string {
+  return `${mountPoint}/${generation}`;
+}
+
+/**
+ * Remove generations that were never completed (numbered above the current one:
+ * left by a run that crashed or failed), or, with no current generation, all of them.
+ */
+export async function removeLeftovers(mountPoint: string, existing: readonly number[], current: number | null): Promise<number[]> {
+  const leftovers = existing.filter((generation) => current === null || generation > current);
+  await Promise.all(leftovers.map((generation) => rm(generationPath(mountPoint, generation), { recursive: true, force: true })));
+  return leftovers;
+}
+
+/** Keep the current generation and `keep` generations before it; remove the rest. Returns what was removed. */
+export async function pruneGenerations(mountPoint: string, current: number, keep: number): Promise<number[]> {
+  const existing = await listGenerations(mountPoint);
+  const previous = existing.filter((generation) => generation < current);
+  const kept = new Set([current, ...previous.slice(Math.max(0, previous.length - keep))]);
+  const removed = existing.filter((generation) => !kept.has(generation));
+  await Promise.all(removed.map((generation) => rm(generationPath(mountPoint, generation), { recursive: true, force: true })));
+  return removed;
+}

@@ -1,0 +1,41 @@
+import { spawn } from "node:child_process";
+import { constants } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { AgebootError } from "../errors.js";
+
+/**
+ * Serialise runs with flock(2) on a lock file beside the mount point
+ * (e.g. /run/.agenix.d.lock). flock belongs to the open file description, so the
+ * kernel releases it the moment a holder dies, even by SIGKILL: a killed run
+ * never leaves a lock that others wait on. Node has no flock binding; the
+ * util-linux `flock` tool takes the lock on a descriptor it inherits from us and
+ * exits, and the lock stays with our descriptor until we close it or die.
+ * The file is beside the mount point, not inside it, because the mount may not
+ * exist yet and mounting it must itself be serialised.
+ */
+export async function acquireLock(mountPoint: string, timeoutSeconds: number): Promise<() => Promise<void>> {
+  const path = join(dirname(mountPoint), `.${basename(mountPoint)}.lock`);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    throw new AgebootError("SETUP", `${path}: cannot open the lock file (${(error as Error).message})`, { cause: error });
+  }
+  const status = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn("flock", ["--exclusive", "--wait", String(timeoutSeconds), "3"], { stdio: ["ignore", "ignore", "pipe", handle.fd] });
+    child.on("error", reject);
+    child.on("exit", (code) => resolve(code));
+  }).catch(async (error: Error) => {
+    await handle.close();
+    throw new AgebootError("SETUP", `cannot run flock(1) from util-linux to lock ${path} (${error.message})`, { cause: error });
+  });
+  if (status !== 0) {
+    await handle.close();
+    throw new AgebootError("SETUP", `${path}: another ageboot run held the lock for ${timeoutSeconds} s; giving up`);
+  }
+  // For people looking at a stuck host: who holds it.
+  await handle.truncate(0);
+  await handle.write(`${process.pid}\n`, 0);
+  return () => handle.close();
+}

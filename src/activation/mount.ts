@@ -1,0 +1,70 @@
+import { execFile } from "node:child_process";
+import { chmod, chown, mkdir, readFile } from "node:fs/promises";
+import { promisify } from "node:util";
+import { AgebootError, describeCause } from "../errors.js";
+import type { Logger } from "../log.js";
+
+const run = promisify(execFile);
+const MEMORY_FILESYSTEMS = new Set(["ramfs", "tmpfs"]);
+
+/** The file system type mounted exactly at `path` (the topmost mount), or null. */
+export async function mountedFilesystemAt(path: string): Promise<string | null> {
+  const mountinfo = await readFile("/proc/self/mountinfo", "utf8");
+  let found: string | null = null;
+  for (const line of mountinfo.split("\n")) {
+    // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+    const fields = line.split(" ");
+    const separator = fields.indexOf("-");
+    if (separator < 0 || fields.length < 5) continue;
+    if (unescapeMountinfo(fields[4]!) === path) found = fields[separator + 1] ?? null;
+  }
+  return found;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
+function unescapeMountinfo(text: string): string {
+  return text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+}
+
+export interface MountOptions {
+  /** For development and tests only: stage plaintext in a plain directory. */
+  readonly allowPlainDirectory: boolean;
+  /** gid of the "keys" group, when it exists. */
+  readonly keysGid: number | null;
+}
+
+/**
+ * Make sure plaintext can only land in memory: the mount point is created if
+ * needed and a ramfs is mounted there (nodev, nosuid, mode 0751) unless a ramfs
+ * or tmpfs is already mounted exactly there. Any other file system is refused.
+ */
+export async function ensureSecretsMount(mountPoint: string, options: MountOptions, log: Logger): Promise<void> {
+  try {
+    await mkdir(mountPoint, { recursive: true, mode: 0o751 });
+  } catch (error) {
+    throw new AgebootError("SETUP", `${mountPoint}: cannot create the mount point (${describeCause(error)})`, { cause: error });
+  }
+  let fstype = await mountedFilesystemAt(mountPoint);
+  if (fstype === null && options.allowPlainDirectory) {
+    log.warn(`INSECURE: --insecure-plain-directory: staging plaintext in ${mountPoint}, which is not a memory-backed mount; never use this on a real host`);
+  } else if (fstype === null) {
+    try {
+      await run("mount", ["-t", "ramfs", "-o", "nodev,nosuid,mode=0751", "ramfs", mountPoint]);
+    } catch (error) {
+      const stderr = (error as { stderr?: string }).stderr?.trim();
+      throw new AgebootError("SETUP", `${mountPoint}: cannot mount a ramfs (${stderr || describeCause(error)})`, { cause: error });
+    }
+    fstype = await mountedFilesystemAt(mountPoint);
+    log.info(`mounted ramfs on ${mountPoint}`);
+  }
+  if (fstype !== null && !MEMORY_FILESYSTEMS.has(fstype)) {
+    throw new AgebootError("SETUP", `${mountPoint}: a ${fstype} file system is mounted there; refusing to write plaintext anywhere but ramfs or tmpfs`);
+  }
+  await setDirectoryAccess(mountPoint, options.keysGid);
+}
+
+/** Mode 0751 (traverse, no listing) and group "keys" when it exists, as agenix does. */
+export async function setDirectoryAccess(path: string, keysGid: number | null): Promise<void> {
+  if (keysGid !== null) await chown(path, 0, keysGid);
+  await chmod(path, 0o751);
+}

@@ -1,0 +1,86 @@
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { activate, type ActivationResult } from "../activate.js";
+import { AgebootError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { loadManifest } from "../manifest/load.js";
+import { statusNotifier } from "../notify.js";
+
+const DEFAULT_MANIFESTS = ["/etc/ageboot/manifest.json", "/etc/ageboot/manifest.yaml"];
+
+export const activateHelp = `Usage: ageboot activate [--manifest PATH] [--dry-run] [OPTIONS]
+
+Decrypt every secret the manifest declares into a new generation on the
+memory-backed mount, set owner, group and mode, and make it current with one
+atomic symlink swap (secretsDir -> secretsMountPoint/N). Keeps keepGenerations
+previous generations.
+
+If any secret fails, the run exits 1 and names each failure. When a generation
+is already current it stays current, untouched. On the first run after boot
+(nothing current yet) the secrets that did decrypt are installed.
+
+Options:
+  --manifest PATH              JSON or YAML manifest (default: ${DEFAULT_MANIFESTS.join(", then ")})
+  --dry-run                    validate, decrypt and report what would change; touch nothing
+  --lock-timeout SECONDS       wait this long for another run to finish (default 120)
+  --insecure-plain-directory   DEVELOPMENT ONLY: allow a mount point that is a plain
+                               directory instead of ramfs/tmpfs (plaintext on disk!)
+  -h, --help                   show this help`;
+
+export async function runActivate(args: string[], log: Logger): Promise<boolean> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      manifest: { type: "string" },
+      "dry-run": { type: "boolean" },
+      "lock-timeout": { type: "string" },
+      "insecure-plain-directory": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${activateHelp}\n`);
+    return true;
+  }
+  if (positionals.length > 0) throw new AgebootError("USAGE", `activate takes no arguments (got "${positionals[0]}"); use --manifest PATH`);
+  const lockTimeout = Number(values["lock-timeout"] ?? 120);
+  if (!Number.isFinite(lockTimeout) || lockTimeout < 0) throw new AgebootError("USAGE", "--lock-timeout takes a number of seconds");
+  const manifestPath = values.manifest ?? DEFAULT_MANIFESTS.find((path) => existsSync(path)) ?? DEFAULT_MANIFESTS[0]!;
+
+  const manifest = await loadManifest(manifestPath);
+  const dryRun = values["dry-run"] ?? false;
+  const status = statusNotifier(log);
+  const result = await activate(manifest, {
+    log,
+    dryRun,
+    allowPlainDirectory: values["insecure-plain-directory"] ?? false,
+    lockTimeoutSeconds: lockTimeout,
+    status,
+  });
+  const summary = reportResult(result, dryRun, log);
+  await status(summary);
+  return result.failures.length === 0;
+}
+
+/** One error line per failed secret, then one summary line; returns the summary. */
+function reportResult(result: ActivationResult, dryRun: boolean, log: Logger): string {
+  for (const failure of result.failures) log.error(`secret ${failure.name}: ${failure.message}`);
+  const { added, changed, removed, unchanged } = result.changes;
+  const counts = `${added.length} added, ${changed.length} changed, ${removed.length} removed, ${unchanged.length} unchanged, ${result.failures.length} failed`;
+  let headline: string;
+  if (dryRun) headline = `dry run: would install ${counts}; current generation ${result.generation ?? "none"}`;
+  else if (result.installed) headline = `generation ${result.generation} is current: ${counts}`;
+  else headline = `nothing changed, generation ${result.generation ?? "none"} stays current: ${counts}`;
+  const lists = { added, changed, removed, failed: result.failures.map((failure) => failure.name), pruned: result.pruned };
+  // Empty lists say nothing the counts did not; leave them out of the line.
+  const fields = {
+    generation: result.generation,
+    ...Object.fromEntries(Object.entries(lists).filter(([, list]) => list.length > 0)),
+    durationMs: result.durationMs,
+  };
+  if (result.failures.length > 0) log.error(fields, headline);
+  else log.info(fields, headline);
+  return headline;
+}

@@ -1,0 +1,36 @@
+import { readFile } from "node:fs/promises";
+import { parse } from "yaml";
+import { AgebootError, describeCause } from "../errors.js";
+import type { Manifest } from "./types.js";
+import { validateManifest } from "./validate.js";
+
+/** A manifest is configuration; a larger file is a mistake or an attack. */
+const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Read and validate a manifest, JSON or YAML. Both go through the YAML 1.2
+ * parser (JSON is a subset), so duplicate keys are an error in both, and alias
+ * expansion is bounded (no "billion laughs").
+ */
+export async function loadManifest(path: string): Promise<Manifest> {
+  let text: string;
+  try {
+    const bytes = await readFile(path);
+    if (bytes.length > MAX_MANIFEST_BYTES) throw new Error(`larger than ${MAX_MANIFEST_BYTES} bytes`);
+    text = bytes.toString("utf8");
+  } catch (error) {
+    throw new AgebootError("MANIFEST", `${path}: cannot read manifest (${describeCause(error)})`, { cause: error });
+  }
+  let document: unknown;
+  try {
+    document = parse(text, { uniqueKeys: true, maxAliasCount: 100, prettyErrors: false, strict: true, schema: "core" });
+  } catch (error) {
+    const firstLine = describeCause(error).split("\n")[0];
+    throw new AgebootError("MANIFEST", `${path}: not valid JSON or YAML (${firstLine})`, { cause: error });
+  }
+  const result = validateManifest(document);
+  if ("problems" in result) {
+    throw new AgebootError("MANIFEST", `${path}: invalid manifest:\n  ${result.problems.join("\n  ")}`);
+  }
+  return result.manifest;
+}

@@ -1,0 +1,37 @@
+/** A secret as declared, with every default filled in. */
+export interface SecretSpec {
+  /** Relative name inside a generation; may contain "/" for sub-directories. */
+  readonly name: string;
+  /** The .age file. */
+  readonly file: string;
+  /** Where users read it: secretsDir/<name>, or a custom path. */
+  readonly path: string;
+  /** User name or numeric id. */
+  readonly owner: string;
+  /** Group name or numeric id; undefined means the owner's primary group. */
+  readonly group: string | undefined;
+  readonly mode: number;
+  /** For a custom path: a symlink to secretsDir/<name> (true) or a copy (false). */
+  readonly symlink: boolean;
+}
+
+/** Manifest version 1, validated, with defaults applied (see ../shared/DESIGN.md). */
+export interface Manifest {
+  readonly version: 1;
+  readonly secretsDir: string;
+  readonly secretsMountPoint: string;
+  readonly identityPaths: readonly string[];
+  readonly keepGenerations: number;
+  readonly secrets: readonly SecretSpec[];
+}
+
+/** agenix's defaults, so that existing configurations keep working. */
+export const MANIFEST_DEFAULTS = {
+  secretsDir: "/run/agenix",
+  secretsMountPoint: "/run/agenix.d",
+  identityPaths: ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"],
+  keepGenerations: 1,
+  owner: "root",
+  mode: 0o400,
+  symlink: true,
+} as const;
