@@ -1,28 +1,70 @@
 #!/usr/bin/env bash
-# Decrypt the demo secrets with the demo host keys, as a host would at boot.
-# Prints names, sizes, modes and digests: never the values themselves.
+# The main job on the built-in demo: activate the demo secrets with the demo host
+# key, as a host does at boot, then a rotation and a failed run. As root this
+# happens on a real ramfs inside a private mount namespace (nothing is left on
+# the host); otherwise in a temporary plain directory, which ageboot only allows
+# with its loudly named development option.
+# Prints names, owners, modes and sizes: never the values themselves.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-ageboot=(node "$here/../dist/cli.js")
-[ -f "$here/../dist/cli.js" ] || { echo "demo: run 'npm ci' (or 'npm run build') first" >&2; exit 1; }
+cli="$here/../dist/cli.js"
+[ -f "$cli" ] || { echo "demo: run 'npm ci' (or 'npm run build') first" >&2; exit 1; }
+
+if [ "$(id -u)" = 0 ] && [ -z "${AGEBOOT_DEMO_INSIDE:-}" ] && command -v unshare >/dev/null; then
+  AGEBOOT_DEMO_INSIDE=1 exec unshare --mount --propagation private -- bash "$0" "$@"
+fi
 
 work=$(mktemp -d /tmp/ageboot-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'umount "$work/run/agenix.d" 2>/dev/null || true; rm -rf "$work"' EXIT
 # git does not keep mode 0600; a host key must have it, so use private copies.
-install -m 0600 "$here"/DEMO-ONLY-ssh_host_ed25519_key "$here"/DEMO-ONLY-ssh_host_rsa_key "$work"/
+mkdir -p "$work/etc/ssh"
+install -m 0600 "$here/DEMO-ONLY-ssh_host_ed25519_key" "$work/etc/ssh/ssh_host_ed25519_key"
+install -m 0600 "$here/DEMO-ONLY-ssh_host_rsa_key" "$work/etc/ssh/ssh_host_rsa_key"
+extra=()
+if [ -z "${AGEBOOT_DEMO_INSIDE:-}" ]; then
+  echo "demo: not root, so no ramfs: using --insecure-plain-directory in $work (development only)"
+  extra=(--insecure-plain-directory)
+fi
+owner=$( [ "$(id -u)" = 0 ] && echo nobody || id -un )
 
-echo "== ageboot demo (throwaway demo keys and values, see demo/README.md)"
-echo "   identity paths: /persist/etc/ssh/ssh_host_ed25519_key (missing here: skipped with a warning),"
-echo "                   $work/DEMO-ONLY-ssh_host_ed25519_key, $work/DEMO-ONLY-ssh_host_rsa_key"
-for secret in "$here"/secrets/*.age; do
-  name=$(basename "$secret" .age)
-  "${ageboot[@]}" decrypt \
-    -i /persist/etc/ssh/ssh_host_ed25519_key \
-    -i "$work/DEMO-ONLY-ssh_host_ed25519_key" \
-    -i "$work/DEMO-ONLY-ssh_host_rsa_key" \
-    -o "$work/$name" -- "$secret"
-  printf '   %-12s %5s bytes  mode %s  sha256 %s\n' "$name" "$(stat -c %s "$work/$name")" "$(stat -c %a "$work/$name")" \
-    "$(sha256sum "$work/$name" | cut -c1-16)..."
-done
-echo "== decrypting a file for another host fails and says why:"
-"${ageboot[@]}" decrypt -i "$work/DEMO-ONLY-ssh_host_rsa_key" -o "$work/nope" -- "$here/secrets/db-password.age" || echo "   (exit status $?, as expected)"
+manifest() { # $1: which file db-password comes from
+  cat > "$work/manifest.yaml" <<YAML
+version: 1
+secretsDir: $work/run/agenix
+secretsMountPoint: $work/run/agenix.d
+identityPaths:
+  - $work/persist/etc/ssh/ssh_host_ed25519_key   # impermanence location: missing here, skipped
+  - $work/etc/ssh/ssh_host_ed25519_key
+  - $work/etc/ssh/ssh_host_rsa_key
+secrets:
+  db-password:
+    file: $1
+    owner: $owner
+    mode: "0440"
+  services/api-token:
+    file: $here/secrets/api-token.age
+  sops-style:
+    file: $here/secrets/sops-style.age
+    path: $work/etc/app/sops-style
+YAML
+}
+
+show() {
+  echo "   $work/run/agenix -> $(readlink "$work/run/agenix")"
+  (cd "$work/run/agenix" && find . -type f -printf '   %-24P %u:%g %m %s bytes\n' | sort)
+  echo "   custom path $work/etc/app/sops-style -> $(readlink "$work/etc/app/sops-style")"
+}
+
+echo "== 1. first activation (throwaway demo keys and values, see demo/README.md)"
+manifest "$here/secrets/db-password.age"
+node "$cli" activate --manifest "$work/manifest.yaml" "${extra[@]}"
+show
+echo "== 2. rotation: db-password now comes from another file"
+manifest "$here/secrets/sops-style.age"
+node "$cli" activate --manifest "$work/manifest.yaml" "${extra[@]}"
+show
+echo "== 3. a broken secret: the run fails, and generation 2 stays current"
+head -c 100 "$here/secrets/db-password.age" > "$work/truncated.age"
+manifest "$work/truncated.age"
+node "$cli" activate --manifest "$work/manifest.yaml" "${extra[@]}" || echo "   (exit status $?, as expected)"
+show

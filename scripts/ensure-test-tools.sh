@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# The test suite runs against the real age, age-keygen and ssh-keygen. Install
-# them from Debian's packages when missing and we are root on Debian; otherwise
-# say exactly what to install. Tests never skip for a missing tool.
+# The test suite runs against real tools. Install the Debian packages that
+# provide missing ones when we are root on Debian; otherwise say exactly what to
+# install. Tests never skip for a missing tool.
 set -euo pipefail
+declare -A package_of=(
+  [age]=age [age-keygen]=age [ssh-keygen]=openssh-client
+  [flock]=util-linux [unshare]=util-linux [mount]=mount
+  [systemd-notify]=systemd [python3]=python3
+)
 missing=()
-for tool in age age-keygen ssh-keygen; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in "${!package_of[@]}"; do command -v "$tool" >/dev/null || missing+=("${package_of[$tool]}"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
+packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "ensure-test-tools: installing age openssh-client (missing: ${missing[*]})" >&2
+  echo "ensure-test-tools: installing $packages" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq age openssh-client >/dev/null
+  # shellcheck disable=SC2086
+  apt-get install -y -qq $packages >/dev/null
   exit 0
 fi
-echo "ensure-test-tools: missing ${missing[*]}; install them first (Debian/Ubuntu: apt-get install -y age openssh-client)" >&2
+echo "ensure-test-tools: missing tools; install them first (Debian/Ubuntu: apt-get install -y $packages)" >&2
 exit 1

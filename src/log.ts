@@ -34,7 +34,7 @@ export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
 const omittedFields = new Set(["level", "time", "pid", "hostname", "msg", "name"]);
 
 function formatValue(value: unknown): string {
-  const text = typeof value === "string" ? value : JSON.stringify(value);
+  const text = typeof value === "string" ? value : Array.isArray(value) ? value.join(",") : JSON.stringify(value);
   return /[\s"=]/.test(text) ? JSON.stringify(text) : text;
 }
 

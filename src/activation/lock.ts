@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { AgebootError } from "../errors.js";
 
@@ -18,6 +18,7 @@ export async function acquireLock(mountPoint: string, timeoutSeconds: number): P
   const path = join(dirname(mountPoint), `.${basename(mountPoint)}.lock`);
   let handle: FileHandle;
   try {
+    await mkdir(dirname(mountPoint), { recursive: true, mode: 0o755 });
     handle = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   } catch (error) {
     throw new AgebootError("SETUP", `${path}: cannot open the lock file (${(error as Error).message})`, { cause: error });

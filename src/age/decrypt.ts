@@ -118,7 +118,7 @@ const knownFailures: Array<[RegExp, AgebootError["code"], string]> = [
   [/^invalid header HMAC/, "CORRUPT", "header MAC does not verify: the header was modified, or the file is corrupt"],
   [/^stream ended before/, "CORRUPT", "file is truncated after its header"],
   [/^invalid version/, "MALFORMED", "not an age file (no age-encryption.org/v1 version line)"],
-  [/^invalid (stanza|header)|non-ASCII byte in header/, "MALFORMED", "malformed age header"],
+  [/^invalid (stanza|header)|non-ASCII byte in header/, "MALFORMED", "malformed or truncated age header"],
   [/^invalid (X25519|mlkem768x25519|scrypt) stanza|^scrypt/, "MALFORMED", "malformed recipient stanza"],
 ];
 

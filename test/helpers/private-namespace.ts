@@ -1,0 +1,41 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Users and groups that exist only inside the test's mount namespace. */
+export const TEST_USERS = {
+  alice: { name: "agetest-alice", uid: 4101, gid: 4101 },
+  bob: { name: "agetest-bob", uid: 4102, gid: 4102 },
+} as const;
+export const TEST_GROUPS = { shared: { name: "agetest-shared", gid: 4200 }, keys: { name: "keys", gid: 4300 } } as const;
+
+/**
+ * Privileged tests run as root in a private mount namespace (npm test starts
+ * vitest under `unshare --mount`). There, a private /etc/passwd and /etc/group
+ * with test users are bind-mounted, so real chown to real users can be checked
+ * without touching the host's user database.
+ */
+export default function enterTestNamespace(): void {
+  if (process.getuid?.() !== 0) throw new Error("the test suite needs root (mounts, chown): run npm test as root");
+  // scripts/run-tests.sh records the namespace it started in before unshare.
+  const outer = process.env["AGEBOOT_OUTER_MOUNT_NS"];
+  if (!outer || readlinkSync("/proc/self/ns/mnt") === outer) {
+    throw new Error("refusing to bind-mount over /etc/passwd in the host's mount namespace: run the suite with npm test (it uses unshare --mount)");
+  }
+  if (readFileSync("/etc/passwd", "utf8").includes(`${TEST_USERS.alice.name}:`)) return;
+  const passwd = join(tmpdir(), `ageboot-test-passwd-${process.pid}`);
+  const group = join(tmpdir(), `ageboot-test-group-${process.pid}`);
+  const users = Object.values(TEST_USERS).map((user) => `${user.name}:x:${user.uid}:${user.gid}::/nonexistent:/usr/sbin/nologin\n`);
+  const groups = [
+    ...Object.values(TEST_USERS).map((user) => `${user.name}:x:${user.gid}:\n`),
+    `${TEST_GROUPS.shared.name}:x:${TEST_GROUPS.shared.gid}:${TEST_USERS.alice.name},${TEST_USERS.bob.name}\n`,
+  ];
+  const existingGroups = readFileSync("/etc/group", "utf8");
+  // A "keys" group, as NixOS has, unless the host already has one.
+  if (!/^keys:/m.test(existingGroups)) groups.push(`keys:x:${TEST_GROUPS.keys.gid}:\n`);
+  writeFileSync(passwd, readFileSync("/etc/passwd", "utf8") + users.join(""));
+  writeFileSync(group, existingGroups + groups.join(""));
+  execFileSync("mount", ["--bind", passwd, "/etc/passwd"]);
+  execFileSync("mount", ["--bind", group, "/etc/group"]);
+}

@@ -1,0 +1,48 @@
+// sd_notify STATUS= progress through the systemd-notify package (which runs the
+// real systemd-notify(1)), received on a real AF_UNIX datagram socket as
+// systemd would receive it. Node cannot bind datagram unix sockets, so a small
+// python3 listener stands in for systemd's end of the socket.
+import { spawn, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { TestHost } from "../helpers/host.js";
+import { cliPath } from "../helpers/tools.js";
+
+const host = new TestHost();
+afterAll(() => {
+  spawnSync("umount", ["-R", host.mountPoint]);
+  host.cleanup();
+});
+
+const listener = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("ready", flush=True)
+s.settimeout(float(sys.argv[2]))
+try:
+    while True:
+        print(s.recv(4096).decode().replace("\\n", " | "), flush=True)
+except socket.timeout:
+    pass
+`;
+
+it("reports progress and the summary as STATUS=, and a dead socket never fails the run", async () => {
+  host.writeManifest({ a: { file: host.encrypt("a") }, b: { file: host.encrypt("b") } });
+  const socketPath = join(host.root, "notify.sock");
+  const receiver = spawn("python3", ["-c", listener, socketPath, "3"], { stdio: ["ignore", "pipe", "inherit"] });
+  let received = "";
+  receiver.stdout.on("data", (chunk: Buffer) => (received += chunk.toString()));
+  while (!received.includes("ready")) await new Promise((resolve) => setTimeout(resolve, 20));
+
+  const run = spawnSync(process.execPath, [cliPath, "activate", "--manifest", host.manifestPath], { encoding: "utf8", env: { ...process.env, NOTIFY_SOCKET: socketPath } });
+  expect(run.status, run.stderr).toBe(0);
+  await new Promise((resolve) => receiver.on("exit", resolve));
+  expect(received).toContain("STATUS=Planning 2 secrets");
+  expect(received).toContain("STATUS=Decrypting 2 secrets into generation 1");
+  expect(received).toContain("STATUS=generation 1 is current: 2 added");
+
+  const dead = spawnSync(process.execPath, [cliPath, "activate", "--manifest", host.manifestPath], { encoding: "utf8", env: { ...process.env, NOTIFY_SOCKET: join(host.root, "nobody-listens.sock") } });
+  expect(dead.status, dead.stderr).toBe(0);
+  expect(dead.stderr).not.toMatch(/error/);
+});

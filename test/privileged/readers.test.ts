@@ -1,0 +1,77 @@
+// Invariant 1 seen from a service: a reader that keeps opening every secret
+// through secretsDir while activations run must never see a missing, empty or
+// partial file.
+import { spawn, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { TestHost } from "../helpers/host.js";
+
+const host = new TestHost();
+afterAll(() => {
+  spawnSync("umount", ["-R", host.mountPoint]);
+  host.cleanup();
+});
+
+const ACTIVATIONS = 200;
+const NAMES = ["a", "b", "nested/c", "big"];
+
+/** Two versions of every secret; activations alternate between them. */
+function valueOf(name: string, version: number): string {
+  return name === "big" ? `${version}`.repeat(200_000) : `${name}-version-${version}`;
+}
+
+it(`a reader loop sees only complete values across ${ACTIVATIONS} activations`, async () => {
+  const manifests = [0, 1].map((version) => {
+    const path = join(host.root, `manifest-${version}.json`);
+    const secrets = Object.fromEntries(NAMES.map((name) => [name, { file: host.encrypt(valueOf(name, version)) }]));
+    writeFileSync(path, JSON.stringify({ version: 1, secretsDir: host.secretsDir, secretsMountPoint: host.mountPoint, identityPaths: [host.key], keepGenerations: 1, secrets }));
+    return path;
+  });
+  const cli = join(import.meta.dirname, "../../dist/cli.js");
+  const first = spawnSync(process.execPath, [cli, "activate", "--manifest", manifests[0]!], { encoding: "utf8" });
+  expect(first.status, first.stderr).toBe(0);
+
+  // The reader is a separate process, as a service would be.
+  const allowed = Object.fromEntries(NAMES.map((name) => [name, [valueOf(name, 0), valueOf(name, 1)]]));
+  const allowedFile = join(host.root, "allowed.json");
+  writeFileSync(allowedFile, JSON.stringify(allowed));
+  const reader = spawn(process.execPath, ["-e", readerScript(host.secretsDir, allowedFile)], { stdio: ["ignore", "pipe", "inherit"] });
+  let report = "";
+  reader.stdout.on("data", (chunk: Buffer) => (report += chunk.toString()));
+  const readerDone = new Promise((resolve) => reader.on("exit", resolve));
+
+  for (let run = 1; run <= ACTIVATIONS; run++) {
+    const result = spawnSync(process.execPath, [cli, "activate", "--manifest", manifests[run % 2]!], { encoding: "utf8" });
+    expect(result.status, result.stderr).toBe(0);
+  }
+  reader.kill("SIGTERM");
+  await readerDone;
+  const { reads, anomalies } = JSON.parse(report) as { reads: number; anomalies: string[] };
+  expect(anomalies).toEqual([]);
+  expect(reads).toBeGreaterThan(ACTIVATIONS);
+}, 300_000);
+
+function readerScript(secretsDir: string, allowedFile: string): string {
+  return `
+    const fs = require("node:fs");
+    const allowed = JSON.parse(fs.readFileSync(${JSON.stringify(allowedFile)}, "utf8"));
+    let reads = 0; const anomalies = [];
+    let stop = false;
+    process.on("SIGTERM", () => { stop = true; });
+    function loop() {
+      for (let i = 0; i < 20 && !stop; i++) {
+        for (const name of Object.keys(allowed)) {
+          let value;
+          try { value = fs.readFileSync(${JSON.stringify(secretsDir)} + "/" + name, "utf8"); }
+          catch (error) { anomalies.push(name + ": " + error.code); continue; }
+          reads++;
+          if (!allowed[name].includes(value)) anomalies.push(name + ": unexpected content of " + value.length + " bytes");
+        }
+      }
+      if (stop) { process.stdout.write(JSON.stringify({ reads, anomalies: anomalies.slice(0, 20) })); process.exit(0); }
+      setImmediate(loop);
+    }
+    loop();
+  `;
+}
