@@ -9,7 +9,7 @@ import { ensureSecretsMount, setDirectoryAccess } from "./activation/mount.js";
 import { planSecrets, type PlannedSecret, type SecretFailure } from "./activation/plan.js";
 import { decryptInto, makeParentDirectories } from "./activation/stage.js";
 import { swapSymlink } from "./activation/swap.js";
-import { openPlaintext, readPlaintext } from "./age/decrypt.js";
+import { openPlaintext } from "./age/decrypt.js";
 import { mapWithLimit } from "./concurrency.js";
 import { describeCause } from "./errors.js";
 import { requireIdentities } from "./identities/require.js";
@@ -60,20 +60,25 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
   const status = options.status ?? (async () => {});
   const concurrency = options.concurrency ?? 8;
   const { secretsDir, secretsMountPoint: mountPoint } = manifest;
+  // --log-level debug shows where the time goes, phase by phase.
+  const phaseDone = (phase: string) => log.debug(`${phase} done at ${Math.round(performance.now() - started)} ms`);
 
   // Plan: files, owners, groups and custom paths, per secret.
   await status(`Planning ${manifest.secrets.length} secrets`);
   const users = await UserDatabase.load();
   const keysGid = await users.group("keys");
   const { planned, failures } = await planSecrets(manifest, users);
+  phaseDone("plan");
   const failed = (name: string, error: unknown) => failures.push({ name, message: error instanceof Error ? error.message : String(error) });
 
   // Identities: unusable paths are warnings; none at all is fatal, before touching anything.
   const { identities } = await requireIdentities(manifest.identityPaths, log);
+  phaseDone("identities");
 
   if (options.dryRun) return dryRun(manifest, planned, failures, identities, concurrency, started);
 
   const releaseLock = await acquireLock(mountPoint, options.lockTimeoutSeconds ?? 120);
+  phaseDone("lock");
   try {
     // Where generations live, and which one users see now.
     await ensureSecretsMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid }, log);
@@ -81,6 +86,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     const current = await currentGeneration(secretsDir, mountPoint, existing);
     const generation = (existing.at(-1) ?? 0) + 1;
     await removeLeftovers(mountPoint, existing, current);
+    phaseDone("mount");
 
     // Stage: every secret decrypted into the new generation, owned and moded.
     await status(`Decrypting ${planned.length} secrets into generation ${generation}`);
@@ -99,6 +105,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
       }
     });
     const installed = staged.filter((secret): secret is InstalledSecret => secret !== null);
+    phaseDone("stage");
 
     // Custom paths, phase one: symlinks and copies under temporary names.
     const prepared: PreparedPath[] = [];
@@ -122,12 +129,15 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
 
     // Swap: one rename makes the new generation current; then custom paths follow.
     const changes = await compareWithCurrent(current === null ? null : generationPath(mountPoint, current), installed);
+    phaseDone("compare");
     await swapSymlink(secretsDir, generationDir);
     for (const path of prepared) {
       await commitCustomPath(path).catch((error: unknown) => failed(path.secret, `path ${path.path}: cannot install (${describeCause(error)})`));
     }
 
+    phaseDone("swap");
     const pruned = await pruneGenerations(mountPoint, generation, manifest.keepGenerations);
+    phaseDone("prune");
     return result(generation, true, failures, changes, pruned, started);
   } finally {
     await releaseLock();
@@ -147,7 +157,7 @@ async function dryRun(
   const decrypted = await mapWithLimit(planned, concurrency, async (secret): Promise<InstalledSecret | null> => {
     try {
       const hash = createHash("sha256");
-      await readPlaintext(secret.file, await openPlaintext(secret.file, identities), (chunk) => void hash.update(chunk));
+      await (await openPlaintext(secret.file, identities)).pipeTo((chunk) => void hash.update(chunk));
       return { name: secret.name, sha256: hash.digest(), uid: secret.uid, gid: secret.gid, mode: secret.mode };
     } catch (error) {
       failures.push({ name: secret.name, message: describeCause(error) });

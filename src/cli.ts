@@ -1,5 +1,3 @@
-#!/usr/bin/env node
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { activateHelp, runActivate } from "./commands/activate.js";
 import { decryptHelp, runDecrypt } from "./commands/decrypt.js";
@@ -57,10 +55,10 @@ function splitArgv(argv: string[]): { globals: string[]; command: string | undef
   return { globals: argv.slice(0, index), command: argv[index], rest: argv.slice(index + 1) };
 }
 
-function packageVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
-  return manifest.version;
-}
+/** Set by the bundler from package.json (scripts/build.mjs). */
+declare const AGEBOOT_VERSION: string;
+
+const loaded = performance.now();
 
 async function main(argv: string[]): Promise<number> {
   let log = createLogger();
@@ -72,9 +70,10 @@ async function main(argv: string[]): Promise<number> {
     const level = values["log-level"] ?? process.env["AGEBOOT_LOG_LEVEL"] ?? "info";
     if (!["error", "warn", "info", "debug"].includes(level)) throw new AgebootError("USAGE", `--log-level must be error, warn, info or debug, not ${level}`);
     log = createLogger({ format: format as LogFormat, level });
+    log.debug(`ageboot loaded at ${Math.round(loaded)} ms after process start`);
 
     if (values.version) {
-      process.stdout.write(`ageboot ${packageVersion()}\n`);
+      process.stdout.write(`ageboot ${AGEBOOT_VERSION}\n`);
       return EXIT.OK;
     }
     if (values.help || command === undefined || command === "help") {

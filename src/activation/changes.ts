@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { lstat, readdir } from "node:fs/promises";
+import { closeSync, lstatSync, openSync, readSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 
 /** What a new generation holds for one secret. */
 export interface InstalledSecret {
@@ -32,9 +32,8 @@ export async function compareWithCurrent(currentDir: string | null, installed: r
       continue;
     }
     const path = `${currentDir}/${secret.name}`;
-    const info = await lstat(path);
-    const same =
-      info.uid === secret.uid && info.gid === secret.gid && (info.mode & 0o7777) === secret.mode && (await sha256Of(path)).equals(secret.sha256);
+    const info = lstatSync(path);
+    const same = info.uid === secret.uid && info.gid === secret.gid && (info.mode & 0o7777) === secret.mode && sha256Of(path).equals(secret.sha256);
     (same ? report.unchanged : report.changed).push(secret.name);
   }
   const declared = new Set(installed.map((secret) => secret.name));
@@ -56,8 +55,18 @@ async function listFiles(directory: string): Promise<Set<string>> {
   return names;
 }
 
-async function sha256Of(path: string): Promise<Buffer> {
+/**
+ * Synchronous: the file is on ramfs, so reading costs microseconds. Large
+ * secrets are hashed in 1 MiB steps, so memory does not grow with their size.
+ */
+function sha256Of(path: string): Buffer {
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  const fd = openSync(path, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    for (let read = readSync(fd, buffer); read > 0; read = readSync(fd, buffer)) hash.update(buffer.subarray(0, read));
+  } finally {
+    closeSync(fd);
+  }
   return hash.digest();
 }

@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import { AgebootError, describeCause } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { PlannedSecret } from "./plan.js";
-import { writeExclusive } from "./stage.js";
+import { writeAll, writeExclusive } from "./stage.js";
 import { removeStaleTemporaries, temporaryNameFor } from "./temporary-names.js";
 
 const RAMFS_MAGIC = 0x858458f6;
@@ -31,8 +31,8 @@ export async function prepareCustomPath(secret: PlannedSecret, secretsDir: strin
       await symlink(`${secretsDir}/${secret.name}`, temporary);
     } else {
       await warnUnlessMemoryBacked(secret, log);
-      await writeExclusive(temporary, secret, async (output) => {
-        for await (const chunk of createReadStream(stagedFile)) await output.write(chunk as Buffer);
+      await writeExclusive(temporary, secret, async (fd) => {
+        for await (const chunk of createReadStream(stagedFile)) writeAll(fd, chunk as Buffer, temporary);
       });
     }
   } catch (error) {

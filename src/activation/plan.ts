@@ -1,4 +1,4 @@
-import { lstat, stat } from "node:fs/promises";
+import { lstatSync, statSync } from "node:fs";
 import { describeCause } from "../errors.js";
 import type { Manifest, SecretSpec } from "../manifest/types.js";
 import type { UserDatabase } from "../users.js";
@@ -43,14 +43,14 @@ export async function planSecrets(manifest: Manifest, users: UserDatabase): Prom
 async function problemsOf(secret: SecretSpec, manifest: Manifest): Promise<string[]> {
   const problems: string[] = [];
   try {
-    const info = await stat(secret.file);
+    const info = statSync(secret.file);
     if (!info.isFile()) problems.push(`file ${secret.file} is not a regular file`);
   } catch (error) {
     problems.push(`file ${secret.file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : describeCause(error)}`);
   }
   if (secret.path !== `${manifest.secretsDir}/${secret.name}`) {
     try {
-      const existing = await lstat(secret.path);
+      const existing = lstatSync(secret.path);
       if (existing.isDirectory()) problems.push(`path ${secret.path} is a directory; ageboot does not delete directories, remove it or choose another path`);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") problems.push(`path ${secret.path}: ${describeCause(error)}`);

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
-import { constants } from "node:fs";
-import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
-import { openPlaintext, readPlaintext } from "../age/decrypt.js";
+import { createHash, type Hash } from "node:crypto";
+import { closeSync, constants, fchmodSync, fchownSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { openPlaintext } from "../age/decrypt.js";
 import { AgebootError, describeCause } from "../errors.js";
 import type { LoadedIdentity } from "../identities/types.js";
 import { setDirectoryAccess } from "./mount.js";
@@ -25,47 +25,56 @@ export interface Ownership {
 export async function decryptInto(target: string, file: string, identities: readonly LoadedIdentity[], ownership: Ownership): Promise<Buffer> {
   // The header is verified before the target exists: a wrong key creates nothing.
   const plaintext = await openPlaintext(file, identities);
-  return writeExclusive(target, ownership, (output, hash) =>
-    readPlaintext(file, plaintext, async (chunk) => {
-      hash.update(chunk);
-      await writeAll(output, chunk, target);
-    }),
-  );
+  try {
+    return await writeExclusive(target, ownership, (fd, hash) =>
+      plaintext.pipeTo((chunk) => {
+        hash.update(chunk);
+        writeAll(fd, chunk, target);
+      }),
+    );
+  } finally {
+    await plaintext.close();
+  }
 }
 
-/** Same creation rules, filled from bytes already in memory (or from another file's stream). */
-export async function writeExclusive(
-  target: string,
-  ownership: Ownership,
-  fill: (output: FileHandle, hash: ReturnType<typeof createHash>) => Promise<void>,
-): Promise<Buffer> {
-  let output: FileHandle;
+/**
+ * The creation rules above, for any source of bytes. Synchronous file system
+ * calls on purpose: the target is on ramfs, where each call takes microseconds,
+ * far less than a round trip through libuv's thread pool.
+ */
+export async function writeExclusive(target: string, ownership: Ownership, fill: (fd: number, hash: Hash) => Promise<void>): Promise<Buffer> {
+  let fd: number;
   try {
-    output = await open(target, CREATE_EXCLUSIVE, 0o400);
+    fd = openSync(target, CREATE_EXCLUSIVE, 0o400);
   } catch (error) {
     throw new AgebootError("IO", `${target}: cannot create (${describeCause(error)})`, { cause: error });
   }
   const hash = createHash("sha256");
   try {
-    await fill(output, hash);
-    await output.chown(ownership.uid, ownership.gid);
-    await output.chmod(ownership.mode);
-    await output.close();
+    await fill(fd, hash);
+    fchownSync(fd, ownership.uid, ownership.gid);
+    fchmodSync(fd, ownership.mode);
+    closeSync(fd);
   } catch (error) {
-    await output.close().catch(() => {});
-    await unlink(target).catch(() => {});
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    try {
+      unlinkSync(target);
+    } catch {
+      // nothing to remove
+    }
     if (error instanceof AgebootError) throw error;
     throw new AgebootError("IO", `${target}: cannot write (${describeCause(error)})`, { cause: error });
   }
   return hash.digest();
 }
 
-async function writeAll(output: FileHandle, chunk: Uint8Array, target: string): Promise<void> {
+export function writeAll(fd: number, chunk: Uint8Array, target: string): void {
   try {
-    for (let offset = 0; offset < chunk.length; ) {
-      const { bytesWritten } = await output.write(chunk, offset, chunk.length - offset);
-      offset += bytesWritten;
-    }
+    for (let offset = 0; offset < chunk.length; ) offset += writeSync(fd, chunk, offset, chunk.length - offset);
   } catch (error) {
     const full = (error as NodeJS.ErrnoException).code === "ENOSPC";
     throw new AgebootError("IO", `${target}: ${full ? "the secrets mount is full (ENOSPC)" : `cannot write (${describeCause(error)})`}`, { cause: error });

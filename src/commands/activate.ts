@@ -64,6 +64,13 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
   return result.failures.length === 0;
 }
 
+const MAX_NAMES_IN_SUMMARY = 20;
+
+function abbreviate(names: readonly string[]): string[] {
+  if (names.length <= MAX_NAMES_IN_SUMMARY) return [...names];
+  return [...names.slice(0, MAX_NAMES_IN_SUMMARY), `... ${names.length - MAX_NAMES_IN_SUMMARY} more`];
+}
+
 /** One error line per failed secret, then one summary line; returns the summary. */
 function reportResult(result: ActivationResult, dryRun: boolean, log: Logger): string {
   for (const failure of result.failures) log.error(`secret ${failure.name}: ${failure.message}`);
@@ -73,11 +80,11 @@ function reportResult(result: ActivationResult, dryRun: boolean, log: Logger): s
   if (dryRun) headline = `dry run: would install ${counts}; current generation ${result.generation ?? "none"}`;
   else if (result.installed) headline = `generation ${result.generation} is current: ${counts}`;
   else headline = `nothing changed, generation ${result.generation ?? "none"} stays current: ${counts}`;
-  const lists = { added, changed, removed, failed: result.failures.map((failure) => failure.name), pruned: result.pruned };
-  // Empty lists say nothing the counts did not; leave them out of the line.
+  const lists = { added, changed, removed, failed: result.failures.map((failure) => failure.name), pruned: result.pruned.map(String) };
+  // Empty lists say nothing the counts did not; long ones are cut so the line stays a line.
   const fields = {
     generation: result.generation,
-    ...Object.fromEntries(Object.entries(lists).filter(([, list]) => list.length > 0)),
+    ...Object.fromEntries(Object.entries(lists).filter(([, list]) => list.length > 0).map(([key, list]) => [key, abbreviate(list)])),
     durationMs: result.durationMs,
   };
   if (result.failures.length > 0) log.error(fields, headline);

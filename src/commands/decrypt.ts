@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { open, unlink, type FileHandle } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { openPlaintext, readPlaintext } from "../age/decrypt.js";
+import { openPlaintext } from "../age/decrypt.js";
 import { AgebootError, describeCause } from "../errors.js";
 import { requireIdentities } from "../identities/require.js";
 import type { Logger } from "../log.js";
@@ -47,10 +47,14 @@ export async function runDecrypt(args: string[], log: Logger): Promise<void> {
   // The header is verified before any output exists, so a wrong key creates no file.
   const plaintext = await openPlaintext(file, identities);
   if (values.output === undefined) {
-    await readPlaintext(file, plaintext, writeToStdout);
+    await plaintext.pipeTo(writeToStdout);
     return;
   }
-  await writeOutputFile(values.output, (output) => readPlaintext(file, plaintext, (chunk) => output.write(chunk).then(() => {})));
+  try {
+    await writeOutputFile(values.output, (output) => plaintext.pipeTo((chunk) => output.write(chunk).then(() => {})));
+  } finally {
+    await plaintext.close();
+  }
 }
 
 function writeToStdout(chunk: Uint8Array): Promise<void> {

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { parse } from "yaml";
 import { AgebootError, describeCause } from "../errors.js";
+import { parseJsonRejectingDuplicates } from "./json.js";
 import type { Manifest } from "./types.js";
 import { validateManifest } from "./validate.js";
 
@@ -8,9 +8,9 @@ import { validateManifest } from "./validate.js";
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 /**
- * Read and validate a manifest, JSON or YAML. Both go through the YAML 1.2
- * parser (JSON is a subset), so duplicate keys are an error in both, and alias
- * expansion is bounded (no "billion laughs").
+ * Read and validate a manifest, JSON or YAML. A document that starts with "{"
+ * is JSON; anything else goes to the YAML 1.2 parser, loaded only then. In both,
+ * duplicate keys are an error, and YAML alias expansion is bounded (no "billion laughs").
  */
 export async function loadManifest(path: string): Promise<Manifest> {
   let text: string;
@@ -23,7 +23,11 @@ export async function loadManifest(path: string): Promise<Manifest> {
   }
   let document: unknown;
   try {
-    document = parse(text, { uniqueKeys: true, maxAliasCount: 100, prettyErrors: false, strict: true, schema: "core" });
+    if (text.trimStart().startsWith("{")) document = parseJsonRejectingDuplicates(text);
+    else {
+      const { parse } = await import("yaml");
+      document = parse(text, { uniqueKeys: true, maxAliasCount: 100, prettyErrors: false, strict: true, schema: "core" });
+    }
   } catch (error) {
     const firstLine = describeCause(error).split("\n")[0];
     throw new AgebootError("MANIFEST", `${path}: not valid JSON or YAML (${firstLine})`, { cause: error });

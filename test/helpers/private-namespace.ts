@@ -17,12 +17,30 @@ export const TEST_GROUPS = { shared: { name: "agetest-shared", gid: 4200 }, keys
  * without touching the host's user database.
  */
 export default function enterTestNamespace(): void {
-  if (process.getuid?.() !== 0) throw new Error("the test suite needs root (mounts, chown): run npm test as root");
+  // Without root in a private namespace there is nothing to set up; the
+  // privileged tests then fail through requirePrivateNamespace(), never skip.
+  if (privateNamespaceProblem() === null) bindTestUsers();
+}
+
+/** Why privileged tests cannot run here, or null. */
+function privateNamespaceProblem(): string | null {
+  if (process.getuid?.() !== 0) return "privileged tests need root (mounts, chown): run npm test as root";
   // scripts/run-tests.sh records the namespace it started in before unshare.
   const outer = process.env["AGEBOOT_OUTER_MOUNT_NS"];
   if (!outer || readlinkSync("/proc/self/ns/mnt") === outer) {
-    throw new Error("refusing to bind-mount over /etc/passwd in the host's mount namespace: run the suite with npm test (it uses unshare --mount)");
+    return "privileged tests run only in a private mount namespace (they bind-mount over /etc/passwd): run them with npm test, which uses unshare --mount";
   }
+  return null;
+}
+
+/** For privileged test files: throws (fails the file) unless the namespace is set up. */
+export function requirePrivateNamespace(): void {
+  const problem = privateNamespaceProblem();
+  if (problem !== null) throw new Error(problem);
+  if (!readFileSync("/etc/passwd", "utf8").includes(`${TEST_USERS.alice.name}:`)) throw new Error("test users are missing from /etc/passwd");
+}
+
+function bindTestUsers(): void {
   if (readFileSync("/etc/passwd", "utf8").includes(`${TEST_USERS.alice.name}:`)) return;
   const passwd = join(tmpdir(), `ageboot-test-passwd-${process.pid}`);
   const group = join(tmpdir(), `ageboot-test-group-${process.pid}`);

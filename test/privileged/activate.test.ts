@@ -3,10 +3,12 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mountedFilesystemAt } from "../../src/activation/mount.js";
 import { TestHost } from "../helpers/host.js";
-import { TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
+import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
+
+beforeAll(requirePrivateNamespace);
 
 const hosts: TestHost[] = [];
 function newHost(): TestHost {

@@ -4,9 +4,12 @@
 // python3 listener stands in for systemd's end of the socket.
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestHost } from "../helpers/host.js";
+import { requirePrivateNamespace } from "../helpers/private-namespace.js";
 import { cliPath } from "../helpers/tools.js";
+
+beforeAll(requirePrivateNamespace);
 
 const host = new TestHost();
 afterAll(() => {

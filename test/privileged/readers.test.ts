@@ -4,8 +4,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestHost } from "../helpers/host.js";
+import { requirePrivateNamespace } from "../helpers/private-namespace.js";
+
+beforeAll(requirePrivateNamespace);
 
 const host = new TestHost();
 afterAll(() => {
