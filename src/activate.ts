@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { compareWithCurrent, type ChangeReport, type InstalledSecret } from "./activation/changes.js";
@@ -6,6 +5,7 @@ import { commitCustomPath, discardCustomPath, prepareCustomPath, type PreparedPa
 import { currentGeneration, generationPath, listGenerations, pruneGenerations, removeLeftovers } from "./activation/generations.js";
 import { acquireLock } from "./activation/lock.js";
 import { ensureSecretsMount, setDirectoryAccess } from "./activation/mount.js";
+import { SameContent } from "./activation/same-content.js";
 import { planSecrets, type PlannedSecret, type SecretFailure } from "./activation/plan.js";
 import { decryptInto, makeParentDirectories } from "./activation/stage.js";
 import { swapSymlink } from "./activation/swap.js";
@@ -94,11 +94,13 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     await mkdir(generationDir, { mode: 0o751 });
     await setDirectoryAccess(generationDir, keysGid);
     const directories = new Map<string, Promise<void>>();
+    const currentDir = current === null ? null : generationPath(mountPoint, current);
     const staged = await mapWithLimit(planned, concurrency, async (secret): Promise<InstalledSecret | null> => {
       try {
         await makeParentDirectories(generationDir, secret.name, keysGid, directories);
-        const sha256 = await decryptInto(`${generationDir}/${secret.name}`, secret.file, identities, secret);
-        return { name: secret.name, sha256, uid: secret.uid, gid: secret.gid, mode: secret.mode };
+        const currentFile = currentDir === null ? null : `${currentDir}/${secret.name}`;
+        const sameContent = await decryptInto(`${generationDir}/${secret.name}`, secret.file, identities, secret, currentFile);
+        return { name: secret.name, sameContent, uid: secret.uid, gid: secret.gid, mode: secret.mode };
       } catch (error) {
         failed(secret.name, error);
         return null;
@@ -128,7 +130,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     }
 
     // Swap: one rename makes the new generation current; then custom paths follow.
-    const changes = await compareWithCurrent(current === null ? null : generationPath(mountPoint, current), installed);
+    const changes = await compareWithCurrent(currentDir, installed);
     phaseDone("compare");
     await swapSymlink(secretsDir, generationDir);
     for (const path of prepared) {
@@ -154,20 +156,22 @@ async function dryRun(
   started: number,
 ): Promise<ActivationResult> {
   const { secretsDir, secretsMountPoint: mountPoint } = manifest;
+  const existing = await listGenerations(mountPoint);
+  const current = await currentGeneration(secretsDir, mountPoint, existing);
+  const currentDir = current === null ? null : generationPath(mountPoint, current);
   const decrypted = await mapWithLimit(planned, concurrency, async (secret): Promise<InstalledSecret | null> => {
     try {
-      const hash = createHash("sha256");
-      await (await openPlaintext(secret.file, identities)).pipeTo((chunk) => void hash.update(chunk));
-      return { name: secret.name, sha256: hash.digest(), uid: secret.uid, gid: secret.gid, mode: secret.mode };
+      const plaintext = await openPlaintext(secret.file, identities);
+      const sameContent = new SameContent(currentDir === null ? null : `${currentDir}/${secret.name}`, plaintext.size);
+      await plaintext.pipeTo((chunk) => sameContent.update(chunk));
+      return { name: secret.name, sameContent: sameContent.result(), uid: secret.uid, gid: secret.gid, mode: secret.mode };
     } catch (error) {
       failures.push({ name: secret.name, message: describeCause(error) });
       return null;
     }
   });
-  const existing = await listGenerations(mountPoint);
-  const current = await currentGeneration(secretsDir, mountPoint, existing);
   const installed = decrypted.filter((secret): secret is InstalledSecret => secret !== null);
-  const changes = await compareWithCurrent(current === null ? null : generationPath(mountPoint, current), installed);
+  const changes = await compareWithCurrent(currentDir, installed);
   return result(current, false, failures, changes, [], started);
 }
 

@@ -1,11 +1,11 @@
-import { createHash } from "node:crypto";
-import { closeSync, lstatSync, openSync, readSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 
 /** What a new generation holds for one secret. */
 export interface InstalledSecret {
   readonly name: string;
-  readonly sha256: Buffer;
+  /** Whether its plaintext equals the current generation's file of that name. */
+  readonly sameContent: boolean;
   readonly uid: number;
   readonly gid: number;
   readonly mode: number;
@@ -20,8 +20,7 @@ export interface ChangeReport {
 
 /**
  * Compare a new set of secrets with the generation users see now: a secret is
- * changed when its content, owner, group or mode differ. Content is compared by
- * hashing the current file; hashes never leave this process.
+ * changed when its content (compared while staging), owner, group or mode differ.
  */
 export async function compareWithCurrent(currentDir: string | null, installed: readonly InstalledSecret[]): Promise<ChangeReport> {
   const report: ChangeReport = { added: [], changed: [], removed: [], unchanged: [] };
@@ -33,7 +32,7 @@ export async function compareWithCurrent(currentDir: string | null, installed: r
     }
     const path = `${currentDir}/${secret.name}`;
     const info = lstatSync(path);
-    const same = info.uid === secret.uid && info.gid === secret.gid && (info.mode & 0o7777) === secret.mode && sha256Of(path).equals(secret.sha256);
+    const same = secret.sameContent && info.uid === secret.uid && info.gid === secret.gid && (info.mode & 0o7777) === secret.mode;
     (same ? report.unchanged : report.changed).push(secret.name);
   }
   const declared = new Set(installed.map((secret) => secret.name));
@@ -53,20 +52,4 @@ async function listFiles(directory: string): Promise<Set<string>> {
     names.add(parent === directory ? entry.name : `${parent.slice(directory.length + 1)}/${entry.name}`);
   }
   return names;
-}
-
-/**
- * Synchronous: the file is on ramfs, so reading costs microseconds. Large
- * secrets are hashed in 1 MiB steps, so memory does not grow with their size.
- */
-function sha256Of(path: string): Buffer {
-  const hash = createHash("sha256");
-  const fd = openSync(path, "r");
-  try {
-    const buffer = Buffer.allocUnsafe(1024 * 1024);
-    for (let read = readSync(fd, buffer); read > 0; read = readSync(fd, buffer)) hash.update(buffer.subarray(0, read));
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest();
 }

@@ -1,10 +1,10 @@
-import { createHash, type Hash } from "node:crypto";
 import { closeSync, constants, fchmodSync, fchownSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { openPlaintext } from "../age/decrypt.js";
 import { AgebootError, describeCause } from "../errors.js";
 import type { LoadedIdentity } from "../identities/types.js";
 import { setDirectoryAccess } from "./mount.js";
+import { SameContent } from "./same-content.js";
 
 /** Create exclusively, never through a symlink, never reusing a file, readable by its owner (root) only. */
 const CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -18,23 +18,31 @@ export interface Ownership {
 /**
  * Decrypt `file` straight into a new file at `target` (invariant 3): created
  * exclusively with mode 0400 as root before a byte is written, then filled,
- * then given its owner, group and mode through the same descriptor. Returns the
- * SHA-256 of the plaintext, for change reports. On any failure the partial file
- * is removed.
+ * then given its owner, group and mode through the same descriptor. Returns
+ * whether the plaintext equals `currentFile` (the same secret as users see it
+ * now), for change reports. On any failure the partial file is removed.
  */
-export async function decryptInto(target: string, file: string, identities: readonly LoadedIdentity[], ownership: Ownership): Promise<Buffer> {
+export async function decryptInto(
+  target: string,
+  file: string,
+  identities: readonly LoadedIdentity[],
+  ownership: Ownership,
+  currentFile: string | null,
+): Promise<boolean> {
   // The header is verified before the target exists: a wrong key creates nothing.
   const plaintext = await openPlaintext(file, identities);
+  const sameContent = new SameContent(currentFile, plaintext.size);
   try {
-    return await writeExclusive(target, ownership, (fd, hash) =>
+    await writeExclusive(target, ownership, (fd) =>
       plaintext.pipeTo((chunk) => {
-        hash.update(chunk);
+        sameContent.update(chunk);
         writeAll(fd, chunk, target);
       }),
     );
   } finally {
     await plaintext.close();
   }
+  return sameContent.result();
 }
 
 /**
@@ -42,16 +50,15 @@ export async function decryptInto(target: string, file: string, identities: read
  * calls on purpose: the target is on ramfs, where each call takes microseconds,
  * far less than a round trip through libuv's thread pool.
  */
-export async function writeExclusive(target: string, ownership: Ownership, fill: (fd: number, hash: Hash) => Promise<void>): Promise<Buffer> {
+export async function writeExclusive(target: string, ownership: Ownership, fill: (fd: number) => Promise<void>): Promise<void> {
   let fd: number;
   try {
     fd = openSync(target, CREATE_EXCLUSIVE, 0o400);
   } catch (error) {
     throw new AgebootError("IO", `${target}: cannot create (${describeCause(error)})`, { cause: error });
   }
-  const hash = createHash("sha256");
   try {
-    await fill(fd, hash);
+    await fill(fd);
     fchownSync(fd, ownership.uid, ownership.gid);
     fchmodSync(fd, ownership.mode);
     closeSync(fd);
@@ -69,7 +76,6 @@ export async function writeExclusive(target: string, ownership: Ownership, fill:
     if (error instanceof AgebootError) throw error;
     throw new AgebootError("IO", `${target}: cannot write (${describeCause(error)})`, { cause: error });
   }
-  return hash.digest();
 }
 
 export function writeAll(fd: number, chunk: Uint8Array, target: string): void {
