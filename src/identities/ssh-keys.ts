@@ -80,8 +80,46 @@ function ed25519Identities(
   ];
 }
 
+/**
+ * The RSA key as a Node key object, built from its parts as JWK. Not through
+ * sshpk's PKCS#1 output: sshpk writes wrong CRT exponents (dp, dq), and OpenSSL
+ * then falls back to a decryption four times slower (15 ms instead of 4 ms per
+ * file for RSA-4096). The exponents are computed once per key, at load.
+ */
+function rsaKeyObject(key: sshpk.PrivateKey): KeyObject {
+  const parts = key.part as unknown as Record<string, { data: Buffer } | undefined>;
+  const part = (name: string) => {
+    const data = parts[name]?.data;
+    if (!data) throw new UnusableKeyError(`RSA key lacks its ${name} part`);
+    return data;
+  };
+  const integer = (bytes: Buffer) => BigInt(`0x${bytes.toString("hex") || "0"}`);
+  const jwkInteger = (value: bigint) => {
+    const hex = value.toString(16);
+    return Buffer.from(hex.length % 2 ? `0${hex}` : hex, "hex").toString("base64url");
+  };
+  const trimmed = (bytes: Buffer) => jwkInteger(integer(bytes)); // no sign-padding zero bytes
+  const d = integer(part("d"));
+  const p = integer(part("p"));
+  const q = integer(part("q"));
+  return createPrivateKey({
+    key: {
+      kty: "RSA",
+      n: trimmed(part("n")),
+      e: trimmed(part("e")),
+      d: jwkInteger(d),
+      p: jwkInteger(p),
+      q: jwkInteger(q),
+      dp: jwkInteger(d % (p - 1n)),
+      dq: jwkInteger(d % (q - 1n)),
+      qi: trimmed(part("iqmp")),
+    },
+    format: "jwk",
+  });
+}
+
 function rsaIdentity(key: sshpk.PrivateKey, tag: string): Identity {
-  const privateKey: KeyObject = createPrivateKey(key.toString("pkcs1"));
+  const privateKey = rsaKeyObject(key);
   const modulusBytes = Math.ceil(key.size / 8);
   return {
     unwrapFileKey(stanzas: Stanza[]): Uint8Array | null {
