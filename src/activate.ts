@@ -11,12 +11,13 @@ import { decryptInto, makeParentDirectories } from "./activation/stage.js";
 import { swapSymlink } from "./activation/swap.js";
 import { openPlaintext } from "./age/decrypt.js";
 import { mapWithLimit } from "./concurrency.js";
-import { describeCause } from "./errors.js";
+import { AgebootError, describeCause } from "./errors.js";
 import { requireIdentities } from "./identities/require.js";
 import type { LoadedIdentity } from "./identities/types.js";
 import type { Logger } from "./log.js";
 import type { Manifest } from "./manifest/types.js";
 import { UserDatabase } from "./users.js";
+import { mutated } from "./fault-injection.js";
 
 export interface ActivateOptions {
   readonly log: Logger;
@@ -69,7 +70,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
   const keysGid = await users.group("keys");
   const { planned, failures } = await planSecrets(manifest, users);
   phaseDone("plan");
-  const failed = (name: string, error: unknown) => failures.push({ name, message: error instanceof Error ? error.message : String(error) });
+  const failed = (name: string, error: unknown) => failures.push(failureOf(name, error));
 
   // Identities: unusable paths are warnings; none at all is fatal, before touching anything.
   const { identities } = await requireIdentities(manifest.identityPaths, log);
@@ -92,6 +93,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     await status(`Decrypting ${planned.length} secrets into generation ${generation}`);
     const generationDir = generationPath(mountPoint, generation);
     await mkdir(generationDir, { mode: 0o751 });
+    mutated("mkdir generation");
     await setDirectoryAccess(generationDir, keysGid);
     const directories = new Map<string, Promise<void>>();
     const currentDir = current === null ? null : generationPath(mountPoint, current);
@@ -126,6 +128,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     if (failures.length > 0 && current !== null) {
       await Promise.all(prepared.map(discardCustomPath));
       await rm(generationDir, { recursive: true, force: true });
+      mutated("discard failed generation");
       return result(current, false, failures, noChanges, [], started);
     }
 
@@ -134,7 +137,9 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     phaseDone("compare");
     await swapSymlink(secretsDir, generationDir);
     for (const path of prepared) {
-      await commitCustomPath(path).catch((error: unknown) => failed(path.secret, `path ${path.path}: cannot install (${describeCause(error)})`));
+      await commitCustomPath(path).catch((error: unknown) =>
+        failed(path.secret, new AgebootError("IO", `path ${path.path}: cannot install (${describeCause(error)})`)),
+      );
     }
 
     phaseDone("swap");
@@ -166,13 +171,18 @@ async function dryRun(
       await plaintext.pipeTo((chunk) => sameContent.update(chunk));
       return { name: secret.name, sameContent: sameContent.result(), uid: secret.uid, gid: secret.gid, mode: secret.mode };
     } catch (error) {
-      failures.push({ name: secret.name, message: describeCause(error) });
+      failures.push(failureOf(secret.name, error));
       return null;
     }
   });
   const installed = decrypted.filter((secret): secret is InstalledSecret => secret !== null);
   const changes = await compareWithCurrent(currentDir, installed);
   return result(current, false, failures, changes, [], started);
+}
+
+function failureOf(name: string, error: unknown): SecretFailure {
+  if (error instanceof AgebootError) return { name, code: error.code, message: error.message };
+  return { name, code: "IO", message: describeCause(error) };
 }
 
 function result(

@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
 
 function reportFailure(error: unknown, log: Logger): number {
   if (error instanceof AgebootError) {
-    log.error(error.message);
+    log.error({ code: error.code }, error.message);
     return exitCodeFor(error.code);
   }
   // parseArgs errors: unknown option, missing value.

@@ -11,6 +11,7 @@ export type ErrorCode =
   | "MALFORMED" // the age file is not a well-formed age file
   | "CORRUPT" // well-formed, but authentication failed: truncated, corrupted or tampered
   | "IO" // a file could not be read or written
+  | "PLAN" // a secret cannot be installed as declared: file missing, owner or group unknown, custom path unusable
   | "MANIFEST" // the manifest is unreadable or invalid; nothing was touched
   | "SETUP"; // the mount point, secretsDir or lock cannot be used; nothing was touched
 

@@ -4,12 +4,12 @@ import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CANARY } from "./helpers/canary.js";
 import { ageEncrypt, cliPath, runCli, sshKeygen, tempDir } from "./helpers/tools.js";
 
 const { dir, cleanup } = tempDir();
 afterAll(cleanup);
 
-const CANARY = "CANARY-cli-51d0e2";
 let key: string;
 let plaintext: Buffer;
 let secretFile: string;
@@ -27,7 +27,7 @@ function expectNoCanary(result: ReturnType<typeof runCli>): void {
 
 describe("ageboot decrypt", () => {
   it("writes the plaintext to stdout", () => {
-    const result = runCli(["decrypt", "-i", key, secretFile]);
+    const result = runCli(["decrypt", "-i", key, secretFile], { plaintextOnStdout: true });
     expect(result.status).toBe(0);
     expect(result.stdout.equals(plaintext)).toBe(true);
     expect(result.stderr.toString()).toBe("");
@@ -81,7 +81,7 @@ describe("ageboot decrypt", () => {
   it("a file name starting with '-' is a file after '--', and an unknown option before it", () => {
     const dashed = join(dir, "-secret.age");
     writeFileSync(dashed, readFileSync(secretFile));
-    const withSeparator = runCli(["decrypt", "-i", key, "--", "-secret.age"], { cwd: dir });
+    const withSeparator = runCli(["decrypt", "-i", key, "--", "-secret.age"], { cwd: dir, plaintextOnStdout: true });
     expect(withSeparator.status).toBe(0);
     expect(withSeparator.stdout.equals(plaintext)).toBe(true);
     const without = runCli(["decrypt", "-i", key, "-secret.age"], { cwd: dir });
@@ -90,16 +90,16 @@ describe("ageboot decrypt", () => {
   });
 
   it('"-" reads standard input, binary or armored', () => {
-    const binary = runCli(["decrypt", "-i", key, "-"], { input: readFileSync(secretFile) });
+    const binary = runCli(["decrypt", "-i", key, "-"], { input: readFileSync(secretFile), plaintextOnStdout: true });
     expect(binary.status).toBe(0);
     expect(binary.stdout.equals(plaintext)).toBe(true);
-    const armored = runCli(["decrypt", "-i", key, "-"], { input: ageEncrypt(plaintext, [["-R", `${key}.pub`]], true) });
+    const armored = runCli(["decrypt", "-i", key, "-"], { input: ageEncrypt(plaintext, [["-R", `${key}.pub`]], true), plaintextOnStdout: true });
     expect(armored.status).toBe(0);
     expect(armored.stdout.equals(plaintext)).toBe(true);
   });
 
   it("keeps going past bad identity paths, warning about each", () => {
-    const result = runCli(["decrypt", "-i", join(dir, "nope"), "-i", dir, "-i", key, secretFile]);
+    const result = runCli(["decrypt", "-i", join(dir, "nope"), "-i", dir, "-i", key, secretFile], { plaintextOnStdout: true });
     expect(result.status).toBe(0);
     const stderr = result.stderr.toString();
     expect(stderr).toContain(`ageboot: warning: ${join(dir, "nope")}: identity file does not exist, skipped`);
@@ -125,7 +125,7 @@ describe("ageboot decrypt", () => {
   });
 
   it("logs JSON on request and journal priorities under systemd", () => {
-    const json = runCli(["--log-format", "json", "decrypt", "-i", join(dir, "nope"), "-i", key, secretFile]);
+    const json = runCli(["--log-format", "json", "decrypt", "-i", join(dir, "nope"), "-i", key, secretFile], { plaintextOnStdout: true });
     const record = JSON.parse(json.stderr.toString().split("\n")[0]!) as { level: number; msg: string };
     expect(record).toMatchObject({ level: 40, msg: expect.stringContaining("identity file does not exist") });
     // JOURNAL_STREAM names stderr's device:inode when systemd connects stderr to the journal.

@@ -9,12 +9,12 @@ import { decryptToBuffer } from "../src/age/decrypt.js";
 import { AgebootError, type ErrorCode } from "../src/errors.js";
 import { loadIdentities } from "../src/identities/load.js";
 import type { LoadedIdentity } from "../src/identities/types.js";
+import { CANARY } from "./helpers/canary.js";
 import { ageEncrypt, ageKeygen, run, sshKeygen, tempDir } from "./helpers/tools.js";
 
 const { dir, cleanup } = tempDir();
 afterAll(cleanup);
 
-const CANARY = "CANARY-failures-7f3a9c";
 let edKey: string;
 let rsaKey: string;
 let identities: LoadedIdentity[];

@@ -6,6 +6,7 @@ import type { Logger } from "../log.js";
 import type { PlannedSecret } from "./plan.js";
 import { writeAll, writeExclusive } from "./stage.js";
 import { removeStaleTemporaries, temporaryNameFor } from "./temporary-names.js";
+import { mutated } from "../fault-injection.js";
 
 const RAMFS_MAGIC = 0x858458f6;
 const TMPFS_MAGIC = 0x01021994;
@@ -26,9 +27,11 @@ export async function prepareCustomPath(secret: PlannedSecret, secretsDir: strin
   const temporary = temporaryNameFor(secret.path);
   try {
     await mkdir(dirname(secret.path), { recursive: true, mode: 0o755 });
+    mutated("mkdir custom path directory");
     await removeStaleTemporaries(secret.path);
     if (secret.symlink) {
       await symlink(`${secretsDir}/${secret.name}`, temporary);
+      mutated("symlink custom path temporary");
     } else {
       await warnUnlessMemoryBacked(secret, log);
       await writeExclusive(temporary, secret, async (fd) => {
@@ -56,8 +59,10 @@ async function warnUnlessMemoryBacked(secret: PlannedSecret, log: Logger): Promi
 /** Second phase: one rename each, atomic for every reader of that path. */
 export async function commitCustomPath(prepared: PreparedPath): Promise<void> {
   await rename(prepared.temporary, prepared.path);
+  mutated("install custom path");
 }
 
 export async function discardCustomPath(prepared: PreparedPath): Promise<void> {
   await unlink(prepared.temporary).catch(() => {});
+  mutated("discard custom path temporary");
 }

@@ -1,6 +1,7 @@
 import { lstat, readdir, readlink, rm } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { AgebootError } from "../errors.js";
+import { mutated } from "../fault-injection.js";
 
 const GENERATION_NAME = /^[1-9][0-9]{0,15}$/;
 
@@ -50,7 +51,10 @@ export function generationPath(mountPoint: string, generation: number): string {
  */
 export async function removeLeftovers(mountPoint: string, existing: readonly number[], current: number | null): Promise<number[]> {
   const leftovers = existing.filter((generation) => current === null || generation > current);
-  await Promise.all(leftovers.map((generation) => rm(generationPath(mountPoint, generation), { recursive: true, force: true })));
+  for (const generation of leftovers) {
+    await rm(generationPath(mountPoint, generation), { recursive: true, force: true });
+    mutated("remove leftover generation");
+  }
   return leftovers;
 }
 
@@ -60,6 +64,9 @@ export async function pruneGenerations(mountPoint: string, current: number, keep
   const previous = existing.filter((generation) => generation < current);
   const kept = new Set([current, ...previous.slice(Math.max(0, previous.length - keep))]);
   const removed = existing.filter((generation) => !kept.has(generation));
-  await Promise.all(removed.map((generation) => rm(generationPath(mountPoint, generation), { recursive: true, force: true })));
+  for (const generation of removed) {
+    await rm(generationPath(mountPoint, generation), { recursive: true, force: true });
+    mutated("prune generation");
+  }
   return removed;
 }

@@ -3,6 +3,7 @@ import { constants } from "node:fs";
 import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { AgebootError } from "../errors.js";
+import { mutated } from "../fault-injection.js";
 
 /**
  * Serialise runs with flock(2) on a lock file beside the mount point
@@ -19,7 +20,9 @@ export async function acquireLock(mountPoint: string, timeoutSeconds: number): P
   let handle: FileHandle;
   try {
     await mkdir(dirname(mountPoint), { recursive: true, mode: 0o755 });
+    mutated("mkdir lock directory");
     handle = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    mutated("open lock file");
   } catch (error) {
     throw new AgebootError("SETUP", `${path}: cannot open the lock file (${(error as Error).message})`, { cause: error });
   }
@@ -38,5 +41,6 @@ export async function acquireLock(mountPoint: string, timeoutSeconds: number): P
   // For people looking at a stuck host: who holds it.
   await handle.truncate(0);
   await handle.write(`${process.pid}\n`, 0);
+  mutated("write lock holder");
   return () => handle.close();
 }

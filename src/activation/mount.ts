@@ -3,6 +3,7 @@ import { chmod, chown, mkdir, readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { AgebootError, describeCause } from "../errors.js";
 import type { Logger } from "../log.js";
+import { mutated } from "../fault-injection.js";
 
 const run = promisify(execFile);
 const MEMORY_FILESYSTEMS = new Set(["ramfs", "tmpfs"]);
@@ -41,6 +42,7 @@ export interface MountOptions {
 export async function ensureSecretsMount(mountPoint: string, options: MountOptions, log: Logger): Promise<void> {
   try {
     await mkdir(mountPoint, { recursive: true, mode: 0o751 });
+    mutated("mkdir mount point");
   } catch (error) {
     throw new AgebootError("SETUP", `${mountPoint}: cannot create the mount point (${describeCause(error)})`, { cause: error });
   }
@@ -50,6 +52,7 @@ export async function ensureSecretsMount(mountPoint: string, options: MountOptio
   } else if (fstype === null) {
     try {
       await run("mount", ["-t", "ramfs", "-o", "nodev,nosuid,mode=0751", "ramfs", mountPoint]);
+      mutated("mount ramfs");
     } catch (error) {
       const stderr = (error as { stderr?: string }).stderr?.trim();
       throw new AgebootError("SETUP", `${mountPoint}: cannot mount a ramfs (${stderr || describeCause(error)})`, { cause: error });
@@ -66,5 +69,7 @@ export async function ensureSecretsMount(mountPoint: string, options: MountOptio
 /** Mode 0751 (traverse, no listing) and group "keys" when it exists, as agenix does. */
 export async function setDirectoryAccess(path: string, keysGid: number | null): Promise<void> {
   if (keysGid !== null) await chown(path, 0, keysGid);
+  mutated("chown directory");
   await chmod(path, 0o751);
+  mutated("chmod directory");
 }

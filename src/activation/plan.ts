@@ -1,5 +1,5 @@
 import { lstatSync, statSync } from "node:fs";
-import { describeCause } from "../errors.js";
+import { describeCause, type ErrorCode } from "../errors.js";
 import type { Manifest, SecretSpec } from "../manifest/types.js";
 import type { UserDatabase } from "../users.js";
 import { untrustedSymlinkIn } from "./trusted-path.js";
@@ -14,6 +14,7 @@ export interface PlannedSecret extends SecretSpec {
 /** One secret that cannot be installed, and why. */
 export interface SecretFailure {
   readonly name: string;
+  readonly code: ErrorCode;
   readonly message: string;
 }
 
@@ -32,7 +33,7 @@ export async function planSecrets(manifest: Manifest, users: UserDatabase): Prom
     const gid = secret.group === undefined ? owner?.gid : await users.group(secret.group);
     if (gid === null) problems.push(`group "${secret.group}" does not exist`);
     if (problems.length > 0 || !owner || gid === undefined || gid === null) {
-      failures.push({ name: secret.name, message: problems.join("; ") });
+      failures.push({ name: secret.name, code: "PLAN", message: problems.join("; ") });
       continue;
     }
     planned.push({ ...secret, uid: owner.uid, gid, hasCustomPath: secret.path !== `${manifest.secretsDir}/${secret.name}` });

@@ -5,6 +5,7 @@ import { AgebootError, describeCause } from "../errors.js";
 import type { LoadedIdentity } from "../identities/types.js";
 import { setDirectoryAccess } from "./mount.js";
 import { SameContent } from "./same-content.js";
+import { mutated } from "../fault-injection.js";
 
 /** Create exclusively, never through a symlink, never reusing a file, readable by its owner (root) only. */
 const CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -54,13 +55,16 @@ export async function writeExclusive(target: string, ownership: Ownership, fill:
   let fd: number;
   try {
     fd = openSync(target, CREATE_EXCLUSIVE, 0o400);
+    mutated("create secret file");
   } catch (error) {
     throw new AgebootError("IO", `${target}: cannot create (${describeCause(error)})`, { cause: error });
   }
   try {
     await fill(fd);
     fchownSync(fd, ownership.uid, ownership.gid);
+    mutated("chown secret file");
     fchmodSync(fd, ownership.mode);
+    mutated("chmod secret file");
     closeSync(fd);
   } catch (error) {
     try {
@@ -80,7 +84,10 @@ export async function writeExclusive(target: string, ownership: Ownership, fill:
 
 export function writeAll(fd: number, chunk: Uint8Array, target: string): void {
   try {
-    for (let offset = 0; offset < chunk.length; ) offset += writeSync(fd, chunk, offset, chunk.length - offset);
+    for (let offset = 0; offset < chunk.length; ) {
+      offset += writeSync(fd, chunk, offset, chunk.length - offset);
+      mutated("write secret bytes");
+    }
   } catch (error) {
     const full = (error as NodeJS.ErrnoException).code === "ENOSPC";
     throw new AgebootError("IO", `${target}: ${full ? "the secrets mount is full (ENOSPC)" : `cannot write (${describeCause(error)})`}`, { cause: error });
@@ -98,7 +105,10 @@ export async function makeParentDirectories(generationDir: string, name: string,
     const directory = `${generationDir}/${parts.slice(0, depth).join("/")}`;
     let creation = made.get(directory);
     if (!creation) {
-      creation = mkdir(directory, { mode: 0o751 }).then(() => setDirectoryAccess(directory, keysGid));
+      creation = mkdir(directory, { mode: 0o751 }).then(() => {
+        mutated("mkdir secret directory");
+        return setDirectoryAccess(directory, keysGid);
+      });
       made.set(directory, creation);
     }
     await creation;

@@ -1,6 +1,7 @@
 import { mkdir, rename, symlink, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { removeStaleTemporaries, temporaryNameFor } from "./temporary-names.js";
+import { mutated } from "../fault-injection.js";
 
 /**
  * Point `secretsDir` at `generationDir` in one step: a symlink under a temporary
@@ -9,11 +10,14 @@ import { removeStaleTemporaries, temporaryNameFor } from "./temporary-names.js";
  */
 export async function swapSymlink(secretsDir: string, generationDir: string): Promise<void> {
   await mkdir(dirname(secretsDir), { recursive: true, mode: 0o755 });
+  mutated("mkdir secretsDir parent");
   await removeStaleTemporaries(secretsDir);
   const temporary = temporaryNameFor(secretsDir);
   await symlink(generationDir, temporary);
+  mutated("symlink secretsDir temporary");
   try {
     await rename(temporary, secretsDir);
+    mutated("swap secretsDir");
   } catch (error) {
     await unlink(temporary).catch(() => {});
     throw error;

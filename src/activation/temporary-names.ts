@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readdir, unlink } from "node:fs/promises";
 import { basename, dirname } from "node:path";
+import { mutated } from "../fault-injection.js";
 
 /**
  * Things that replace `path` by rename are first made as ".<name>.ageboot-<random>"
@@ -24,5 +25,8 @@ export async function removeStaleTemporaries(path: string): Promise<void> {
     return;
   }
   const stale = names.filter((name) => name.startsWith(prefix) && /^[0-9a-f]{12}$/.test(name.slice(prefix.length)));
-  await Promise.all(stale.map((name) => unlink(`${dirname(path)}/${name}`).catch(() => {})));
+  for (const name of stale) {
+    await unlink(`${dirname(path)}/${name}`).catch(() => {});
+    mutated("remove stale temporary");
+  }
 }

@@ -73,7 +73,7 @@ function abbreviate(names: readonly string[]): string[] {
 
 /** One error line per failed secret, then one summary line; returns the summary. */
 function reportResult(result: ActivationResult, dryRun: boolean, log: Logger): string {
-  for (const failure of result.failures) log.error(`secret ${failure.name}: ${failure.message}`);
+  for (const failure of result.failures) log.error({ code: failure.code }, `secret ${failure.name}: ${failure.message}`);
   const { added, changed, removed, unchanged } = result.changes;
   const counts = `${added.length} added, ${changed.length} changed, ${removed.length} removed, ${unchanged.length} unchanged, ${result.failures.length} failed`;
   let headline: string;

@@ -1,6 +1,7 @@
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { assertNoCanary, assertNoPlaintextOnDisk, CANARY } from "./canary.js";
 import { ageEncrypt, cliPath, sshKeygen, tempDir } from "./tools.js";
 
 export interface SecretSettings {
@@ -15,7 +16,9 @@ export interface SecretSettings {
 /**
  * A pretend host inside a temporary directory: a host key made by ssh-keygen,
  * secretsDir and secretsMountPoint below the directory, secrets encrypted with
- * the real age, and the real CLI to activate them.
+ * the real age, and the real CLI to activate them. Every plaintext carries the
+ * test canary (read() checks and strips it), and everything ageboot prints is
+ * checked for it.
  */
 export class TestHost {
   readonly root: string;
@@ -26,6 +29,8 @@ export class TestHost {
   readonly manifestPath: string;
   keepGenerations = 1;
   private fileCounter = 0;
+  /** Custom paths that the manifest asks to be copies: the only plaintext allowed on disk. */
+  private copies: string[] = [];
 
   constructor() {
     ({ dir: this.root, cleanup: this.cleanup } = tempDir("ageboot-host-"));
@@ -36,10 +41,15 @@ export class TestHost {
     this.manifestPath = join(this.root, "manifest.json");
   }
 
-  /** Encrypt `plaintext` to the host key with the real age; returns the .age path. */
+  /** What a secret holds once `value` is encrypted by encrypt(): the value and the canary. */
+  static withCanary(value: string | Buffer): Buffer {
+    return Buffer.concat([Buffer.from(value), Buffer.from(`\n${CANARY}`)]);
+  }
+
+  /** Encrypt `plaintext` (plus the canary) to the host key with the real age; returns the .age path. */
   encrypt(plaintext: string | Buffer, recipientPublicKey = `${this.key}.pub`): string {
     const path = join(this.root, `secret-${this.fileCounter++}.age`);
-    writeFileSync(path, ageEncrypt(plaintext, [["-R", recipientPublicKey]]));
+    writeFileSync(path, ageEncrypt(TestHost.withCanary(plaintext), [["-R", recipientPublicKey]]));
     return path;
   }
 
@@ -54,17 +64,32 @@ export class TestHost {
       ...extra,
     };
     writeFileSync(this.manifestPath, JSON.stringify(manifest, null, 2));
+    for (const settings of Object.values(secrets)) if (settings.symlink === false && settings.path) this.copies.push(settings.path);
     return this.manifestPath;
   }
 
   activate(...args: string[]): SpawnSyncReturns<string> {
-    return spawnSync(process.execPath, [cliPath, "activate", "--manifest", this.manifestPath, ...args], {
+    const result = spawnSync(process.execPath, [cliPath, "activate", "--manifest", this.manifestPath, ...args], {
       encoding: "utf8",
       env: { ...process.env, JOURNAL_STREAM: "", NOTIFY_SOCKET: "" },
     });
+    assertNoCanary("ageboot activate output", result.stdout + result.stderr);
+    return result;
   }
 
+  /** The value of a secret as users read it, without the canary (which must be there). */
   read(name: string): string {
-    return readFileSync(join(this.secretsDir, name), "utf8");
+    return TestHost.stripCanary(readFileSync(join(this.secretsDir, name), "utf8"), name);
+  }
+
+  static stripCanary(content: string, what: string): string {
+    const suffix = `\n${CANARY}`;
+    if (!content.endsWith(suffix)) throw new Error(`${what}: content is not a complete test secret`);
+    return content.slice(0, -suffix.length);
+  }
+
+  /** Plaintext only on the memory-backed mount, or at a custom path that asked for a copy. */
+  assertNoPlaintextOnDisk(): void {
+    assertNoPlaintextOnDisk(this.root, [this.mountPoint], this.copies);
   }
 }

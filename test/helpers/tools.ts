@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { assertNoCanary } from "./canary.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 export const cliPath = join(repoRoot, "dist", "cli.js");
@@ -42,12 +43,21 @@ export function ageEncrypt(plaintext: Uint8Array | string, recipients: Array<["-
   return run("age", ["--encrypt", ...args], plaintext);
 }
 
-/** Run the built CLI. */
-export function runCli(args: string[], options: { input?: Uint8Array | string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): SpawnSyncReturns<Buffer> {
-  return spawnSync(process.execPath, [cliPath, ...args], {
+/**
+ * Run the built CLI. Its stderr is checked for the plaintext canary, and so is
+ * stdout unless the command prints plaintext by design (`decrypt` to stdout).
+ */
+export function runCli(
+  args: string[],
+  options: { input?: Uint8Array | string; env?: NodeJS.ProcessEnv; cwd?: string; plaintextOnStdout?: boolean } = {},
+): SpawnSyncReturns<Buffer> {
+  const result = spawnSync(process.execPath, [cliPath, ...args], {
     input: options.input ?? "",
     env: { ...process.env, JOURNAL_STREAM: "", ...options.env },
     cwd: options.cwd ?? repoRoot,
     maxBuffer: 1 << 30,
   });
+  assertNoCanary(`stderr of ageboot ${args.join(" ")}`, result.stderr);
+  if (!options.plaintextOnStdout) assertNoCanary(`stdout of ageboot ${args.join(" ")}`, result.stdout);
+  return result;
 }

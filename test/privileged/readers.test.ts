@@ -36,7 +36,7 @@ it(`a reader loop sees only complete values across ${ACTIVATIONS} activations`, 
   expect(first.status, first.stderr).toBe(0);
 
   // The reader is a separate process, as a service would be.
-  const allowed = Object.fromEntries(NAMES.map((name) => [name, [valueOf(name, 0), valueOf(name, 1)]]));
+  const allowed = Object.fromEntries(NAMES.map((name) => [name, [0, 1].map((version) => TestHost.withCanary(valueOf(name, version)).toString())]));
   const allowedFile = join(host.root, "allowed.json");
   writeFileSync(allowedFile, JSON.stringify(allowed));
   const reader = spawn(process.execPath, ["-e", readerScript(host.secretsDir, allowedFile)], { stdio: ["ignore", "pipe", "inherit"] });

@@ -1,0 +1,205 @@
+// Crash consistency (invariants 1, 3 and 4 under SIGKILL): ageboot is killed
+// right after each step that changes the file system (fault points counted by
+// src/fault-injection.ts), for every step of several realistic runs, and then at
+// a few hundred random moments. After every kill, what users can see is a
+// complete generation (old or new, every file with its final content, owner,
+// group and mode) or, on a first run, nothing; the next run succeeds and leaves
+// no leftovers.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestHost, type SecretSettings } from "../helpers/host.js";
+import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
+import { cliPath } from "../helpers/tools.js";
+
+beforeAll(requirePrivateNamespace);
+
+const { alice, bob } = TEST_USERS;
+const host = new TestHost();
+afterAll(() => {
+  spawnSync("umount", ["-R", host.mountPoint]);
+  host.cleanup();
+});
+
+/** What users must see for one declared secret. */
+interface Expected {
+  value: string;
+  uid: number;
+  gid: number;
+  mode: number;
+  /** A custom path, and whether it is a copy. */
+  path?: string;
+  copy?: boolean;
+}
+type State = Record<string, Expected>;
+
+interface Version {
+  secrets: Record<string, SecretSettings>;
+  expected: State;
+}
+
+const customDir = join(host.root, "etc/app");
+
+/** A manifest version: its secrets, encrypted once, and what each must look like. */
+function version(tag: string, withCustomPaths: boolean, extraName: string): Version {
+  const secrets: Record<string, SecretSettings> = {};
+  const expected: State = {};
+  const add = (name: string, value: string, settings: Omit<SecretSettings, "file">, expectation: Omit<Expected, "value">) => {
+    secrets[name] = { file: host.encrypt(value), ...settings };
+    expected[name] = { value, ...expectation };
+  };
+  add("db-password", `db-${tag}`, { owner: alice.name, mode: "0400" }, { uid: alice.uid, gid: alice.gid, mode: 0o400 });
+  add("nested/dir/token", `token-${tag}`, { owner: bob.name, mode: "0440" }, { uid: bob.uid, gid: bob.gid, mode: 0o440 });
+  add(extraName, `extra-${tag}`, {}, { uid: 0, gid: 0, mode: 0o400 });
+  if (withCustomPaths) {
+    add("linked", `linked-${tag}`, { path: join(customDir, "linked") }, { uid: 0, gid: 0, mode: 0o400, path: join(customDir, "linked") });
+    add("copied", `copied-${tag}`, { path: join(customDir, "copied"), symlink: false, owner: alice.name, mode: "0440" }, { uid: alice.uid, gid: alice.gid, mode: 0o440, path: join(customDir, "copied"), copy: true });
+  }
+  return { secrets, expected };
+}
+
+interface Scenario {
+  name: string;
+  keepGenerations: number;
+  /** Runs that succeed before the run under test. */
+  before: Version[];
+  run: Version;
+}
+
+const plain = [version("a", false, "only-in-a"), version("b", false, "only-in-b")];
+const custom = [version("c", true, "only-in-c"), version("d", true, "only-in-d")];
+const scenarios: Scenario[] = [
+  { name: "first run after boot", keepGenerations: 1, before: [], run: plain[0]! },
+  { name: "later run that changes, adds and removes secrets", keepGenerations: 1, before: [plain[0]!], run: plain[1]! },
+  { name: "run with custom paths, symlinked and copied", keepGenerations: 1, before: [custom[0]!], run: custom[1]! },
+  { name: "run that prunes old generations", keepGenerations: 1, before: [plain[0]!, plain[1]!, plain[0]!], run: plain[1]! },
+];
+
+function reset(): void {
+  spawnSync("umount", ["-R", host.mountPoint]);
+  rmSync(join(host.root, "run"), { recursive: true, force: true });
+  rmSync(customDir, { recursive: true, force: true });
+}
+
+function activate(version: Version, keepGenerations: number, env: Record<string, string> = {}): ReturnType<typeof spawnSync> {
+  host.keepGenerations = keepGenerations;
+  host.writeManifest(version.secrets);
+  return spawnSync(process.execPath, [cliPath, "activate", "--manifest", host.manifestPath], { encoding: "utf8", env: { ...process.env, ...env } });
+}
+
+function prepare(scenario: Scenario): void {
+  reset();
+  for (const earlier of scenario.before) expect(activate(earlier, scenario.keepGenerations).status).toBe(0);
+}
+
+/** Which of the candidate states users see now; throws when it is none of them (or partial). */
+function visibleState(candidates: Array<State | null>): State | null {
+  if (!existsSync(host.secretsDir)) {
+    expect(candidates, "secretsDir vanished although a generation was current").toContain(null);
+    return null;
+  }
+  const target = readlinkSync(host.secretsDir);
+  const files = readdirSync(target, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile()).length;
+  for (const candidate of candidates) {
+    if (candidate === null || files !== Object.keys(candidate).length) continue;
+    if (Object.entries(candidate).every(([name, expected]) => matches(join(host.secretsDir, name), expected))) return candidate;
+  }
+  throw new Error(`${host.secretsDir} -> ${target} is not a complete generation of any expected state`);
+}
+
+function matches(path: string, expected: Expected): boolean {
+  try {
+    const info = lstatSync(path);
+    return info.isFile() && info.uid === expected.uid && info.gid === expected.gid && (info.mode & 0o7777) === expected.mode && TestHost.stripCanary(readFileSync(path, "utf8"), path) === expected.value;
+  } catch {
+    return false;
+  }
+}
+
+/** Custom paths: absent, or complete with the value of one of the states. */
+function checkCustomPaths(candidates: Array<State | null>): void {
+  for (const state of candidates) {
+    for (const expected of Object.values(state ?? {})) {
+      if (!expected.path || !existsSync(expected.path)) continue;
+      const values = candidates.flatMap((candidate) => Object.values(candidate ?? {}).filter((other) => other.path === expected.path).map((other) => other.value));
+      const content = TestHost.stripCanary(readFileSync(expected.path, "utf8"), expected.path);
+      expect(values, `${expected.path} holds neither old nor new value`).toContain(content);
+      if (expected.copy) expect(lstatSync(expected.path).mode & 0o7777).toBe(expected.mode);
+    }
+  }
+}
+
+function checkNoLeftovers(keepGenerations: number): void {
+  const generations = readdirSync(host.mountPoint).filter((name) => /^\d+$/.test(name));
+  expect(generations.length).toBeLessThanOrEqual(keepGenerations + 1);
+  for (const dir of [dirname(host.secretsDir), customDir]) {
+    if (existsSync(dir)) expect(readdirSync(dir).filter((name) => name.includes(".ageboot-")), `temporaries in ${dir}`).toEqual([]);
+  }
+}
+
+function stepsOf(scenario: Scenario): string[] {
+  prepare(scenario);
+  const countFile = join(host.root, "steps.txt");
+  expect(activate(scenario.run, scenario.keepGenerations, { AGEBOOT_TEST_COUNT_STEPS: countFile }).status).toBe(0);
+  return readFileSync(countFile, "utf8").trim().split("\n");
+}
+
+const report: string[] = [];
+afterAll(() => {
+  if (report.length) process.stderr.write(`crash consistency:\n  ${report.join("\n  ")}\n`);
+});
+
+describe("SIGKILL after every file-system step", () => {
+  it.each(scenarios.map((scenario) => [scenario.name, scenario] as const))("%s", (_, scenario) => {
+    const steps = stepsOf(scenario);
+    expect(steps.length).toBeGreaterThan(5);
+    const old = scenario.before.at(-1)?.expected ?? null;
+    for (let step = 1; step <= steps.length; step++) {
+      prepare(scenario);
+      const killed = activate(scenario.run, scenario.keepGenerations, { AGEBOOT_TEST_KILL_AFTER_STEP: String(step) });
+      expect(killed.signal, `step ${step} (${steps[step - 1]}) should have been killed`).toBe("SIGKILL");
+      try {
+        visibleState([old, scenario.run.expected]);
+        checkCustomPaths([old, scenario.run.expected]);
+      } catch (error) {
+        throw new Error(`after a kill at step ${step} (${steps[step - 1]}): ${(error as Error).message}`);
+      }
+      const next = activate(scenario.run, scenario.keepGenerations);
+      expect(next.status, `run after a kill at step ${step}: ${next.stderr}`).toBe(0);
+      expect(visibleState([scenario.run.expected])).toBe(scenario.run.expected);
+      checkCustomPaths([scenario.run.expected]);
+      checkNoLeftovers(scenario.keepGenerations);
+    }
+    report.push(`${scenario.name}: ${steps.length} kill points, all survived`);
+  }, 600_000);
+});
+
+describe("SIGKILL at random moments", () => {
+  it("200 runs alternating two versions, killed at random times", async () => {
+    reset();
+    const versions = custom;
+    expect(activate(versions[0]!, 1).status).toBe(0);
+    let current: State = versions[0]!.expected;
+    let killedMidway = 0;
+    for (let round = 0; round < 200; round++) {
+      const next = versions[(round + 1) % 2]!;
+      host.keepGenerations = 1;
+      host.writeManifest(next.secrets);
+      const child = spawn(process.execPath, [cliPath, "activate", "--manifest", host.manifestPath], { stdio: "ignore" });
+      const exited = new Promise<string | null>((resolve) => child.on("exit", (_, signal) => resolve(signal)));
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 250));
+      child.kill("SIGKILL");
+      if ((await exited) === "SIGKILL") killedMidway++;
+      const seen = visibleState([current, next.expected]);
+      checkCustomPaths([current, next.expected]);
+      current = seen ?? current;
+    }
+    // Then a clean run repairs whatever the last kill left.
+    expect(activate(versions[0]!, 1).status).toBe(0);
+    expect(visibleState([versions[0]!.expected])).toBe(versions[0]!.expected);
+    checkNoLeftovers(1);
+    report.push(`random kills: 200 runs, ${killedMidway} killed before they finished, all survived`);
+    expect(killedMidway).toBeGreaterThan(50);
+  }, 600_000);
+});

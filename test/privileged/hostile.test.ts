@@ -1,0 +1,259 @@
+// A corpus of hostile inputs, each with the error class it must produce. Every
+// one must end with a clear error and a non-zero exit, no stack trace, and the
+// current generation untouched.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeBase64NoPad } from "../../src/age/base64.js";
+import { craftFile, craftingIdentity } from "../helpers/age-craft.js";
+import { CANARY } from "../helpers/canary.js";
+import { TestHost } from "../helpers/host.js";
+import { requirePrivateNamespace } from "../helpers/private-namespace.js";
+import { ageEncrypt, cliPath, run, sshKeygen } from "../helpers/tools.js";
+
+beforeAll(requirePrivateNamespace);
+
+const host = new TestHost();
+const keys = join(host.root, "keys");
+mkdirSync(keys);
+let ageIdentityFile = "";
+let crafting: { identity: string; recipient: string };
+let rsaKey = "";
+afterAll(() => {
+  spawnSync("umount", ["-R", host.mountPoint]);
+  host.cleanup();
+});
+
+const CHUNK = 65_536;
+const plaintext = Buffer.alloc(3 * CHUNK + 100, `${CANARY}-`);
+let edFile: Buffer; // three full chunks and a partial one, to the ssh-ed25519 host key
+let rsaFile: Buffer;
+
+interface Outcome {
+  status: number | null;
+  codes: string[];
+  stderr: string;
+}
+
+/** Run activate with JSON logs; the error codes of every error line. */
+function activate(manifest: Record<string, unknown>): Outcome {
+  const path = join(host.root, "hostile-manifest.json");
+  writeFileSync(path, JSON.stringify(manifest));
+  return activateManifestFile(path);
+}
+
+function activateManifestFile(path: string): Outcome {
+  const result = spawnSync(process.execPath, [cliPath, "--log-format", "json", "activate", "--manifest", path], { encoding: "utf8" });
+  const codes = result.stderr
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as { level: number; code?: string })
+    .filter((record) => record.level >= 50 && record.code)
+    .map((record) => record.code!);
+  return { status: result.status, codes, stderr: result.stderr };
+}
+
+function baseManifest(secrets: Record<string, unknown>, identityPaths = [host.key, ageIdentityFile, rsaKey]): Record<string, unknown> {
+  return { version: 1, secretsDir: host.secretsDir, secretsMountPoint: host.mountPoint, identityPaths, keepGenerations: 1, secrets };
+}
+
+let goodFile = "";
+let fileCounter = 0;
+function write(contents: Buffer | string): string {
+  const path = join(host.root, `hostile-${fileCounter++}.age`);
+  writeFileSync(path, contents);
+  return path;
+}
+
+function expectUnchanged(outcome: Outcome): void {
+  expect(outcome.status, outcome.stderr).not.toBe(0);
+  expect(outcome.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  expect(outcome.stderr).not.toContain(CANARY);
+  expect(host.read("good")).toBe("good-value");
+  const current = spawnSync("readlink", [host.secretsDir], { encoding: "utf8" }).stdout.trim();
+  expect(current).toBe(`${host.mountPoint}/1`);
+}
+
+beforeAll(async () => {
+  const agePath = join(keys, "age-identity.txt");
+  crafting = await craftingIdentity();
+  writeFileSync(agePath, `${crafting.identity}\n`, { mode: 0o600 });
+  ageIdentityFile = agePath;
+  rsaKey = sshKeygen(keys, "host_rsa", "rsa", { bits: 2048 });
+  goodFile = host.encrypt("good-value");
+  expect(activate(baseManifest({ good: { file: goodFile } })).status).toBe(0);
+  edFile = ageEncrypt(plaintext, [["-R", `${host.key}.pub`]]);
+  rsaFile = ageEncrypt(plaintext, [["-R", `${rsaKey}.pub`]]);
+});
+
+const headerEnd = (file: Buffer) => file.indexOf("\n", file.indexOf("\n---") + 1) + 1;
+function editHeader(file: Buffer, edit: (header: string) => string): Buffer {
+  const end = headerEnd(file);
+  const changed = edit(file.subarray(0, end).toString("latin1"));
+  expect(changed).not.toBe(file.subarray(0, end).toString("latin1"));
+  return Buffer.concat([Buffer.from(changed, "latin1"), file.subarray(end)]);
+}
+const wrap = (base64: string) => `${(base64.match(/.{1,64}/g) ?? [""]).join("\n")}\n${base64.length % 64 === 0 ? "\n" : ""}`;
+const b64 = (bytes: Buffer) => encodeBase64NoPad(bytes);
+
+type AgeCase = [string, () => Buffer | Promise<Buffer>, "MALFORMED" | "CORRUPT" | "NO_MATCH"];
+const ageCases: AgeCase[] = [
+  ["an empty file", () => Buffer.alloc(0), "MALFORMED"],
+  ["a wrong version line", () => Buffer.from("age-encryption.org/v2\n-> X25519 abc\n\n--- abc\n"), "MALFORMED"],
+  ["only a version line", () => Buffer.from("age-encryption.org/v1\n"), "MALFORMED"],
+  ["random bytes", () => Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 97 + 13) & 0xff)), "MALFORMED"],
+  ["a share in non-canonical base64", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+)\S/, "$1B")), "MALFORMED"],
+  ["a share with base64 padding", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+)/, "$1=")), "MALFORMED"],
+  ["a body line in non-canonical base64", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+\n\S+)\S\n/, "$1B\n")), "MALFORMED"],
+  ["a body line longer than 64 characters", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+\n)(\S+)\n/, (_, a: string, body: string) => `${a}${body}${"A".repeat(68 - body.length)}\n`)), "MALFORMED"],
+  ["a full 64-character last body line with no short line after it", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+\n)\S+\n/, `$1${b64(Buffer.alloc(48, 1))}\n`)), "MALFORMED"],
+  ["a stanza line without arguments", () => editHeader(edFile, (h) => h.replace("\n---", "\n-> \n\n---")), "MALFORMED"],
+  ["a stanza with an empty argument", () => editHeader(edFile, (h) => h.replace("-> ssh-ed25519 ", "-> ssh-ed25519  ")), "MALFORMED"],
+  ["no MAC line", () => Buffer.from(editHeader(edFile, (h) => h.replace(/---.*\n$/, "")).subarray(0, 200)), "MALFORMED"],
+  ["a MAC that does not verify", () => editHeader(edFile, (h) => h.replace(/--- (\S)/, (_, c: string) => `--- ${c === "A" ? "B" : "A"}`)), "CORRUPT"],
+  ["a MAC of the wrong length", () => editHeader(edFile, (h) => h.replace(/--- \S+/, `--- ${b64(Buffer.alloc(31))}`)), "MALFORMED"],
+  ["a MAC in non-canonical base64", () => editHeader(edFile, (h) => h.replace(/(--- \S{42})\S/, "$1B")), "MALFORMED"],
+  ["CRLF line endings in the header", () => editHeader(edFile, (h) => h.replace(/\n/g, "\r\n")), "MALFORMED"],
+  ["a non-ASCII byte in the header", () => editHeader(edFile, (h) => h.replace("-> ssh-ed25519", "-> ssh-ed25519\u00e9")), "MALFORMED"],
+  ["a stanza added after the MAC was made", () => editHeader(edFile, (h) => h.replace("\n---", "\n-> extra arg\nAAAA\n---")), "CORRUPT"],
+  ["an ssh-ed25519 stanza with one argument", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+) \S+/, "$1")), "MALFORMED"],
+  ["an ssh-ed25519 stanza with three arguments", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+)/, "$1 extra")), "MALFORMED"],
+  ["an ssh-ed25519 share of 31 bytes", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+) \S+/, `$1 ${b64(Buffer.alloc(31, 9))}`)), "MALFORMED"],
+  ["an ssh-ed25519 share that is the zero point", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+) \S+/, `$1 ${b64(Buffer.alloc(32))}`)), "MALFORMED"],
+  ["an ssh-ed25519 share of order 2 (u = 1)", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+) \S+/, `$1 ${b64(Buffer.concat([Buffer.from([1]), Buffer.alloc(31)]))}`)), "MALFORMED"],
+  ["an ssh-ed25519 body of 31 bytes", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+\n)\S+\n/, `$1${b64(Buffer.alloc(31, 7))}\n`)), "MALFORMED"],
+  ["an ssh-ed25519 body of 33 bytes", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+\n)\S+\n/, `$1${b64(Buffer.alloc(33, 7))}\n`)), "MALFORMED"],
+  ["an ssh-rsa stanza with two arguments", () => editHeader(rsaFile, (h) => h.replace(/(-> ssh-rsa \S+)/, "$1 extra")), "MALFORMED"],
+  ["an ssh-rsa body of the wrong size", () => editHeader(rsaFile, (h) => h.replace(/(-> ssh-rsa \S+\n)(?:\S{64}\n)*\S*\n/, (_, first: string) => `${first}${wrap(b64(Buffer.alloc(100, 3)))}`)), "MALFORMED"],
+  ["an ssh-rsa body for our tag that does not decrypt", () => editHeader(rsaFile, (h) => h.replace(/(-> ssh-rsa \S+\n)(?:\S{64}\n)*\S*\n/, (_, first: string) => `${first}${wrap(b64(Buffer.alloc(256, 3)))}`)), "CORRUPT"],
+  ["a header over 1 MiB", () => Buffer.concat([Buffer.from("age-encryption.org/v1\n"), Buffer.from(`-> filler ${"x".repeat(1000)}\n\n`.repeat(1200)), Buffer.from(`--- ${b64(Buffer.alloc(32))}\n`)]), "MALFORMED"],
+  ["ten thousand stanzas for other keys", () => Buffer.from(`age-encryption.org/v1\n${"-> other-type arg\n\n".repeat(10_000)}--- ${b64(Buffer.alloc(32))}\n`), "NO_MATCH"],
+  ["a passphrase-encrypted (scrypt) file", () => Buffer.from(`age-encryption.org/v1\n-> scrypt ${b64(Buffer.alloc(16, 1))} 18\n${b64(Buffer.alloc(32, 2))}\n--- ${b64(Buffer.alloc(32))}\n`), "NO_MATCH"],
+  ["truncated inside the nonce", () => edFile.subarray(0, headerEnd(edFile) + 8), "CORRUPT"],
+  ["truncated right after the nonce", () => edFile.subarray(0, headerEnd(edFile) + 16), "CORRUPT"],
+  ...[1, 2, 3].flatMap((boundary): AgeCase[] => [-1, 0, 1].map((delta): AgeCase => [
+    `truncated at chunk boundary ${boundary} ${delta < 0 ? "minus" : delta > 0 ? "plus" : ""} ${delta ? "one byte" : "exactly"}`,
+    () => edFile.subarray(0, headerEnd(edFile) + 16 + boundary * (CHUNK + 16) + delta),
+    "CORRUPT",
+  ])),
+  ["trailing data after the final chunk", () => Buffer.concat([edFile, Buffer.from("x")]), "CORRUPT"],
+  ["a whole extra chunk of trailing data", () => Buffer.concat([edFile, Buffer.alloc(CHUNK + 16, 1)]), "CORRUPT"],
+  ["a flipped bit in the last byte", () => Buffer.concat([edFile.subarray(0, -1), Buffer.from([edFile.at(-1)! ^ 1])]), "CORRUPT"],
+  ["a final chunk without its final flag", () => craftFile(crafting.identity, crafting.recipient, [{ plaintext: Buffer.alloc(100, 1), final: false }]), "CORRUPT"],
+  ["a full chunk marked final, then another", () => craftFile(crafting.identity, crafting.recipient, [{ plaintext: Buffer.alloc(CHUNK, 1), final: true }, { plaintext: Buffer.alloc(5, 1), final: true }]), "CORRUPT"],
+  ["an empty final chunk after a full one", () => craftFile(crafting.identity, crafting.recipient, [{ plaintext: Buffer.alloc(CHUNK, 1), final: false }, { plaintext: Buffer.alloc(0), final: true }]), "CORRUPT"],
+  ["a short chunk that is not the last", () => craftFile(crafting.identity, crafting.recipient, [{ plaintext: Buffer.alloc(10, 1), final: false }, { plaintext: Buffer.alloc(10, 1), final: true }]), "CORRUPT"],
+  ["an empty payload with no chunk at all", async () => (await craftFile(crafting.identity, crafting.recipient, [])), "CORRUPT"],
+  ["armor with invalid base64", () => Buffer.from("-----BEGIN AGE ENCRYPTED FILE-----\n!!!!\n-----END AGE ENCRYPTED FILE-----\n"), "MALFORMED"],
+  ["armor with a wrong line length", () => Buffer.from(`-----BEGIN AGE ENCRYPTED FILE-----\n${edFile.subarray(0, 200).toString("base64")}\n-----END AGE ENCRYPTED FILE-----\n`), "MALFORMED"],
+  ["armor without its end line", () => Buffer.from(ageEncrypt("x", [["-R", `${host.key}.pub`]], true).toString().replace("-----END AGE ENCRYPTED FILE-----", "")), "MALFORMED"],
+];
+
+describe("hostile age files", () => {
+  it("covers at least 40 kinds of damage", () => expect(ageCases.length).toBeGreaterThanOrEqual(40));
+  it.each(ageCases)("%s -> %s", async (_, make, code) => {
+    const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(await make()) } }));
+    expect(outcome.codes, outcome.stderr).toContain(code);
+    expectUnchanged(outcome);
+  });
+
+  it("a secret file that is a directory, or missing -> PLAN", () => {
+    for (const file of [host.root, join(host.root, "missing.age")]) {
+      const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file } }));
+      expect(outcome.codes).toContain("PLAN");
+      expectUnchanged(outcome);
+    }
+  });
+});
+
+describe("hostile manifests", () => {
+  const manifestCases: Array<[string, () => string]> = [
+    ["a YAML alias bomb", () => `version: 1\na: &a ["x","x","x","x","x","x","x","x","x","x"]\n${Array.from({ length: 12 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(10).fill(i === 0 ? "*a" : `*l${i}`).join(",")}]`).join("\n")}\n`],
+    ["duplicate keys in YAML", () => `version: 1\nsecrets:\n  a:\n    file: /x\n  a:\n    file: /y\n`],
+    ["duplicate keys in JSON", () => `{"version": 1, "secrets": {}, "secrets": {}}`],
+    ["a duplicate key deep inside JSON", () => `{"version": 1, "secrets": {"a": {"file": "/x", "file": "/y"}}}`],
+    ["secrets that are a list", () => JSON.stringify({ version: 1, secrets: [] })],
+    ["a version that is a string", () => JSON.stringify({ version: "1", secrets: {} })],
+    ["a mode that is a number", () => JSON.stringify({ version: 1, secrets: { a: { file: "/x", mode: 400 } } })],
+    ["a name with ..", () => JSON.stringify({ version: 1, secrets: { "../../etc/shadow": { file: "/x" } } })],
+    ["a name with NUL", () => JSON.stringify({ version: 1, secrets: { "a\u0000b": { file: "/x" } } })],
+    ["a name with a newline", () => JSON.stringify({ version: 1, secrets: { "a\nb": { file: "/x" } } })],
+    ["an enormous name", () => JSON.stringify({ version: 1, secrets: { ["n".repeat(100_000)]: { file: "/x" } } })],
+    ["an enormous path", () => JSON.stringify({ version: 1, secrets: { a: { file: `/${"p".repeat(1_000_000)}` } } })],
+    ["JSON nested 100,000 deep", () => `{"version": 1, "secrets": ${"[".repeat(100_000)}${"]".repeat(100_000)}}`],
+    ["bytes that are not text", () => "\u0000\u0001\u0002\u00ff{"],
+    ["an empty file", () => ""],
+    ["an unknown top-level field", () => JSON.stringify({ version: 1, secrets: {}, restartUnits: [] })],
+  ];
+  it.each(manifestCases)("%s -> MANIFEST", (_, make) => {
+    const path = join(host.root, "hostile-manifest.yaml");
+    writeFileSync(path, make());
+    const outcome = activateManifestFile(path);
+    expect(outcome.status).toBe(4);
+    expect(outcome.codes).toContain("MANIFEST");
+    expectUnchanged(outcome);
+  });
+
+  it("a manifest larger than 64 MiB -> MANIFEST, without reading it into memory", () => {
+    const path = join(host.root, "huge-manifest.json");
+    writeFileSync(path, "");
+    truncateSync(path, 65 * 1024 * 1024);
+    const outcome = activateManifestFile(path);
+    expect(outcome.codes).toContain("MANIFEST");
+    expectUnchanged(outcome);
+  });
+});
+
+describe("hostile identity files (the only identity path)", () => {
+  const identityCases: Array<[string, () => string]> = [
+    ["a truncated OpenSSH key", () => {
+      const text = run("cat", [sshKeygen(keys, "truncated", "ed25519")]).toString();
+      const path = join(keys, "truncated-cut");
+      writeFileSync(path, text.slice(0, text.length / 2), { mode: 0o600 });
+      return path;
+    }],
+    ["a DSA key", () => sshKeygen(keys, "dsa", "dsa")],
+    ["an ECDSA key", () => sshKeygen(keys, "ecdsa", "ecdsa")],
+    ["a passphrase-protected key", () => sshKeygen(keys, "encrypted", "ed25519", { passphrase: "secret phrase" })],
+    ["a directory", () => keys],
+    ["a FIFO", () => {
+      const path = join(keys, "fifo");
+      run("mkfifo", [path]);
+      return path;
+    }],
+    ["a huge file", () => {
+      const path = join(keys, "huge");
+      writeFileSync(path, "");
+      truncateSync(path, 50 * 1024 * 1024);
+      return path;
+    }],
+    ["an empty file", () => {
+      const path = join(keys, "empty");
+      writeFileSync(path, "", { mode: 0o600 });
+      return path;
+    }],
+    ["a PEM block of garbage", () => {
+      const path = join(keys, "garbage");
+      writeFileSync(path, `-----BEGIN OPENSSH PRIVATE KEY-----\n${Buffer.alloc(300, 7).toString("base64")}\n-----END OPENSSH PRIVATE KEY-----\n`, { mode: 0o600 });
+      return path;
+    }],
+    ["an SSH public key", () => `${host.key}.pub`],
+    ["an age key with a bad checksum", () => {
+      const path = join(keys, "bad-age");
+      writeFileSync(path, `${crafting.identity.slice(0, -1)}${crafting.identity.endsWith("Q") ? "P" : "Q"}\n`, { mode: 0o600 });
+      return path;
+    }],
+    ["a symlink loop", () => {
+      const path = join(keys, "loop");
+      symlinkSync(path, path);
+      return path;
+    }],
+  ];
+  it.each(identityCases)("%s -> NO_IDENTITY", (_, make) => {
+    const outcome = activate(baseManifest({ good: { file: goodFile } }, [make()]));
+    expect(outcome.status).toBe(3);
+    expect(outcome.codes).toContain("NO_IDENTITY");
+    expectUnchanged(outcome);
+  });
+});
