@@ -7,6 +7,7 @@ declare -A package_of=(
   [age]=age [age-keygen]=age [ssh-keygen]=openssh-client
   [flock]=util-linux [unshare]=util-linux [mount]=mount
   [systemd-notify]=systemd [python3]=python3 [/usr/bin/time]=time
+  [systemd-nspawn]=systemd-container [debootstrap]=debootstrap [nix-instantiate]=nix-bin
 )
 missing=()
 for tool in "${!package_of[@]}"; do command -v "$tool" >/dev/null || missing+=("${package_of[$tool]}"); done

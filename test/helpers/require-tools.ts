@@ -7,7 +7,7 @@ import { cliPath } from "./tools.js";
  * CLI. A missing tool fails the run instead of skipping tests silently.
  */
 export default function requireTools(): void {
-  const missing = ["age", "age-keygen", "ssh-keygen", "flock", "unshare", "mount", "systemd-notify", "python3"].filter((tool) => spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0);
+  const missing = ["age", "age-keygen", "ssh-keygen", "flock", "unshare", "mount", "systemd-notify", "python3", "systemd-nspawn", "systemd-analyze", "debootstrap", "nix-instantiate"].filter((tool) => spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0);
   if (missing.length > 0) {
     throw new Error(`missing test tools: ${missing.join(", ")} (npm test installs them on Debian as root: scripts/ensure-test-tools.sh)`);
   }

@@ -1,0 +1,141 @@
+// The unit booted under a real systemd: systemd-nspawn --boot on a Debian root
+// made by debootstrap (test/system/make-root.sh, cached), with the host key in a
+// separate directory that plays /persist, the unit installed as a user of the
+// package would install it, a consumer service (an unprivileged user, no
+// ordering of its own) that reads its secret at boot, and a checker unit that
+// writes what it sees to a bound directory and powers off.
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { assertNoCanary } from "../helpers/canary.js";
+import { TestHost } from "../helpers/host.js";
+import { requirePrivateNamespace } from "../helpers/private-namespace.js";
+import { ageEncrypt, repoRoot, sshKeygen } from "../helpers/tools.js";
+
+beforeAll(requirePrivateNamespace);
+
+const work = mkdtempSync("/var/tmp/ageboot-boot-");
+// AGEBOOT_KEEP_BOOT_ROOT=1 keeps the root (with its persistent journal) for a post-mortem.
+afterAll(() => {
+  if (!process.env["AGEBOOT_KEEP_BOOT_ROOT"]) rmSync(work, { recursive: true, force: true });
+  else process.stderr.write(`boot test: root kept in ${work}\n`);
+});
+
+function put(root: string, path: string, contents: string | Buffer, mode = 0o644): void {
+  const target = join(root, path);
+  mkdirSync(join(target, ".."), { recursive: true });
+  writeFileSync(target, contents);
+  chmodSync(target, mode);
+}
+
+function enable(root: string, unit: string, target: string): void {
+  mkdirSync(join(root, `etc/systemd/system/${target}.wants`), { recursive: true });
+  symlinkSync(`/etc/systemd/system/${unit}`, join(root, `etc/systemd/system/${target}.wants/${unit}`));
+}
+
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+it("secrets are in place, owned and moded, before services start; restart and failure behave", () => {
+  const cached = execFileSync("bash", [join(repoRoot, "test/system/make-root.sh")], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
+  const root = join(work, "root");
+  execFileSync("cp", ["-a", cached, root]);
+  chmodSync(root, 0o755);
+  const persist = join(work, "persist");
+  mkdirSync(join(persist, "etc/ssh"), { recursive: true });
+  const hostKey = sshKeygen(join(persist, "etc/ssh"), "ssh_host_ed25519_key", "ed25519");
+  const results = join(work, "results");
+  mkdirSync(results);
+  chmodSync(results, 0o777);
+
+  // A persistent journal, so that a failed boot can be read afterwards (journalctl -D).
+  mkdirSync(join(root, "var/log/journal"), { recursive: true });
+  // Users as the distribution would have them.
+  execFileSync("chroot", [root, "groupadd", "-g", "4200", "shared"]);
+  execFileSync("chroot", [root, "useradd", "-u", "4101", "-U", "-M", "-s", "/usr/sbin/nologin", "alice"]);
+
+  // The package: the bundle and a node binary (bound in at boot), and the unit, installed and enabled.
+  put(root, "usr/bin/ageboot", '#!/bin/sh\nexec /usr/bin/node /usr/lib/ageboot/cli.js "$@"\n', 0o755);
+  put(root, "etc/systemd/system/ageboot.service", readFileSync(join(repoRoot, "systemd/ageboot.service")));
+  enable(root, "ageboot.service", "sysinit.target");
+  // Impermanence: the host key lives on /persist.
+  put(root, "etc/systemd/system/ageboot.service.d/persist.conf", "[Unit]\nRequiresMountsFor=/persist/etc/ssh\n");
+
+  const values = { "app-token": TestHost.withCanary("app-token-value"), "shared-config": TestHost.withCanary("shared"), "nested/db": TestHost.withCanary("db") };
+  const encrypt = (value: Buffer) => ageEncrypt(value, [["-R", `${hostKey}.pub`]]);
+  put(root, "etc/ageboot/secrets/app-token.age", encrypt(values["app-token"]));
+  put(root, "etc/ageboot/secrets/shared-config.age", encrypt(values["shared-config"]));
+  put(root, "etc/ageboot/secrets/db.age", encrypt(values["nested/db"]));
+  put(root, "etc/ageboot/secrets/app-token-2.age", encrypt(TestHost.withCanary("app-token-rotated")));
+  const manifest = (appTokenFile: string, broken: boolean) =>
+    JSON.stringify({
+      version: 1,
+      identityPaths: ["/persist/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_ed25519_key"],
+      secrets: {
+        "app-token": { file: appTokenFile, owner: "alice", mode: "0400" },
+        "shared-config": { file: "/etc/ageboot/secrets/shared-config.age", owner: "alice", group: "shared", mode: "0440" },
+        "nested/db": { file: "/etc/ageboot/secrets/db.age" },
+        ...(broken ? { broken: { file: "/etc/ageboot/secrets/broken.age" } } : {}),
+      },
+    });
+  put(root, "etc/ageboot/manifest.json", manifest("/etc/ageboot/secrets/app-token.age", false));
+  put(root, "etc/ageboot/manifest-rotated.json", manifest("/etc/ageboot/secrets/app-token-2.age", false));
+  put(root, "etc/ageboot/manifest-broken.json", manifest("/etc/ageboot/secrets/app-token-2.age", true));
+  put(root, "etc/ageboot/secrets/broken.age", "age-encryption.org/v1\nnot really\n");
+
+  // A consumer with no ordering of its own: only the defaults (after sysinit.target).
+  put(root, "etc/systemd/system/consumer.service", "[Service]\nType=oneshot\nUser=alice\nExecStart=/bin/sh -c 'sha256sum < /run/agenix/app-token | cut -d\" \" -f1 > /results/consumer.txt'\n[Install]\nWantedBy=multi-user.target\n");
+  enable(root, "consumer.service", "multi-user.target");
+  put(root, "usr/local/bin/check", readFileSync(join(repoRoot, "test/system/check.sh")), 0o755);
+  put(root, "etc/systemd/system/checker.service", "[Unit]\nAfter=multi-user.target consumer.service\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/check\n[Install]\nWantedBy=multi-user.target\n");
+  enable(root, "checker.service", "multi-user.target");
+
+  const boot = spawnSync(
+    "systemd-nspawn",
+    [
+      "--quiet", "--boot", `--directory=${root}`, "--console=pipe", "--register=no", "--keep-unit",
+      `--bind=${persist}:/persist`, `--bind=${results}:/results`,
+      `--bind-ro=${process.execPath}:/usr/bin/node`, `--bind-ro=${join(repoRoot, "dist")}:/usr/lib/ageboot`,
+    ],
+    { encoding: "utf8", timeout: Number(process.env["AGEBOOT_BOOT_TIMEOUT_MS"] ?? 240_000) },
+  );
+  const output = `${boot.stdout}\n${boot.stderr}`;
+  const resultText = (() => {
+    try {
+      return readFileSync(join(results, "results.txt"), "utf8");
+    } catch {
+      return "";
+    }
+  })();
+  expect(resultText, `no results; the boot said:\n${output.slice(-4000)}`).toContain("done=yes");
+  const result = Object.fromEntries(resultText.trim().split("\n").map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+
+  // The unit succeeded, before the consumer started, with progress in STATUS=.
+  expect(result["boot_ageboot_result"]).toBe("success");
+  expect(result["boot_ageboot_active"]).toBe("active");
+  expect(result["boot_status_text"]).toMatch(/^generation 1 is current: 3 added/);
+  expect(Number(result["consumer_start"])).toBeGreaterThan(Number(result["ageboot_exit"]));
+  // Owners, groups and modes.
+  expect(result["stat_app-token"]).toBe("alice:alice:400");
+  expect(result["stat_shared-config"]).toBe("alice:shared:440");
+  expect(result["stat_nested/db"]).toBe("root:root:400");
+  expect(result["stat_mountpoint"]).toBe("root:root:751");
+  // The consumer, an unprivileged user, read its secret at boot.
+  expect(result["consumer"]).toBe(sha256(values["app-token"]));
+  // The ramfs is mounted in PID 1's namespace: visible host-wide, not private to the unit.
+  expect(result["mount_pid1"]).toBe("ramfs");
+  // systemctl restart makes a new generation, with the rotated value.
+  expect(result["restart_rc"]).toBe("0");
+  expect(result["generation_after_restart"]).toBe("/run/agenix.d/2");
+  expect(result["app_token_after_restart"]).toBe(sha256(TestHost.withCanary("app-token-rotated")));
+  // A broken secret fails the unit; the rest stay served from the current generation.
+  expect(result["broken_rc"]).not.toBe("0");
+  expect(result["broken_state"]).toBe("failed");
+  expect(result["generation_after_broken"]).toBe("/run/agenix.d/2");
+  expect(result["app_token_after_broken"]).toBe(sha256(TestHost.withCanary("app-token-rotated")));
+  const journal = readFileSync(join(results, "journal.txt"), "utf8");
+  expect(journal).toMatch(/secret broken: .*malformed/);
+  assertNoCanary("the journal of the booted system", journal);
+  assertNoCanary("the console of the booted system", output);
+}, 300_000);

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Runs inside the booted container (checker.service): records what the system
+# looks like into /results/results.txt, exercises restart and failure, powers off.
+out=/results/results.txt
+hash() { sha256sum < "$1" | cut -d' ' -f1; }
+{
+  echo "boot_ageboot_result=$(systemctl show -p Result --value ageboot.service)"
+  echo "boot_ageboot_active=$(systemctl is-active ageboot.service)"
+  echo "boot_status_text=$(systemctl show -p StatusText --value ageboot.service)"
+  echo "ageboot_exit=$(systemctl show -p ExecMainExitTimestampMonotonic --value ageboot.service)"
+  echo "consumer_start=$(systemctl show -p ExecMainStartTimestampMonotonic --value consumer.service)"
+  for name in app-token shared-config nested/db; do
+    echo "stat_$name=$(stat -L -c '%U:%G:%a' "/run/agenix/$name")"
+  done
+  echo "stat_mountpoint=$(stat -c '%U:%G:%a' /run/agenix.d)"
+  echo "consumer=$(cat /results/consumer.txt)"
+  echo "mount_pid1=$(awk '$5 == "/run/agenix.d" { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 1); exit } }' /proc/1/mountinfo)"
+
+  cp /etc/ageboot/manifest-rotated.json /etc/ageboot/manifest.json
+  systemctl restart ageboot.service; echo "restart_rc=$?"
+  echo "generation_after_restart=$(readlink /run/agenix)"
+  echo "app_token_after_restart=$(hash /run/agenix/app-token)"
+
+  cp /etc/ageboot/manifest-broken.json /etc/ageboot/manifest.json
+  systemctl restart ageboot.service; echo "broken_rc=$?"
+  echo "broken_state=$(systemctl is-failed ageboot.service)"
+  echo "generation_after_broken=$(readlink /run/agenix)"
+  echo "app_token_after_broken=$(hash /run/agenix/app-token)"
+  journalctl -b -u ageboot.service --no-pager -o cat > /results/journal.txt 2>&1
+  echo "done=yes"
+} > "$out" 2>&1
+systemctl poweroff --no-block
