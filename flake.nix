@@ -1,0 +1,28 @@
+{
+  description = "ageboot: decrypt a host's age secrets at boot onto memory-backed storage (agenix-compatible)";
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+
+  outputs =
+    { self, nixpkgs }:
+    let
+      systems = [ "x86_64-linux" "aarch64-linux" ];
+      forAllSystems = f: nixpkgs.lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+    in
+    {
+      packages = forAllSystems (pkgs: rec {
+        ageboot = pkgs.callPackage ./nix/package.nix { };
+        default = ageboot;
+      });
+
+      nixosModules.default = ./nix/module.nix;
+      nixosModules.ageboot = ./nix/module.nix;
+
+      # The manifest construction, pure (builtins only).
+      lib.manifest = import ./nix/lib/manifest.nix;
+
+      checks = forAllSystems (pkgs: {
+        vm = pkgs.testers.runNixOSTest (import ./nix/tests/vm.nix { inherit self; });
+      });
+    };
+}
