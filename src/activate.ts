@@ -2,13 +2,20 @@ import { mkdir, rm } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { compareWithCurrent, type ChangeReport, type InstalledSecret } from "./activation/changes.js";
 import { commitCustomPath, discardCustomPath, prepareCustomPath, type PreparedPath } from "./activation/custom-paths.js";
-import { currentGeneration, generationPath, listGenerations, pruneGenerations, removeLeftovers } from "./activation/generations.js";
+import {
+  currentGeneration,
+  currentLinkGeneration,
+  generationPath,
+  listGenerations,
+  pruneGenerations,
+  removeLeftovers,
+} from "./activation/generations.js";
 import { acquireLock } from "./activation/lock.js";
 import { ensureSecretsMount, setDirectoryAccess } from "./activation/mount.js";
 import { SameContent } from "./activation/same-content.js";
 import { planSecrets, type PlannedSecret, type SecretFailure } from "./activation/plan.js";
 import { decryptInto, makeParentDirectories } from "./activation/stage.js";
-import { swapSymlink } from "./activation/swap.js";
+import { makeCurrent } from "./activation/swap.js";
 import { openPlaintext } from "./age/decrypt.js";
 import { mapWithLimit } from "./concurrency.js";
 import { AgebootError, describeCause } from "./errors.js";
@@ -86,7 +93,8 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     const existing = await listGenerations(mountPoint);
     const current = await currentGeneration(secretsDir, mountPoint, existing);
     const generation = (existing.at(-1) ?? 0) + 1;
-    await removeLeftovers(mountPoint, existing, current);
+    const linked = new Set([current, await currentLinkGeneration(mountPoint, existing)].filter((n): n is number => n !== null));
+    await removeLeftovers(mountPoint, existing, current, linked);
     phaseDone("mount");
 
     // Stage: every secret decrypted into the new generation, owned and moded.
@@ -135,7 +143,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     // Swap: one rename makes the new generation current; then custom paths follow.
     const changes = await compareWithCurrent(currentDir, installed);
     phaseDone("compare");
-    await swapSymlink(secretsDir, generationDir);
+    await makeCurrent(secretsDir, mountPoint, generation);
     for (const path of prepared) {
       await commitCustomPath(path).catch((error: unknown) =>
         failed(path.secret, new AgebootError("IO", `path ${path.path}: cannot install (${describeCause(error)})`)),

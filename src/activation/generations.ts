@@ -1,6 +1,7 @@
 import { lstat, readdir, readlink, rm } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { AgebootError } from "../errors.js";
+import { CURRENT_LINK } from "./swap.js";
 import { mutated } from "../fault-injection.js";
 
 const GENERATION_NAME = /^[1-9][0-9]{0,15}$/;
@@ -45,12 +46,29 @@ export function generationPath(mountPoint: string, generation: number): string {
   return `${mountPoint}/${generation}`;
 }
 
+/** The generation `<mountPoint>/current` names, or null. */
+export async function currentLinkGeneration(mountPoint: string, existing: readonly number[]): Promise<number | null> {
+  try {
+    const target = await readlink(`${mountPoint}/${CURRENT_LINK}`);
+    return GENERATION_NAME.test(target) && existing.includes(Number(target)) ? Number(target) : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Remove generations that were never completed (numbered above the current one:
- * left by a run that crashed or failed), or, with no current generation, all of them.
+ * left by a run that crashed or failed), or, with no current generation, all of
+ * them; never one that a link still names (a run killed between updating the
+ * two links leaves `current` one generation ahead of `secretsDir`).
  */
-export async function removeLeftovers(mountPoint: string, existing: readonly number[], current: number | null): Promise<number[]> {
-  const leftovers = existing.filter((generation) => current === null || generation > current);
+export async function removeLeftovers(
+  mountPoint: string,
+  existing: readonly number[],
+  current: number | null,
+  stillLinked: ReadonlySet<number>,
+): Promise<number[]> {
+  const leftovers = existing.filter((generation) => (current === null || generation > current) && !stillLinked.has(generation));
   for (const generation of leftovers) {
     await rm(generationPath(mountPoint, generation), { recursive: true, force: true });
     mutated("remove leftover generation");

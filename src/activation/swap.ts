@@ -1,25 +1,39 @@
 import { mkdir, rename, symlink, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { removeStaleTemporaries, temporaryNameFor } from "./temporary-names.js";
 import { mutated } from "../fault-injection.js";
+import { removeStaleTemporaries, temporaryNameFor } from "./temporary-names.js";
 
 /**
- * Point `secretsDir` at `generationDir` in one step: a symlink under a temporary
+ * Point the symlink `link` at `target` in one step: a symlink under a temporary
  * name beside it, renamed over it. rename(2) replaces the old link atomically,
- * so every reader resolves either the old generation or the new one.
+ * so every reader resolves either the old target or the new one.
  */
-export async function swapSymlink(secretsDir: string, generationDir: string): Promise<void> {
-  await mkdir(dirname(secretsDir), { recursive: true, mode: 0o755 });
-  mutated("mkdir secretsDir parent");
-  await removeStaleTemporaries(secretsDir);
-  const temporary = temporaryNameFor(secretsDir);
-  await symlink(generationDir, temporary);
-  mutated("symlink secretsDir temporary");
+export async function replaceSymlink(link: string, target: string): Promise<void> {
+  await mkdir(dirname(link), { recursive: true, mode: 0o755 });
+  mutated("mkdir symlink parent");
+  await removeStaleTemporaries(link);
+  const temporary = temporaryNameFor(link);
+  await symlink(target, temporary);
+  mutated("symlink temporary");
   try {
-    await rename(temporary, secretsDir);
-    mutated("swap secretsDir");
+    await rename(temporary, link);
+    mutated("swap symlink");
   } catch (error) {
     await unlink(temporary).catch(() => {});
     throw error;
   }
+}
+
+/** The name, inside the mount point, of the relative link to the current generation (docs/containers.md). */
+export const CURRENT_LINK = "current";
+
+/**
+ * Make `generation` current: first `<mountPoint>/current -> <generation>`, a
+ * relative link inside the mount, which is what containers bind and read
+ * through (it resolves the same wherever the mount is bound), then `secretsDir`,
+ * the absolute link the host's services read through.
+ */
+export async function makeCurrent(secretsDir: string, mountPoint: string, generation: number): Promise<void> {
+  await replaceSymlink(`${mountPoint}/${CURRENT_LINK}`, String(generation));
+  await replaceSymlink(secretsDir, `${mountPoint}/${generation}`);
 }

@@ -117,6 +117,21 @@ function matches(path: string, expected: Expected): boolean {
   }
 }
 
+/** The link containers read through (<mount>/current) also names a complete generation, when it exists. */
+function checkCurrentLink(candidates: Array<State | null>): void {
+  const link = join(host.mountPoint, "current");
+  try {
+    lstatSync(link); // a dangling link counts: containers would read ENOENT through it
+  } catch {
+    return;
+  }
+  const generation = join(host.mountPoint, readlinkSync(link));
+  const complete = candidates.some(
+    (state) => state !== null && Object.entries(state).every(([name, expected]) => matches(join(generation, name), expected)),
+  );
+  expect(complete, `${link} -> ${readlinkSync(link)} is not a complete generation`).toBe(true);
+}
+
 /** Custom paths: absent, or complete with the value of one of the states. */
 function checkCustomPaths(candidates: Array<State | null>): void {
   for (const state of candidates) {
@@ -133,7 +148,7 @@ function checkCustomPaths(candidates: Array<State | null>): void {
 function checkNoLeftovers(keepGenerations: number): void {
   const generations = readdirSync(host.mountPoint).filter((name) => /^\d+$/.test(name));
   expect(generations.length).toBeLessThanOrEqual(keepGenerations + 1);
-  for (const dir of [dirname(host.secretsDir), customDir]) {
+  for (const dir of [dirname(host.secretsDir), customDir, host.mountPoint]) {
     if (existsSync(dir)) expect(readdirSync(dir).filter((name) => name.includes(".ageboot-")), `temporaries in ${dir}`).toEqual([]);
   }
 }
@@ -161,6 +176,7 @@ describe("SIGKILL after every file-system step", () => {
       expect(killed.signal, `step ${step} (${steps[step - 1]}) should have been killed`).toBe("SIGKILL");
       try {
         visibleState([old, scenario.run.expected]);
+        checkCurrentLink([old, scenario.run.expected]);
         checkCustomPaths([old, scenario.run.expected]);
       } catch (error) {
         throw new Error(`after a kill at step ${step} (${steps[step - 1]}): ${(error as Error).message}`);
@@ -172,6 +188,38 @@ describe("SIGKILL after every file-system step", () => {
       checkNoLeftovers(scenario.keepGenerations);
     }
     report.push(`${scenario.name}: ${steps.length} kill points, all survived`);
+  }, 600_000);
+});
+
+describe("SIGKILL during the run that recovers from a kill", () => {
+  it("killed between the two link swaps, then killed again at every step of the next run", () => {
+    const scenario = scenarios[1]!;
+    const steps = stepsOf(scenario);
+    // The first "swap symlink" step makes <mount>/current new while secretsDir is still old.
+    const betweenLinks = steps.indexOf("swap symlink") + 1;
+    expect(betweenLinks).toBeGreaterThan(0);
+    const prepareHalfSwapped = () => {
+      prepare(scenario);
+      expect(activate(scenario.run, scenario.keepGenerations, { AGEBOOT_TEST_KILL_AFTER_STEP: String(betweenLinks) }).signal).toBe("SIGKILL");
+    };
+    prepareHalfSwapped();
+    const countFile = join(host.root, "steps-recovery.txt");
+    expect(activate(scenario.run, scenario.keepGenerations, { AGEBOOT_TEST_COUNT_STEPS: countFile }).status).toBe(0);
+    const recoverySteps = readFileSync(countFile, "utf8").trim().split("\n");
+    const old = scenario.before.at(-1)!.expected;
+    for (let step = 1; step <= recoverySteps.length; step++) {
+      prepareHalfSwapped();
+      activate(scenario.run, scenario.keepGenerations, { AGEBOOT_TEST_KILL_AFTER_STEP: String(step) });
+      try {
+        visibleState([old, scenario.run.expected]);
+        checkCurrentLink([old, scenario.run.expected]);
+      } catch (error) {
+        throw new Error(`second kill at step ${step} (${recoverySteps[step - 1]}): ${(error as Error).message}`);
+      }
+      expect(activate(scenario.run, scenario.keepGenerations).status).toBe(0);
+      checkNoLeftovers(scenario.keepGenerations);
+    }
+    report.push(`kill during recovery: ${recoverySteps.length} kill points after a half-done swap, all survived`);
   }, 600_000);
 });
 
@@ -192,6 +240,7 @@ describe("SIGKILL at random moments", () => {
       child.kill("SIGKILL");
       if ((await exited) === "SIGKILL") killedMidway++;
       const seen = visibleState([current, next.expected]);
+      checkCurrentLink([current, next.expected]);
       checkCustomPaths([current, next.expected]);
       current = seen ?? current;
     }
