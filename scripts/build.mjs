@@ -6,7 +6,8 @@ import { chmod, readFile, rm } from "node:fs/promises";
 await rm("dist", { recursive: true, force: true });
 const version = JSON.parse(await readFile("package.json", "utf8")).version;
 await build({
-  entryPoints: { cli: "src/cli.ts" },
+  // The staging worker is its own entry: activate starts it as a worker thread (src/activation/stage-parallel.ts).
+  entryPoints: { cli: "src/cli.ts", "stage-worker": "src/activation/stage-worker.ts" },
   outdir: "dist",
   // Parts only some runs need (the YAML parser) become chunks loaded on demand.
   splitting: true,

@@ -14,7 +14,9 @@ import { acquireLock } from "./activation/lock.js";
 import { ensureSecretsMount, setDirectoryAccess } from "./activation/mount.js";
 import { SameContent } from "./activation/same-content.js";
 import { planSecrets, type PlannedSecret, type SecretFailure } from "./activation/plan.js";
-import { decryptInto, makeParentDirectories } from "./activation/stage.js";
+import { makeParentDirectories } from "./activation/stage.js";
+import type { StageJob } from "./activation/stage-job.js";
+import { StagingThreads } from "./activation/stage-parallel.js";
 import { makeCurrent } from "./activation/swap.js";
 import { openPlaintext } from "./age/decrypt.js";
 import { mapWithLimit } from "./concurrency.js";
@@ -71,6 +73,9 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
   // --log-level debug shows where the time goes, phase by phase.
   const phaseDone = (phase: string) => log.debug(`${phase} done at ${Math.round(performance.now() - started)} ms`);
 
+  // A second staging thread for large sets starts now, loading while we plan.
+  const threads = new StagingThreads(options.dryRun ? 0 : manifest.secrets.length);
+
   // Plan: files, owners, groups and custom paths, per secret.
   await status(`Planning ${manifest.secrets.length} secrets`);
   const users = await UserDatabase.load();
@@ -80,12 +85,18 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
   const failed = (name: string, error: unknown) => failures.push(failureOf(name, error));
 
   // Identities: unusable paths are warnings; none at all is fatal, before touching anything.
-  const { identities } = await requireIdentities(manifest.identityPaths, log);
+  const { identities } = await requireIdentities(manifest.identityPaths, log).catch((error: unknown) => {
+    threads.close();
+    throw error;
+  });
   phaseDone("identities");
 
   if (options.dryRun) return dryRun(manifest, planned, failures, identities, concurrency, started);
 
-  const releaseLock = await acquireLock(mountPoint, options.lockTimeoutSeconds ?? 120);
+  const releaseLock = await acquireLock(mountPoint, options.lockTimeoutSeconds ?? 120).catch((error: unknown) => {
+    threads.close();
+    throw error;
+  });
   phaseDone("lock");
   try {
     // Where generations live, and which one users see now.
@@ -103,20 +114,22 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     await mkdir(generationDir, { mode: 0o751 });
     mutated("mkdir generation");
     await setDirectoryAccess(generationDir, keysGid);
-    const directories = new Map<string, Promise<void>>();
     const currentDir = current === null ? null : generationPath(mountPoint, current);
-    const staged = await mapWithLimit(planned, concurrency, async (secret): Promise<InstalledSecret | null> => {
-      try {
-        await makeParentDirectories(generationDir, secret.name, keysGid, directories);
-        const currentFile = currentDir === null ? null : `${currentDir}/${secret.name}`;
-        const sameContent = await decryptInto(`${generationDir}/${secret.name}`, secret.file, identities, secret, currentFile);
-        return { name: secret.name, sameContent, uid: secret.uid, gid: secret.gid, mode: secret.mode };
-      } catch (error) {
-        failed(secret.name, error);
-        return null;
-      }
-    });
-    const installed = staged.filter((secret): secret is InstalledSecret => secret !== null);
+    const directories = new Map<string, Promise<void>>();
+    for (const secret of planned) await makeParentDirectories(generationDir, secret.name, keysGid, directories);
+    const jobs: StageJob[] = planned.map((secret) => ({
+      name: secret.name,
+      file: secret.file,
+      target: `${generationDir}/${secret.name}`,
+      ownership: { uid: secret.uid, gid: secret.gid, mode: secret.mode },
+      currentFile: currentDir === null ? null : `${currentDir}/${secret.name}`,
+    }));
+    const installed: InstalledSecret[] = [];
+    for (const [index, outcome] of (await threads.stageAll(jobs, identities, concurrency)).entries()) {
+      const { uid, gid, mode } = jobs[index]!.ownership;
+      if (outcome.ok) installed.push({ name: outcome.name, sameContent: outcome.sameContent, uid, gid, mode });
+      else failures.push({ name: outcome.name, code: outcome.code, message: outcome.message });
+    }
     phaseDone("stage");
 
     // Custom paths, phase one: symlinks and copies under temporary names.
@@ -155,6 +168,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     phaseDone("prune");
     return result(generation, true, failures, changes, pruned, started);
   } finally {
+    threads.close();
     await releaseLock();
   }
 }

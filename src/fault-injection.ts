@@ -13,6 +13,11 @@ const steps: string[] = [];
 
 if (countFile) process.on("exit", () => writeFileSync(countFile, steps.join("\n") + (steps.length ? "\n" : "")));
 
+/** Whether a crash test is counting or killing steps (they must all happen in one thread then). */
+export function faultInjectionActive(): boolean {
+  return killAfter !== 0 || countFile !== undefined;
+}
+
 export function mutated(step: string): void {
   if (killAfter === 0 && !countFile) return;
   steps.push(step);

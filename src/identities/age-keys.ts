@@ -1,8 +1,7 @@
 import { identityToRecipient } from "age-encryption";
 import { bech32 } from "@scure/base";
 import { rawPublicKey, x25519PrivateKey } from "../age/x25519.js";
-import type { LoadedIdentity } from "./types.js";
-import { X25519StyleIdentity } from "./x25519-style.js";
+import { loadedIdentity, type LoadedIdentity } from "./types.js";
 
 const X25519_LABEL = "age-encryption.org/v1/X25519";
 
@@ -45,19 +44,17 @@ async function parseAgeIdentityLine(line: string, path: string): Promise<LoadedI
   if (line.startsWith("AGE-SECRET-KEY-PQ-1")) {
     // Throws on a malformed key; the recipient is the public fingerprint we show.
     const fingerprint = await identityToRecipient(line);
-    return { type: "mlkem768x25519", fingerprint, path, identity: line };
+    return loadedIdentity({ type: "mlkem768x25519", fingerprint, path }, { kind: "age-encryption", identity: line });
   }
   if (line.startsWith("AGE-SECRET-KEY-1")) {
     const decoded = bech32.decodeToBytes(line);
     if (decoded.prefix.toUpperCase() !== "AGE-SECRET-KEY-" || decoded.bytes.length !== 32) throw new Error("invalid");
     const ourPrivateKey = x25519PrivateKey(decoded.bytes);
     const ourPublicKey = rawPublicKey(ourPrivateKey);
-    return {
-      type: "X25519",
-      fingerprint: bech32.encode("age", bech32.toWords(ourPublicKey), false),
-      path,
-      identity: new X25519StyleIdentity({ stanzaType: "X25519", label: X25519_LABEL, ourPrivateKey, ourPublicKey }),
-    };
+    return loadedIdentity(
+      { type: "X25519", fingerprint: bech32.encode("age", bech32.toWords(ourPublicKey), false), path },
+      { kind: "x25519", recipe: { stanzaType: "X25519", label: X25519_LABEL, ourPrivateKey, ourPublicKey } },
+    );
   }
   if (/^(ssh-|ecdsa-|sk-)/.test(line)) throw new UnsupportedLine("an SSH public key; the private key is needed");
   if (line.startsWith("AGE-PLUGIN-")) throw new UnsupportedLine("age plugin identities are not supported");

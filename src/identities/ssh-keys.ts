@@ -1,16 +1,12 @@
-import type { Identity, Stanza } from "age-encryption";
 import { bech32 } from "@scure/base";
-import { constants, createHash, createPrivateKey, privateDecrypt, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, type KeyObject } from "node:crypto";
 import sshpk from "sshpk";
 import { encodeBase64NoPad } from "../age/base64.js";
 import { ed25519PrivateKey, hkdfSha256, rawPublicKey, x25519PrivateKey } from "../age/x25519.js";
-import { AgebootError } from "../errors.js";
-import type { LoadedIdentity } from "./types.js";
-import { X25519StyleIdentity } from "./x25519-style.js";
+import { loadedIdentity, type LoadedIdentity } from "./types.js";
 
 const ED25519_LABEL = "age-encryption.org/v1/ssh-ed25519";
 const X25519_LABEL = "age-encryption.org/v1/X25519";
-const RSA_OAEP_LABEL = "age-encryption.org/v1/ssh-rsa";
 
 /** The stanza tag: the first 4 bytes of SHA-256 over the SSH wire-format public key. */
 function sshTag(sshWirePublicKey: Buffer): string {
@@ -34,7 +30,7 @@ export function identitiesFromSshKey(key: sshpk.PrivateKey, path: string): Loade
     case "ed25519":
       return ed25519Identities(key, sshWirePublicKey, fingerprint, tag, path);
     case "rsa":
-      return [{ type: "ssh-rsa", fingerprint, tag, path, identity: rsaIdentity(key, tag) }];
+      return [loadedIdentity({ type: "ssh-rsa", fingerprint, tag, path }, { kind: "ssh-rsa", recipe: { privateKey: rsaKeyObject(key), tag, modulusBytes: Math.ceil(key.size / 8) } })];
     default:
       throw new UnusableKeyError(`${key.type} keys cannot decrypt age files (only ed25519 and rsa)`);
   }
@@ -63,20 +59,14 @@ function ed25519Identities(
   const ourPublicKey = rawPublicKey(ourPrivateKey);
   const tweak = x25519PrivateKey(hkdfSha256(new Uint8Array(0), sshWirePublicKey, ED25519_LABEL));
   return [
-    {
-      type: "ssh-ed25519",
-      fingerprint,
-      tag,
-      path,
-      identity: new X25519StyleIdentity({ stanzaType: "ssh-ed25519", label: ED25519_LABEL, ourPrivateKey, ourPublicKey, tag, tweak }),
-    },
-    {
-      type: "X25519",
-      fingerprint: bech32.encode("age", bech32.toWords(ourPublicKey), false),
-      path,
-      note: "derived from the ed25519 key",
-      identity: new X25519StyleIdentity({ stanzaType: "X25519", label: X25519_LABEL, ourPrivateKey, ourPublicKey }),
-    },
+    loadedIdentity(
+      { type: "ssh-ed25519", fingerprint, tag, path },
+      { kind: "x25519", recipe: { stanzaType: "ssh-ed25519", label: ED25519_LABEL, ourPrivateKey, ourPublicKey, tag, tweak } },
+    ),
+    loadedIdentity(
+      { type: "X25519", fingerprint: bech32.encode("age", bech32.toWords(ourPublicKey), false), path, note: "derived from the ed25519 key" },
+      { kind: "x25519", recipe: { stanzaType: "X25519", label: X25519_LABEL, ourPrivateKey, ourPublicKey } },
+    ),
   ];
 }
 
@@ -116,36 +106,4 @@ function rsaKeyObject(key: sshpk.PrivateKey): KeyObject {
     },
     format: "jwk",
   });
-}
-
-function rsaIdentity(key: sshpk.PrivateKey, tag: string): Identity {
-  const privateKey = rsaKeyObject(key);
-  const modulusBytes = Math.ceil(key.size / 8);
-  return {
-    unwrapFileKey(stanzas: Stanza[]): Uint8Array | null {
-      for (const stanza of stanzas) {
-        if (stanza.args[0] !== "ssh-rsa") continue;
-        if (stanza.args.length !== 2) {
-          throw new AgebootError("MALFORMED", `invalid ssh-rsa stanza: expected 1 argument, found ${stanza.args.length - 1}`);
-        }
-        if (stanza.args[1] !== tag) continue;
-        if (stanza.body.length !== modulusBytes) {
-          throw new AgebootError("MALFORMED", `invalid ssh-rsa stanza: body is ${stanza.body.length} bytes, the key needs ${modulusBytes}`);
-        }
-        let fileKey: Buffer;
-        try {
-          fileKey = privateDecrypt(
-            { key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256", oaepLabel: Buffer.from(RSA_OAEP_LABEL) },
-            stanza.body,
-          );
-        } catch {
-          // As in the reference: a stanza with our tag that does not decrypt is an error, not a mismatch.
-          throw new AgebootError("CORRUPT", "ssh-rsa stanza for this key does not decrypt (RSA-OAEP failed)");
-        }
-        if (fileKey.length !== 16) throw new AgebootError("MALFORMED", "invalid ssh-rsa stanza: file key is not 16 bytes");
-        return fileKey;
-      }
-      return null;
-    },
-  };
 }

@@ -1,4 +1,5 @@
 import type { Identity } from "age-encryption";
+import { identityFromRecipe, type IdentityRecipe } from "./recipes.js";
 
 /** An identity ready to decrypt with, and what to tell a user about it. */
 export interface LoadedIdentity {
@@ -14,6 +15,13 @@ export interface LoadedIdentity {
   readonly note?: string;
   /** An Identity object, or an identity string that age-encryption parses itself. */
   readonly identity: Identity | string;
+  /** The same identity as plain data, to rebuild it in a worker thread. */
+  readonly recipe: IdentityRecipe;
+}
+
+/** A loaded identity from what users are told about it and how to build it. */
+export function loadedIdentity(about: Omit<LoadedIdentity, "identity" | "recipe">, recipe: IdentityRecipe): LoadedIdentity {
+  return { ...about, recipe, identity: identityFromRecipe(recipe) };
 }
 
 export function describeIdentity(id: LoadedIdentity): string {

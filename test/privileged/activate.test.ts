@@ -197,6 +197,32 @@ describe("later activations", () => {
   });
 });
 
+describe("many secrets (staged on two threads)", () => {
+  it("300 secrets with mixed owners and modes, and a broken one among the second thread's share", () => {
+    const host = newHost();
+    const values = Array.from({ length: 300 }, (_, i) => `value-${i}`);
+    const owners = [alice, bob];
+    const secrets = Object.fromEntries(values.map((value, i) => [`dir${i % 7}/s${i}`, { file: host.encrypt(value), owner: owners[i % 2]!.name, mode: i % 3 ? "0400" : "0440" }]));
+    host.writeManifest(secrets);
+    const first = host.activate();
+    expect(first.status, first.stderr).toBe(0);
+    values.forEach((value, i) => {
+      expect(host.read(`dir${i % 7}/s${i}`)).toBe(value);
+      expect(ownerGroupMode(`${host.secretsDir}/dir${i % 7}/s${i}`)).toEqual([owners[i % 2]!.uid, owners[i % 2]!.gid, i % 3 ? "0400" : "0440"]);
+    });
+
+    // The last secrets go to the worker thread: break one there.
+    const broken = host.encrypt("broken");
+    writeFileSync(broken, readFileSync(broken).subarray(0, 150));
+    host.writeManifest({ ...secrets, "dir1/s295": { file: broken } });
+    const failed = host.activate();
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(/secret dir1\/s295: .*code=MALFORMED/);
+    expect(currentOf(host)).toBe(`${host.mountPoint}/1`);
+    expect(host.read("dir1/s295")).toBe("value-295");
+  }, 120_000);
+});
+
 describe("what stands in the way", () => {
   it("a real directory at secretsDir is reported, not deleted (agenix#291)", () => {
     const host = newHost();
