@@ -25,7 +25,9 @@ if [ -z "${AGEBOOT_DEMO_INSIDE:-}" ]; then
   echo "demo: not root, so no ramfs: using --insecure-plain-directory in $work (development only)"
   extra=(--insecure-plain-directory)
 fi
+# As root, one secret goes to "nobody" to show chown; without root every file stays ours.
 owner=$( [ "$(id -u)" = 0 ] && echo nobody || id -un )
+default_owner=$( [ "$(id -u)" = 0 ] && echo root || id -un )
 
 manifest() { # $1: which file db-password comes from
   cat > "$work/manifest.yaml" <<YAML
@@ -43,8 +45,10 @@ secrets:
     mode: "0440"
   services/api-token:
     file: $here/secrets/api-token.age
+    owner: $default_owner
   sops-style:
     file: $here/secrets/sops-style.age
+    owner: $default_owner
     path: $work/etc/app/sops-style
 YAML
 }

@@ -8,6 +8,15 @@ import { validateManifest } from "./validate.js";
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 /**
+ * The YAML parser, loaded only for YAML manifests. yaml is CommonJS: bundled,
+ * its functions arrive on the namespace's `default`; unbundled, on the namespace.
+ */
+async function yamlParser(): Promise<typeof import("yaml").parse> {
+  const yaml = (await import("yaml")) as typeof import("yaml") & { default?: typeof import("yaml") };
+  return yaml.parse ?? yaml.default!.parse;
+}
+
+/**
  * Read and validate a manifest, JSON or YAML. A document that starts with "{"
  * is JSON; anything else goes to the YAML 1.2 parser, loaded only then. In both,
  * duplicate keys are an error, and YAML alias expansion is bounded (no "billion laughs").
@@ -25,8 +34,7 @@ export async function loadManifest(path: string): Promise<Manifest> {
   try {
     if (text.trimStart().startsWith("{")) document = parseJsonRejectingDuplicates(text);
     else {
-      const { parse } = await import("yaml");
-      document = parse(text, { uniqueKeys: true, maxAliasCount: 100, prettyErrors: false, strict: true, schema: "core" });
+      document = (await yamlParser())(text, { uniqueKeys: true, maxAliasCount: 100, prettyErrors: false, strict: true, schema: "core" });
     }
   } catch (error) {
     const firstLine = describeCause(error).split("\n")[0];
