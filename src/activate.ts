@@ -66,15 +66,22 @@ const noChanges: ChangeReport = { added: [], changed: [], removed: [], unchanged
  */
 export async function activate(manifest: Manifest, options: ActivateOptions): Promise<ActivationResult> {
   const started = performance.now();
+  // A second staging thread for large sets starts now, loading while we plan.
+  const threads = new StagingThreads(options.dryRun ? 0 : manifest.secrets.length);
+  try {
+    return await activateWith(threads, manifest, options, started);
+  } finally {
+    threads.close();
+  }
+}
+
+async function activateWith(threads: StagingThreads, manifest: Manifest, options: ActivateOptions, started: number): Promise<ActivationResult> {
   const { log } = options;
   const status = options.status ?? (async () => {});
   const concurrency = options.concurrency ?? 8;
   const { secretsDir, secretsMountPoint: mountPoint } = manifest;
   // --log-level debug shows where the time goes, phase by phase.
   const phaseDone = (phase: string) => log.debug(`${phase} done at ${Math.round(performance.now() - started)} ms`);
-
-  // A second staging thread for large sets starts now, loading while we plan.
-  const threads = new StagingThreads(options.dryRun ? 0 : manifest.secrets.length);
 
   // Plan: files, owners, groups and custom paths, per secret.
   await status(`Planning ${manifest.secrets.length} secrets`);
@@ -85,18 +92,12 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
   const failed = (name: string, error: unknown) => failures.push(failureOf(name, error));
 
   // Identities: unusable paths are warnings; none at all is fatal, before touching anything.
-  const { identities } = await requireIdentities(manifest.identityPaths, log).catch((error: unknown) => {
-    threads.close();
-    throw error;
-  });
+  const { identities } = await requireIdentities(manifest.identityPaths, log);
   phaseDone("identities");
 
   if (options.dryRun) return dryRun(manifest, planned, failures, identities, concurrency, started);
 
-  const releaseLock = await acquireLock(mountPoint, options.lockTimeoutSeconds ?? 120).catch((error: unknown) => {
-    threads.close();
-    throw error;
-  });
+  const releaseLock = await acquireLock(mountPoint, options.lockTimeoutSeconds ?? 120);
   phaseDone("lock");
   try {
     // Where generations live, and which one users see now.
@@ -115,7 +116,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     mutated("mkdir generation");
     await setDirectoryAccess(generationDir, keysGid);
     const currentDir = current === null ? null : generationPath(mountPoint, current);
-    const directories = new Map<string, Promise<void>>();
+    const directories = new Set<string>();
     for (const secret of planned) await makeParentDirectories(generationDir, secret.name, keysGid, directories);
     const jobs: StageJob[] = planned.map((secret) => ({
       name: secret.name,
@@ -168,7 +169,6 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     phaseDone("prune");
     return result(generation, true, failures, changes, pruned, started);
   } finally {
-    threads.close();
     await releaseLock();
   }
 }

@@ -96,21 +96,17 @@ export function writeAll(fd: number, chunk: Uint8Array, target: string): void {
 
 /**
  * Create the directories a name with "/" needs inside a generation, each with
- * the generation's own access (0751, group keys). `made` is shared by the
- * secrets staged in parallel, so each directory is created once and waited for.
+ * the generation's own access (0751, group keys). Called for every secret before
+ * staging starts; `made` remembers what exists already.
  */
-export async function makeParentDirectories(generationDir: string, name: string, keysGid: number | null, made: Map<string, Promise<void>>): Promise<void> {
+export async function makeParentDirectories(generationDir: string, name: string, keysGid: number | null, made: Set<string>): Promise<void> {
   const parts = name.split("/").slice(0, -1);
   for (let depth = 1; depth <= parts.length; depth++) {
     const directory = `${generationDir}/${parts.slice(0, depth).join("/")}`;
-    let creation = made.get(directory);
-    if (!creation) {
-      creation = mkdir(directory, { mode: 0o751 }).then(() => {
-        mutated("mkdir secret directory");
-        return setDirectoryAccess(directory, keysGid);
-      });
-      made.set(directory, creation);
-    }
-    await creation;
+    if (made.has(directory)) continue;
+    made.add(directory);
+    await mkdir(directory, { mode: 0o751 });
+    mutated("mkdir secret directory");
+    await setDirectoryAccess(directory, keysGid);
   }
 }
