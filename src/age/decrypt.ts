@@ -1,8 +1,7 @@
-import { armor, Decrypter, type Stanza } from "age-encryption";
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { AgebootError, describeCause } from "../errors.js";
 import { describeIdentity, type LoadedIdentity } from "../identities/types.js";
-import { parseHeader, verifyHeaderMac } from "./header.js";
+import { parseHeader, verifyHeaderMac, type Stanza } from "./header.js";
 import { chunkCount, decryptChunk, ENCRYPTED_CHUNK_SIZE, NONCE_SIZE, payloadKey } from "./stream.js";
 
 const ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----";
@@ -98,8 +97,8 @@ function readFully(fd: number, buffer: Buffer, position: number): number {
   return total;
 }
 
-function inMemory(bytes: Buffer): Ciphertext {
-  const binary = isArmored(bytes) ? decodeArmor(bytes.toString("latin1")) : bytes;
+async function inMemory(bytes: Buffer): Promise<Ciphertext> {
+  const binary = isArmored(bytes) ? await decodeArmor(bytes.toString("latin1")) : bytes;
   return { head: binary, size: binary.length };
 }
 
@@ -107,7 +106,9 @@ function isArmored(bytes: Buffer): boolean {
   return bytes.subarray(0, 1024).toString("latin1").trimStart().startsWith(ARMOR_BEGIN);
 }
 
-function decodeArmor(text: string): Buffer {
+/** ASCII armor, by age-encryption (loaded only for armored files). */
+async function decodeArmor(text: string): Promise<Buffer> {
+  const { armor } = await import("age-encryption");
   try {
     return Buffer.from(armor.decode(text));
   } catch (error) {
@@ -147,6 +148,7 @@ async function unwrapFileKey(header: Buffer, identities: readonly LoadedIdentity
   }
   const libraryIdentities = identities.filter(({ identity }) => typeof identity === "string");
   if (libraryIdentities.length > 0) {
+    const { Decrypter } = await import("age-encryption");
     const decrypter = new Decrypter();
     for (const { identity } of libraryIdentities) decrypter.addIdentity(identity);
     return decrypter.decryptHeader(header);

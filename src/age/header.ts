@@ -1,4 +1,4 @@
-import { Stanza } from "age-encryption";
+import type { Stanza as AgeStanza } from "age-encryption";
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 import { AgebootError } from "../errors.js";
 import { decodeCanonicalBase64 } from "./base64.js";
@@ -6,6 +6,18 @@ import { decodeCanonicalBase64 } from "./base64.js";
 const VERSION_LINE = "age-encryption.org/v1";
 const BODY_LINE_CHARS = 64;
 const MAC_SIZE = 32;
+
+/**
+ * A header stanza, in the shape age-encryption's Identity interface takes. Our
+ * own class, so that the common path (SSH and X25519 keys, binary files) never
+ * loads age-encryption, whose post-quantum and WebAuthn code costs start-up time.
+ */
+export class Stanza implements AgeStanza {
+  constructor(
+    readonly args: string[],
+    readonly body: Uint8Array,
+  ) {}
+}
 
 export interface ParsedHeader {
   readonly stanzas: Stanza[];

@@ -1,4 +1,3 @@
-import { identityToRecipient } from "age-encryption";
 import { bech32 } from "@scure/base";
 import { rawPublicKey, x25519PrivateKey } from "../age/x25519.js";
 import { loadedIdentity, type LoadedIdentity } from "./types.js";
@@ -43,6 +42,8 @@ class UnsupportedLine extends Error {}
 async function parseAgeIdentityLine(line: string, path: string): Promise<LoadedIdentity> {
   if (line.startsWith("AGE-SECRET-KEY-PQ-1")) {
     // Throws on a malformed key; the recipient is the public fingerprint we show.
+    // age-encryption is loaded only when a post-quantum key is present.
+    const { identityToRecipient } = await import("age-encryption");
     const fingerprint = await identityToRecipient(line);
     return loadedIdentity({ type: "mlkem768x25519", fingerprint, path }, { kind: "age-encryption", identity: line });
   }
