@@ -1,4 +1,5 @@
 import { bech32 } from "@scure/base";
+import type { KeyObject } from "node:crypto";
 import { rawPublicKey, x25519PrivateKey } from "../age/x25519.js";
 import { loadedIdentity, type LoadedIdentity } from "./types.js";
 
@@ -39,6 +40,19 @@ export async function identitiesFromAgeFile(
 
 class UnsupportedLine extends Error {}
 
+/**
+ * A native X25519 identity for a private key object: from an age identity file,
+ * or derived from an ed25519 host key (`note` says so). Its fingerprint is the
+ * age1... recipient users encrypt to.
+ */
+export function x25519Identity(ourPrivateKey: KeyObject, path: string, note?: string): LoadedIdentity {
+  const ourPublicKey = rawPublicKey(ourPrivateKey);
+  return loadedIdentity(
+    { type: "X25519", fingerprint: bech32.encode("age", bech32.toWords(ourPublicKey), false), path, ...(note ? { note } : {}) },
+    { kind: "x25519", recipe: { stanzaType: "X25519", label: X25519_LABEL, ourPrivateKey, ourPublicKey } },
+  );
+}
+
 async function parseAgeIdentityLine(line: string, path: string): Promise<LoadedIdentity> {
   if (line.startsWith("AGE-SECRET-KEY-PQ-1")) {
     // Throws on a malformed key; the recipient is the public fingerprint we show.
@@ -50,12 +64,7 @@ async function parseAgeIdentityLine(line: string, path: string): Promise<LoadedI
   if (line.startsWith("AGE-SECRET-KEY-1")) {
     const decoded = bech32.decodeToBytes(line);
     if (decoded.prefix.toUpperCase() !== "AGE-SECRET-KEY-" || decoded.bytes.length !== 32) throw new Error("invalid");
-    const ourPrivateKey = x25519PrivateKey(decoded.bytes);
-    const ourPublicKey = rawPublicKey(ourPrivateKey);
-    return loadedIdentity(
-      { type: "X25519", fingerprint: bech32.encode("age", bech32.toWords(ourPublicKey), false), path },
-      { kind: "x25519", recipe: { stanzaType: "X25519", label: X25519_LABEL, ourPrivateKey, ourPublicKey } },
-    );
+    return x25519Identity(x25519PrivateKey(decoded.bytes), path);
   }
   if (/^(ssh-|ecdsa-|sk-)/.test(line)) throw new UnsupportedLine("an SSH public key; the private key is needed");
   if (line.startsWith("AGE-PLUGIN-")) throw new UnsupportedLine("age plugin identities are not supported");

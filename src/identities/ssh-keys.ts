@@ -1,12 +1,11 @@
-import { bech32 } from "@scure/base";
 import { createHash, createPrivateKey, type KeyObject } from "node:crypto";
 import sshpk from "sshpk";
 import { encodeBase64NoPad } from "../age/base64.js";
 import { ed25519PrivateKey, hkdfSha256, rawPublicKey, x25519PrivateKey } from "../age/x25519.js";
+import { x25519Identity } from "./age-keys.js";
 import { loadedIdentity, type LoadedIdentity } from "./types.js";
 
 const ED25519_LABEL = "age-encryption.org/v1/ssh-ed25519";
-const X25519_LABEL = "age-encryption.org/v1/X25519";
 
 /** The stanza tag: the first 4 bytes of SHA-256 over the SSH wire-format public key. */
 function sshTag(sshWirePublicKey: Buffer): string {
@@ -63,10 +62,7 @@ function ed25519Identities(
       { type: "ssh-ed25519", fingerprint, tag, path },
       { kind: "x25519", recipe: { stanzaType: "ssh-ed25519", label: ED25519_LABEL, ourPrivateKey, ourPublicKey, tag, tweak } },
     ),
-    loadedIdentity(
-      { type: "X25519", fingerprint: bech32.encode("age", bech32.toWords(ourPublicKey), false), path, note: "derived from the ed25519 key" },
-      { kind: "x25519", recipe: { stanzaType: "X25519", label: X25519_LABEL, ourPrivateKey, ourPublicKey } },
-    ),
+    x25519Identity(ourPrivateKey, path, "derived from the ed25519 key"),
   ];
 }
 
