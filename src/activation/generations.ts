@@ -37,9 +37,12 @@ export async function currentGeneration(secretsDir: string, mountPoint: string, 
     throw new AgebootError("SETUP", `${secretsDir} is ${what}; it must be a symlink that ageboot manages. Move it away (agenix#291) and run again`);
   }
   const target = resolve(dirname(secretsDir), await readlink(secretsDir));
-  if (dirname(target) !== mountPoint) return null;
-  const number = target.slice(mountPoint.length + 1);
-  return GENERATION_NAME.test(number) && existing.includes(Number(number)) ? Number(number) : null;
+  return dirname(target) === mountPoint ? existingGeneration(target.slice(mountPoint.length + 1), existing) : null;
+}
+
+/** The generation a link target names, if it is one that exists. */
+function existingGeneration(name: string, existing: readonly number[]): number | null {
+  return GENERATION_NAME.test(name) && existing.includes(Number(name)) ? Number(name) : null;
 }
 
 export function generationPath(mountPoint: string, generation: number): string {
@@ -49,8 +52,7 @@ export function generationPath(mountPoint: string, generation: number): string {
 /** The generation `<mountPoint>/current` names, or null. */
 export async function currentLinkGeneration(mountPoint: string, existing: readonly number[]): Promise<number | null> {
   try {
-    const target = await readlink(`${mountPoint}/${CURRENT_LINK}`);
-    return GENERATION_NAME.test(target) && existing.includes(Number(target)) ? Number(target) : null;
+    return existingGeneration(await readlink(`${mountPoint}/${CURRENT_LINK}`), existing);
   } catch {
     return null;
   }
@@ -69,10 +71,7 @@ export async function removeLeftovers(
   stillLinked: ReadonlySet<number>,
 ): Promise<number[]> {
   const leftovers = existing.filter((generation) => (current === null || generation > current) && !stillLinked.has(generation));
-  for (const generation of leftovers) {
-    await rm(generationPath(mountPoint, generation), { recursive: true, force: true });
-    mutated("remove leftover generation");
-  }
+  await removeGenerations(mountPoint, leftovers, "remove leftover generation");
   return leftovers;
 }
 
@@ -82,9 +81,14 @@ export async function pruneGenerations(mountPoint: string, current: number, keep
   const previous = existing.filter((generation) => generation < current);
   const kept = new Set([current, ...previous.slice(Math.max(0, previous.length - keep))]);
   const removed = existing.filter((generation) => !kept.has(generation));
-  for (const generation of removed) {
-    await rm(generationPath(mountPoint, generation), { recursive: true, force: true });
-    mutated("prune generation");
-  }
+  await removeGenerations(mountPoint, removed, "prune generation");
   return removed;
+}
+
+/** One at a time, so that a crash test can kill between any two removals. */
+async function removeGenerations(mountPoint: string, generations: readonly number[], step: string): Promise<void> {
+  for (const generation of generations) {
+    await rm(generationPath(mountPoint, generation), { recursive: true, force: true });
+    mutated(step);
+  }
 }

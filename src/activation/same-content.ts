@@ -1,4 +1,8 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
+import { readFully } from "../read-fully.js";
+
+// update() is synchronous, so one scratch buffer serves every comparison.
+let scratch = Buffer.allocUnsafe(64 * 1024);
 
 /**
  * Tells whether a secret's new plaintext equals the file users see now, by
@@ -6,12 +10,10 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
  * memcmp per chunk, cheaper than hashing both, and nothing derived from a
  * secret is kept. A size difference settles it without reading at all.
  */
-// update() is synchronous, so one scratch buffer serves every comparison.
-let scratch = Buffer.allocUnsafe(64 * 1024);
-
 export class SameContent {
   private fd: number | null = null;
   private same: boolean;
+  private position = 0;
 
   constructor(currentFile: string | null, newSize: number) {
     this.same = false;
@@ -31,12 +33,8 @@ export class SameContent {
     if (this.fd === null || !this.same) return;
     if (scratch.length < chunk.length) scratch = Buffer.allocUnsafe(chunk.length);
     const current = scratch.subarray(0, chunk.length);
-    let filled = 0;
-    while (filled < chunk.length) {
-      const read = readSync(this.fd, current, filled, chunk.length - filled, null);
-      if (read === 0) break;
-      filled += read;
-    }
+    const filled = readFully(this.fd, current, this.position);
+    this.position += filled;
     if (filled !== chunk.length || !current.equals(chunk)) this.finish(false);
   }
 

@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { readFully } from "../read-fully.js";
 import { AgebootError, describeCause } from "../errors.js";
 import { describeIdentity, type LoadedIdentity } from "../identities/types.js";
 import { parseHeader, verifyHeaderMac, type Stanza } from "./header.js";
@@ -84,17 +85,6 @@ async function readCiphertext(file: string): Promise<Ciphertext> {
   } finally {
     if (!keepOpen) closeSync(fd);
   }
-}
-
-/** pread until `buffer` is full or the file ends; returns the bytes read. */
-function readFully(fd: number, buffer: Buffer, position: number): number {
-  let total = 0;
-  while (total < buffer.length) {
-    const bytesRead = readSync(fd, buffer, total, buffer.length - total, position + total);
-    if (bytesRead === 0) break;
-    total += bytesRead;
-  }
-  return total;
 }
 
 async function inMemory(bytes: Buffer): Promise<Ciphertext> {
