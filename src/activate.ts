@@ -1,4 +1,4 @@
-import { mkdir, rm } from "node:fs/promises";
+import { mkdirSync, rmSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { compareWithCurrent, type ChangeReport, type InstalledSecret } from "./activation/changes.js";
 import { commitCustomPath, discardCustomPath, prepareCustomPath, type PreparedPath } from "./activation/custom-paths.js";
@@ -85,8 +85,11 @@ async function activateWith(threads: StagingThreads, manifest: Manifest, options
 
   // Plan: files, owners, groups and custom paths, per secret.
   await status(`Planning ${manifest.secrets.length} secrets`);
-  const users = await UserDatabase.load();
-  const keysGid = await users.group("keys");
+  const users = UserDatabase.load();
+  // Outside NixOS the keys group is rarely in /etc/group, and asking NSS means a
+  // getent(1) child: let it run while we plan and read keys; the mount needs it.
+  const keysGidLookup = users.group("keys");
+  keysGidLookup.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
   const { planned, failures } = await planSecrets(manifest, users);
   phaseDone("plan");
   const failed = (name: string, error: unknown) => failures.push(failureOf(name, error));
@@ -100,24 +103,25 @@ async function activateWith(threads: StagingThreads, manifest: Manifest, options
   const releaseLock = await acquireLock(mountPoint, options.lockTimeoutSeconds ?? 120);
   phaseDone("lock");
   try {
+    const keysGid = await keysGidLookup;
     // Where generations live, and which one users see now.
     await ensureSecretsMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid }, log);
-    const existing = await listGenerations(mountPoint);
-    const current = await currentGeneration(secretsDir, mountPoint, existing);
+    const existing = listGenerations(mountPoint);
+    const current = currentGeneration(secretsDir, mountPoint, existing);
     const generation = (existing.at(-1) ?? 0) + 1;
-    const linked = new Set([current, await currentLinkGeneration(mountPoint, existing)].filter((n): n is number => n !== null));
-    await removeLeftovers(mountPoint, existing, current, linked);
+    const linked = new Set([current, currentLinkGeneration(mountPoint, existing)].filter((n): n is number => n !== null));
+    removeLeftovers(mountPoint, existing, current, linked);
     phaseDone("mount");
 
     // Stage: every secret decrypted into the new generation, owned and moded.
     await status(`Decrypting ${planned.length} secrets into generation ${generation}`);
     const generationDir = generationPath(mountPoint, generation);
-    await mkdir(generationDir, { mode: 0o751 });
+    mkdirSync(generationDir, { mode: 0o751 });
     mutated("mkdir generation");
-    await setDirectoryAccess(generationDir, keysGid);
+    setDirectoryAccess(generationDir, keysGid);
     const currentDir = current === null ? null : generationPath(mountPoint, current);
     const directories = new Set<string>();
-    for (const secret of planned) await makeParentDirectories(generationDir, secret.name, keysGid, directories);
+    for (const secret of planned) makeParentDirectories(generationDir, secret.name, keysGid, directories);
     const jobs: StageJob[] = planned.map((secret) => ({
       name: secret.name,
       file: secret.file,
@@ -131,7 +135,7 @@ async function activateWith(threads: StagingThreads, manifest: Manifest, options
       if (outcome.ok) installed.push({ name: outcome.name, sameContent: outcome.sameContent, uid, gid, mode });
       else failures.push({ name: outcome.name, code: outcome.code, message: outcome.message });
     }
-    phaseDone("stage");
+    phaseDone(`stage (${threads.threadsUsed} thread${threads.threadsUsed === 1 ? "" : "s"})`);
 
     // Custom paths, phase one: symlinks and copies under temporary names.
     const prepared: PreparedPath[] = [];
@@ -149,15 +153,15 @@ async function activateWith(threads: StagingThreads, manifest: Manifest, options
     // The transaction does not commit: the current generation stays as it was.
     if (failures.length > 0 && current !== null) {
       await Promise.all(prepared.map(discardCustomPath));
-      await rm(generationDir, { recursive: true, force: true });
+      rmSync(generationDir, { recursive: true, force: true });
       mutated("discard failed generation");
       return result(current, false, failures, noChanges, [], started);
     }
 
     // Swap: one rename makes the new generation current; then custom paths follow.
-    const changes = await compareWithCurrent(currentDir, installed);
+    const changes = compareWithCurrent(currentDir, installed);
     phaseDone("compare");
-    await makeCurrent(secretsDir, mountPoint, generation);
+    makeCurrent(secretsDir, mountPoint, generation);
     for (const path of prepared) {
       await commitCustomPath(path).catch((error: unknown) =>
         failed(path.secret, new AgebootError("IO", `path ${path.path}: cannot install (${describeCause(error)})`)),
@@ -165,11 +169,11 @@ async function activateWith(threads: StagingThreads, manifest: Manifest, options
     }
 
     phaseDone("swap");
-    const pruned = await pruneGenerations(mountPoint, generation, manifest.keepGenerations);
+    const pruned = pruneGenerations(mountPoint, generation, manifest.keepGenerations);
     phaseDone("prune");
     return result(generation, true, failures, changes, pruned, started);
   } finally {
-    await releaseLock();
+    releaseLock();
   }
 }
 
@@ -183,8 +187,8 @@ async function dryRun(
   started: number,
 ): Promise<ActivationResult> {
   const { secretsDir, secretsMountPoint: mountPoint } = manifest;
-  const existing = await listGenerations(mountPoint);
-  const current = await currentGeneration(secretsDir, mountPoint, existing);
+  const existing = listGenerations(mountPoint);
+  const current = currentGeneration(secretsDir, mountPoint, existing);
   const currentDir = current === null ? null : generationPath(mountPoint, current);
   const decrypted = await mapWithLimit(planned, concurrency, async (secret): Promise<InstalledSecret | null> => {
     try {
@@ -198,7 +202,7 @@ async function dryRun(
     }
   });
   const installed = decrypted.filter((secret): secret is InstalledSecret => secret !== null);
-  const changes = await compareWithCurrent(currentDir, installed);
+  const changes = compareWithCurrent(currentDir, installed);
   return result(current, false, failures, changes, [], started);
 }
 

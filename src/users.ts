@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -21,14 +21,14 @@ export class UserDatabase {
     private readonly groups: Map<string, number>,
   ) {}
 
-  static async load(passwdPath = "/etc/passwd", groupPath = "/etc/group"): Promise<UserDatabase> {
+  static load(passwdPath = "/etc/passwd", groupPath = "/etc/group"): UserDatabase {
     const users = new Map<string, UserEntry>();
-    for (const fields of await readColonFile(passwdPath)) {
+    for (const fields of readColonFile(passwdPath)) {
       const [name, , uid, gid] = fields;
       if (name && isId(uid) && isId(gid) && !users.has(name)) users.set(name, { uid: Number(uid), gid: Number(gid) });
     }
     const groups = new Map<string, number>();
-    for (const fields of await readColonFile(groupPath)) {
+    for (const fields of readColonFile(groupPath)) {
       const [name, , gid] = fields;
       if (name && isId(gid) && !groups.has(name)) groups.set(name, Number(gid));
     }
@@ -65,9 +65,9 @@ function isId(text: string | undefined): text is string {
   return text !== undefined && /^\d{1,10}$/.test(text) && Number(text) < 2 ** 32 - 1;
 }
 
-async function readColonFile(path: string): Promise<string[][]> {
+function readColonFile(path: string): string[][] {
   try {
-    const text = await readFile(path, "utf8");
+    const text = readFileSync(path, "utf8");
     return text.split("\n").filter((line) => line && !line.startsWith("#")).map((line) => line.split(":"));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];

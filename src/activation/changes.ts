@@ -1,5 +1,4 @@
-import { lstatSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { lstatSync, readdirSync } from "node:fs";
 
 /** What a new generation holds for one secret. */
 export interface InstalledSecret {
@@ -22,9 +21,9 @@ export interface ChangeReport {
  * Compare a new set of secrets with the generation users see now: a secret is
  * changed when its content (compared while staging), owner, group or mode differ.
  */
-export async function compareWithCurrent(currentDir: string | null, installed: readonly InstalledSecret[]): Promise<ChangeReport> {
+export function compareWithCurrent(currentDir: string | null, installed: readonly InstalledSecret[]): ChangeReport {
   const report: ChangeReport = { added: [], changed: [], removed: [], unchanged: [] };
-  const previousNames = currentDir ? await listFiles(currentDir) : new Set<string>();
+  const previousNames = currentDir ? listFiles(currentDir) : new Set<string>();
   for (const secret of installed) {
     if (!previousNames.has(secret.name)) {
       report.added.push(secret.name);
@@ -42,8 +41,8 @@ export async function compareWithCurrent(currentDir: string | null, installed: r
 }
 
 /** Relative names of the regular files in a generation, sub-directories included. */
-async function listFiles(directory: string): Promise<Set<string>> {
-  const entries = await readdir(directory, { recursive: true, withFileTypes: true });
+function listFiles(directory: string): Set<string> {
+  const entries = readdirSync(directory, { recursive: true, withFileTypes: true });
   const names = new Set<string>();
   for (const entry of entries) {
     if (!entry.isFile()) continue;

@@ -28,7 +28,7 @@ export async function prepareCustomPath(secret: PlannedSecret, secretsDir: strin
   try {
     await mkdir(dirname(secret.path), { recursive: true, mode: 0o755 });
     mutated("mkdir custom path directory");
-    await removeStaleTemporaries(secret.path);
+    removeStaleTemporaries(secret.path);
     if (secret.symlink) {
       await symlink(`${secretsDir}/${secret.name}`, temporary);
       mutated("symlink custom path temporary");

@@ -1,4 +1,4 @@
-import { lstat, readdir, readlink, rm } from "node:fs/promises";
+import { lstatSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { AgebootError } from "../errors.js";
 import { CURRENT_LINK } from "./swap.js";
@@ -7,10 +7,10 @@ import { mutated } from "../fault-injection.js";
 const GENERATION_NAME = /^[1-9][0-9]{0,15}$/;
 
 /** Generation numbers present in the mount point, ascending. */
-export async function listGenerations(mountPoint: string): Promise<number[]> {
+export function listGenerations(mountPoint: string): number[] {
   let names: string[];
   try {
-    names = await readdir(mountPoint);
+    names = readdirSync(mountPoint);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw error;
@@ -24,10 +24,10 @@ export async function listGenerations(mountPoint: string): Promise<number[]> {
  * A real directory or file at `secretsDir` is an error: ageboot would have to
  * delete it to install the link (agenix#291), and it does not delete what it did not make.
  */
-export async function currentGeneration(secretsDir: string, mountPoint: string, existing: readonly number[]): Promise<number | null> {
+export function currentGeneration(secretsDir: string, mountPoint: string, existing: readonly number[]): number | null {
   let info;
   try {
-    info = await lstat(secretsDir);
+    info = lstatSync(secretsDir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
@@ -36,7 +36,7 @@ export async function currentGeneration(secretsDir: string, mountPoint: string, 
     const what = info.isDirectory() ? "a real directory" : "a file that is not a symlink";
     throw new AgebootError("SETUP", `${secretsDir} is ${what}; it must be a symlink that ageboot manages. Move it away (agenix#291) and run again`);
   }
-  const target = resolve(dirname(secretsDir), await readlink(secretsDir));
+  const target = resolve(dirname(secretsDir), readlinkSync(secretsDir));
   return dirname(target) === mountPoint ? existingGeneration(target.slice(mountPoint.length + 1), existing) : null;
 }
 
@@ -50,9 +50,9 @@ export function generationPath(mountPoint: string, generation: number): string {
 }
 
 /** The generation `<mountPoint>/current` names, or null. */
-export async function currentLinkGeneration(mountPoint: string, existing: readonly number[]): Promise<number | null> {
+export function currentLinkGeneration(mountPoint: string, existing: readonly number[]): number | null {
   try {
-    return existingGeneration(await readlink(`${mountPoint}/${CURRENT_LINK}`), existing);
+    return existingGeneration(readlinkSync(`${mountPoint}/${CURRENT_LINK}`), existing);
   } catch {
     return null;
   }
@@ -64,31 +64,26 @@ export async function currentLinkGeneration(mountPoint: string, existing: readon
  * them; never one that a link still names (a run killed between updating the
  * two links leaves `current` one generation ahead of `secretsDir`).
  */
-export async function removeLeftovers(
-  mountPoint: string,
-  existing: readonly number[],
-  current: number | null,
-  stillLinked: ReadonlySet<number>,
-): Promise<number[]> {
+export function removeLeftovers(mountPoint: string, existing: readonly number[], current: number | null, stillLinked: ReadonlySet<number>): number[] {
   const leftovers = existing.filter((generation) => (current === null || generation > current) && !stillLinked.has(generation));
-  await removeGenerations(mountPoint, leftovers, "remove leftover generation");
+  removeGenerations(mountPoint, leftovers, "remove leftover generation");
   return leftovers;
 }
 
 /** Keep the current generation and `keep` generations before it; remove the rest. Returns what was removed. */
-export async function pruneGenerations(mountPoint: string, current: number, keep: number): Promise<number[]> {
-  const existing = await listGenerations(mountPoint);
+export function pruneGenerations(mountPoint: string, current: number, keep: number): number[] {
+  const existing = listGenerations(mountPoint);
   const previous = existing.filter((generation) => generation < current);
   const kept = new Set([current, ...previous.slice(Math.max(0, previous.length - keep))]);
   const removed = existing.filter((generation) => !kept.has(generation));
-  await removeGenerations(mountPoint, removed, "prune generation");
+  removeGenerations(mountPoint, removed, "prune generation");
   return removed;
 }
 
 /** One at a time, so that a crash test can kill between any two removals. */
-async function removeGenerations(mountPoint: string, generations: readonly number[], step: string): Promise<void> {
+function removeGenerations(mountPoint: string, generations: readonly number[], step: string): void {
   for (const generation of generations) {
-    await rm(generationPath(mountPoint, generation), { recursive: true, force: true });
+    rmSync(generationPath(mountPoint, generation), { recursive: true, force: true });
     mutated(step);
   }
 }

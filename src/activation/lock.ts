@@ -1,8 +1,7 @@
 import { spawn } from "node:child_process";
-import { constants } from "node:fs";
-import { mkdir, open, type FileHandle } from "node:fs/promises";
+import { closeSync, constants, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { AgebootError } from "../errors.js";
+import { AgebootError, describeCause } from "../errors.js";
 import { mutated } from "../fault-injection.js";
 
 /**
@@ -15,32 +14,32 @@ import { mutated } from "../fault-injection.js";
  * The file is beside the mount point, not inside it, because the mount may not
  * exist yet and mounting it must itself be serialised.
  */
-export async function acquireLock(mountPoint: string, timeoutSeconds: number): Promise<() => Promise<void>> {
+export async function acquireLock(mountPoint: string, timeoutSeconds: number): Promise<() => void> {
   const path = join(dirname(mountPoint), `.${basename(mountPoint)}.lock`);
-  let handle: FileHandle;
+  let fd: number;
   try {
-    await mkdir(dirname(mountPoint), { recursive: true, mode: 0o755 });
+    mkdirSync(dirname(mountPoint), { recursive: true, mode: 0o755 });
     mutated("mkdir lock directory");
-    handle = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
     mutated("open lock file");
   } catch (error) {
-    throw new AgebootError("SETUP", `${path}: cannot open the lock file (${(error as Error).message})`, { cause: error });
+    throw new AgebootError("SETUP", `${path}: cannot open the lock file (${describeCause(error)})`, { cause: error });
   }
   const status = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn("flock", ["--exclusive", "--wait", String(timeoutSeconds), "3"], { stdio: ["ignore", "ignore", "pipe", handle.fd] });
+    const child = spawn("flock", ["--exclusive", "--wait", String(timeoutSeconds), "3"], { stdio: ["ignore", "ignore", "ignore", fd] });
     child.on("error", reject);
     child.on("exit", (code) => resolve(code));
-  }).catch(async (error: Error) => {
-    await handle.close();
+  }).catch((error: Error) => {
+    closeSync(fd);
     throw new AgebootError("SETUP", `cannot run flock(1) from util-linux to lock ${path} (${error.message})`, { cause: error });
   });
   if (status !== 0) {
-    await handle.close();
+    closeSync(fd);
     throw new AgebootError("SETUP", `${path}: another ageboot run held the lock for ${timeoutSeconds} s; giving up`);
   }
   // For people looking at a stuck host: who holds it.
-  await handle.truncate(0);
-  await handle.write(`${process.pid}\n`, 0);
+  ftruncateSync(fd, 0);
+  writeSync(fd, `${process.pid}\n`, 0);
   mutated("write lock holder");
-  return () => handle.close();
+  return () => closeSync(fd);
 }

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmod, chown, mkdir, readFile } from "node:fs/promises";
+import { chmodSync, chownSync, mkdirSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { AgebootError, describeCause } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -9,8 +9,8 @@ const run = promisify(execFile);
 const MEMORY_FILESYSTEMS = new Set(["ramfs", "tmpfs"]);
 
 /** The file system type mounted exactly at `path` (the topmost mount), or null. */
-export async function mountedFilesystemAt(path: string): Promise<string | null> {
-  const mountinfo = await readFile("/proc/self/mountinfo", "utf8");
+export function mountedFilesystemAt(path: string): string | null {
+  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
   let found: string | null = null;
   for (const line of mountinfo.split("\n")) {
     // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
@@ -41,12 +41,12 @@ export interface MountOptions {
  */
 export async function ensureSecretsMount(mountPoint: string, options: MountOptions, log: Logger): Promise<void> {
   try {
-    await mkdir(mountPoint, { recursive: true, mode: 0o751 });
+    mkdirSync(mountPoint, { recursive: true, mode: 0o751 });
     mutated("mkdir mount point");
   } catch (error) {
     throw new AgebootError("SETUP", `${mountPoint}: cannot create the mount point (${describeCause(error)})`, { cause: error });
   }
-  let fstype = await mountedFilesystemAt(mountPoint);
+  let fstype = mountedFilesystemAt(mountPoint);
   if (fstype === null && options.allowPlainDirectory) {
     log.warn(`INSECURE: --insecure-plain-directory: staging plaintext in ${mountPoint}, which is not a memory-backed mount; never use this on a real host`);
   } else if (fstype === null) {
@@ -57,19 +57,19 @@ export async function ensureSecretsMount(mountPoint: string, options: MountOptio
       const stderr = (error as { stderr?: string }).stderr?.trim();
       throw new AgebootError("SETUP", `${mountPoint}: cannot mount a ramfs (${stderr || describeCause(error)})`, { cause: error });
     }
-    fstype = await mountedFilesystemAt(mountPoint);
+    fstype = mountedFilesystemAt(mountPoint);
     log.info(`mounted ramfs on ${mountPoint}`);
   }
   if (fstype !== null && !MEMORY_FILESYSTEMS.has(fstype)) {
     throw new AgebootError("SETUP", `${mountPoint}: a ${fstype} file system is mounted there; refusing to write plaintext anywhere but ramfs or tmpfs`);
   }
-  await setDirectoryAccess(mountPoint, options.keysGid);
+  setDirectoryAccess(mountPoint, options.keysGid);
 }
 
 /** Mode 0751 (traverse, no listing) and group "keys" when it exists, as agenix does. */
-export async function setDirectoryAccess(path: string, keysGid: number | null): Promise<void> {
-  if (keysGid !== null) await chown(path, 0, keysGid);
+export function setDirectoryAccess(path: string, keysGid: number | null): void {
+  if (keysGid !== null) chownSync(path, 0, keysGid);
   mutated("chown directory");
-  await chmod(path, 0o751);
+  chmodSync(path, 0o751);
   mutated("chmod directory");
 }

@@ -56,7 +56,7 @@ async function problemsOf(secret: SecretSpec, manifest: Manifest): Promise<strin
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") problems.push(`path ${secret.path}: ${describeCause(error)}`);
     }
-    const symlink = await untrustedSymlinkIn(secret.path);
+    const symlink = untrustedSymlinkIn(secret.path);
     if (symlink) problems.push(`path ${secret.path}: ${symlink}`);
   }
   return problems;

@@ -1,5 +1,6 @@
 import { cpus } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { bundleFile } from "../bundle-files.js";
 import { mapWithLimit } from "../concurrency.js";
 import { faultInjectionActive } from "../fault-injection.js";
 import type { LoadedIdentity } from "../identities/types.js";
@@ -22,11 +23,16 @@ const PARALLEL_THRESHOLD = 256;
 export class StagingThreads {
   private worker: Worker | null = null;
   private startError: string | null = null;
+  /** How many threads the last stageAll() used (for the debug log). */
+  threadsUsed = 1;
 
   constructor(secretCount: number) {
     if (secretCount < PARALLEL_THRESHOLD || cpus().length < 2 || faultInjectionActive()) return; // crash tests count steps in one thread
     try {
-      this.worker = new Worker(new URL("./stage-worker.js", import.meta.url));
+      // Loaded only now, never while the start-up snapshot is built (src/snapshot/worker-threads-shim.cjs).
+      const { Worker } = process.getBuiltinModule("node:worker_threads");
+      // No execArgv of ours: --snapshot-blob is for the process, not for a worker.
+      this.worker = new Worker(bundleFile("stage-worker.js"), { execArgv: [] });
       this.worker.unref();
       this.worker.once("error", (error) => (this.startError = error.message));
     } catch (error) {
@@ -39,8 +45,10 @@ export class StagingThreads {
     const sequential = (share: readonly StageJob[]) => mapWithLimit(share, concurrency, (job) => runStageJob(job, identities));
     if (this.worker === null || jobs.length < PARALLEL_THRESHOLD) {
       this.close();
+      this.threadsUsed = 1;
       return sequential(jobs);
     }
+    this.threadsUsed = 2;
     // The worker's share leaves the main thread the start-up time's worth of extra secrets.
     const split = jobs.length - Math.floor((jobs.length - PARALLEL_THRESHOLD) / 2);
     const [mine, theirs] = await Promise.all([sequential(jobs.slice(0, split)), this.inWorker(jobs.slice(split), identities, concurrency)]);

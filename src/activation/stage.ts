@@ -1,5 +1,4 @@
-import { closeSync, constants, fchmodSync, fchownSync, openSync, unlinkSync, writeSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { closeSync, constants, fchmodSync, fchownSync, mkdirSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { openPlaintext } from "../age/decrypt.js";
 import { AgebootError, describeCause } from "../errors.js";
 import type { LoadedIdentity } from "../identities/types.js";
@@ -99,14 +98,14 @@ export function writeAll(fd: number, chunk: Uint8Array, target: string): void {
  * the generation's own access (0751, group keys). Called for every secret before
  * staging starts; `made` remembers what exists already.
  */
-export async function makeParentDirectories(generationDir: string, name: string, keysGid: number | null, made: Set<string>): Promise<void> {
+export function makeParentDirectories(generationDir: string, name: string, keysGid: number | null, made: Set<string>): void {
   const parts = name.split("/").slice(0, -1);
   for (let depth = 1; depth <= parts.length; depth++) {
     const directory = `${generationDir}/${parts.slice(0, depth).join("/")}`;
     if (made.has(directory)) continue;
     made.add(directory);
-    await mkdir(directory, { mode: 0o751 });
+    mkdirSync(directory, { mode: 0o751 });
     mutated("mkdir secret directory");
-    await setDirectoryAccess(directory, keysGid);
+    setDirectoryAccess(directory, keysGid);
   }
 }

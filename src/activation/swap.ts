@@ -1,25 +1,25 @@
-import { mkdir, rename, symlink, unlink } from "node:fs/promises";
+import { mkdirSync, renameSync, symlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { mutated } from "../fault-injection.js";
-import { removeStaleTemporaries, temporaryNameFor } from "./temporary-names.js";
+import { removeStaleTemporaries, temporaryNameFor, unlinkQuietly } from "./temporary-names.js";
 
 /**
  * Point the symlink `link` at `target` in one step: a symlink under a temporary
  * name beside it, renamed over it. rename(2) replaces the old link atomically,
  * so every reader resolves either the old target or the new one.
  */
-export async function replaceSymlink(link: string, target: string): Promise<void> {
-  await mkdir(dirname(link), { recursive: true, mode: 0o755 });
+export function replaceSymlink(link: string, target: string): void {
+  mkdirSync(dirname(link), { recursive: true, mode: 0o755 });
   mutated("mkdir symlink parent");
-  await removeStaleTemporaries(link);
+  removeStaleTemporaries(link);
   const temporary = temporaryNameFor(link);
-  await symlink(target, temporary);
+  symlinkSync(target, temporary);
   mutated("symlink temporary");
   try {
-    await rename(temporary, link);
+    renameSync(temporary, link);
     mutated("swap symlink");
   } catch (error) {
-    await unlink(temporary).catch(() => {});
+    unlinkQuietly(temporary);
     throw error;
   }
 }
@@ -33,7 +33,7 @@ export const CURRENT_LINK = "current";
  * through (it resolves the same wherever the mount is bound), then `secretsDir`,
  * the absolute link the host's services read through.
  */
-export async function makeCurrent(secretsDir: string, mountPoint: string, generation: number): Promise<void> {
-  await replaceSymlink(`${mountPoint}/${CURRENT_LINK}`, String(generation));
-  await replaceSymlink(secretsDir, `${mountPoint}/${generation}`);
+export function makeCurrent(secretsDir: string, mountPoint: string, generation: number): void {
+  replaceSymlink(`${mountPoint}/${CURRENT_LINK}`, String(generation));
+  replaceSymlink(secretsDir, `${mountPoint}/${generation}`);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readdir, unlink } from "node:fs/promises";
+import { readdirSync, unlinkSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { mutated } from "../fault-injection.js";
 
@@ -16,17 +16,26 @@ function temporaryPrefix(path: string): string {
 }
 
 /** Remove temporaries for `path` that a killed run left behind (call under the lock). */
-export async function removeStaleTemporaries(path: string): Promise<void> {
+export function removeStaleTemporaries(path: string): void {
   const prefix = temporaryPrefix(path);
   let names: string[];
   try {
-    names = await readdir(dirname(path));
+    names = readdirSync(dirname(path));
   } catch {
     return;
   }
   const stale = names.filter((name) => name.startsWith(prefix) && /^[0-9a-f]{12}$/.test(name.slice(prefix.length)));
   for (const name of stale) {
-    await unlink(`${dirname(path)}/${name}`).catch(() => {});
+    unlinkQuietly(`${dirname(path)}/${name}`);
     mutated("remove stale temporary");
+  }
+}
+
+/** Remove a file we made, when it may already be gone; failing to is not worth reporting. */
+export function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already, or its directory went with a failed run
   }
 }

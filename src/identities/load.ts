@@ -1,5 +1,4 @@
-import { constants } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { closeSync, constants, openSync, readFileSync, statSync } from "node:fs";
 import sshpk from "sshpk";
 import { describeCause } from "../errors.js";
 import { identitiesFromAgeFile } from "./age-keys.js";
@@ -32,7 +31,7 @@ export async function loadIdentities(paths: readonly string[]): Promise<Identity
   const warnings: IdentityWarning[] = [];
   for (const path of paths) {
     const warn = (message: string) => warnings.push({ path, message });
-    const text = await readIdentityFile(path, warn);
+    const text = readIdentityFile(path, warn);
     if (text === null) continue;
     try {
       if (looksLikePemOrOpenSsh(text)) {
@@ -51,10 +50,10 @@ export async function loadIdentities(paths: readonly string[]): Promise<Identity
 }
 
 /** The file's text, or null (with a warning) when there is nothing usable to read. */
-async function readIdentityFile(path: string, warn: (message: string) => void): Promise<string | null> {
+function readIdentityFile(path: string, warn: (message: string) => void): string | null {
   let info;
   try {
-    info = await stat(path);
+    info = statSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     warn(code === "ENOENT" ? "identity file does not exist, skipped" : `cannot read identity file (${describeCause(error)}), skipped`);
@@ -75,11 +74,11 @@ async function readIdentityFile(path: string, warn: (message: string) => void): 
   let text: string;
   try {
     // O_NONBLOCK: if the path was swapped for a FIFO since stat, do not hang the boot.
-    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
-      text = await handle.readFile({ encoding: "utf8" });
+      text = readFileSync(fd, "utf8");
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   } catch (error) {
     warn(`cannot read identity file (${describeCause(error)}), skipped`);

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { AgebootError, describeCause } from "../errors.js";
 import { parseJsonRejectingDuplicates } from "./json.js";
 import type { Manifest } from "./types.js";
@@ -24,9 +24,14 @@ async function yamlParser(): Promise<typeof import("yaml").parse> {
 export async function loadManifest(path: string): Promise<Manifest> {
   let text: string;
   try {
-    const bytes = await readFile(path);
-    if (bytes.length > MAX_MANIFEST_BYTES) throw new Error(`larger than ${MAX_MANIFEST_BYTES} bytes`);
-    text = bytes.toString("utf8");
+    const fd = openSync(path, "r");
+    try {
+      // Sized before it is read: an oversized file is never loaded into memory.
+      if (fstatSync(fd).size > MAX_MANIFEST_BYTES) throw new Error(`larger than ${MAX_MANIFEST_BYTES} bytes`);
+      text = readFileSync(fd, "utf8");
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
     throw new AgebootError("MANIFEST", `${path}: cannot read manifest (${describeCause(error)})`, { cause: error });
   }

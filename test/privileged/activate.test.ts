@@ -7,6 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mountedFilesystemAt } from "../../src/activation/mount.js";
 import { TestHost } from "../helpers/host.js";
 import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
+import { agebootCommand } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -57,7 +58,7 @@ describe("first activation", () => {
     expect(result.stderr).toContain("generation 1 is current: 5 added");
     expect(result.status).toBe(0);
 
-    expect(await mountedFilesystemAt(host.mountPoint)).toBe("ramfs");
+    expect(mountedFilesystemAt(host.mountPoint)).toBe("ramfs");
     const mountLine = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((line) => line.split(" ")[4] === host.mountPoint)!;
     expect(mountLine).toMatch(/nosuid/);
     expect(mountLine).toMatch(/nodev/);
@@ -83,7 +84,7 @@ describe("first activation", () => {
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", host.mountPoint]);
     host.writeManifest({ a: { file: host.encrypt("a") } });
     expect(host.activate().status).toBe(0);
-    expect(await mountedFilesystemAt(host.mountPoint)).toBe("tmpfs");
+    expect(mountedFilesystemAt(host.mountPoint)).toBe("tmpfs");
     expect(readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((line) => line.split(" ")[4] === host.mountPoint)).toHaveLength(1);
     expect(ownerGroupMode(host.mountPoint)).toEqual([0, keysGid, "0751"]);
   });
@@ -391,7 +392,7 @@ describe("concurrency", () => {
 
 function activateAsync(host: TestHost): Promise<number | null> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, "../../dist/cli.js"), "activate", "--manifest", host.manifestPath], { stdio: "ignore" });
+    const child = spawn(...agebootCommand(["activate", "--manifest", host.manifestPath]), { stdio: "ignore" });
     child.on("exit", resolve);
   });
 }
