@@ -35,7 +35,10 @@ export class SameContent {
     const current = scratch.subarray(0, chunk.length);
     const filled = readFully(this.fd, current, this.position);
     this.position += filled;
-    if (filled !== chunk.length || !current.equals(chunk)) this.finish(false);
+    const equal = filled === chunk.length && current.equals(chunk);
+    // The scratch buffer outlives this secret: leave none of its plaintext in it.
+    current.fill(0);
+    if (!equal) this.finish(false);
   }
 
   /** Whether every byte matched; releases the current file. */
