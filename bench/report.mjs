@@ -39,6 +39,7 @@ export function renderTables(results, machine, plan) {
     "### Start-up",
     "",
     `\`node -e 0\`: ${seconds(startup.nodeAlone.wall)}; \`ageboot activate\` with 10 secrets: ${seconds(startup.tenSecrets.wall)} (**${startup.ratio.toFixed(2)}x** node doing nothing).`,
+    `Without the start-up snapshot (\`node dist/cli.js\`, what the launcher falls back to): ${seconds(startup.withoutSnapshot.wall)} (${(startup.withoutSnapshot.wall / startup.nodeAlone.wall).toFixed(2)}x).`,
     "",
     "### Scaling: 64 B secrets (chart: performance-scaling.svg)",
     "",

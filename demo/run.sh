@@ -7,8 +7,8 @@
 # Prints names, owners, modes and sizes: never the values themselves.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-cli="$here/../dist/cli.js"
-[ -f "$cli" ] || { echo "demo: run 'npm ci' (or 'npm run build') first" >&2; exit 1; }
+ageboot="$here/../dist/ageboot"
+[ -x "$ageboot" ] || { echo "demo: run 'npm ci' (or 'npm run build') first" >&2; exit 1; }
 
 if [ "$(id -u)" = 0 ] && [ -z "${AGEBOOT_DEMO_INSIDE:-}" ] && command -v unshare >/dev/null; then
   AGEBOOT_DEMO_INSIDE=1 exec unshare --mount --propagation private -- bash "$0" "$@"
@@ -61,14 +61,14 @@ show() {
 
 echo "== 1. first activation (throwaway demo keys and values, see demo/README.md)"
 manifest "$here/secrets/db-password.age"
-node "$cli" activate --manifest "$work/manifest.yaml" "${extra[@]}"
+"$ageboot" activate --manifest "$work/manifest.yaml" "${extra[@]}"
 show
 echo "== 2. rotation: db-password now comes from another file"
 manifest "$here/secrets/sops-style.age"
-node "$cli" activate --manifest "$work/manifest.yaml" "${extra[@]}"
+"$ageboot" activate --manifest "$work/manifest.yaml" "${extra[@]}"
 show
 echo "== 3. a broken secret: the run fails, and generation 2 stays current"
 head -c 100 "$here/secrets/db-password.age" > "$work/truncated.age"
 manifest "$work/truncated.age"
-node "$cli" activate --manifest "$work/manifest.yaml" "${extra[@]}" || echo "   (exit status $?, as expected)"
+"$ageboot" activate --manifest "$work/manifest.yaml" "${extra[@]}" || echo "   (exit status $?, as expected)"
 show

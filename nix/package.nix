@@ -24,20 +24,26 @@ buildNpmPackage {
       ../tsconfig.json
       ../tsconfig.build.json
       ../scripts/build.mjs
+      ../scripts/launcher.sh
       ../src
+      # The public demo keys and values: the build activates them once to warm the start-up snapshot.
+      ../demo
     ];
   };
   nodejs = nodejs_20;
   npmDeps = importNpmLock { npmRoot = ../.; };
   npmConfigHook = importNpmLock.npmConfigHook;
   npmBuildScript = "build";
-  nativeBuildInputs = [ makeWrapper ];
+  # util-linux: flock(1), for the snapshot's warm-up activation during the build.
+  nativeBuildInputs = [ makeWrapper util-linux ];
   installPhase = ''
     runHook preInstall
     mkdir -p $out/lib/ageboot $out/bin
     cp -r dist/. $out/lib/ageboot/
-    makeWrapper ${nodejs_20}/bin/node $out/bin/ageboot \
-      --add-flags $out/lib/ageboot/cli.js \
+    # The launcher starts node from the start-up snapshot (lib/ageboot/ageboot.blob),
+    # built above by this same nodejs_20, so it always loads.
+    makeWrapper $out/lib/ageboot/ageboot $out/bin/ageboot \
+      --set AGEBOOT_NODE ${nodejs_20}/bin/node \
       --prefix PATH : ${lib.makeBinPath [ util-linux systemd getent ]}
     runHook postInstall
   '';

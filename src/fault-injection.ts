@@ -6,12 +6,24 @@ import { writeFileSync } from "node:fs";
  * the process SIGKILLs itself right after its k-th step, and with
  * AGEBOOT_TEST_COUNT_STEPS=FILE it writes how many steps it took (and their
  * names) there at exit. Without those variables this does nothing but count.
+ *
+ * The variables are read when a run starts (configureFaultInjection, from
+ * main), not when this module loads: a process started from the start-up
+ * snapshot loaded its modules at build time, in another environment.
  */
-const killAfter = Number(process.env["AGEBOOT_TEST_KILL_AFTER_STEP"] ?? 0);
-const countFile = process.env["AGEBOOT_TEST_COUNT_STEPS"];
-const steps: string[] = [];
+let killAfter = 0;
+let countFile: string | undefined;
+let steps: string[] = [];
 
-if (countFile) process.on("exit", () => writeFileSync(countFile, steps.join("\n") + (steps.length ? "\n" : "")));
+export function configureFaultInjection(env: NodeJS.ProcessEnv = process.env): void {
+  killAfter = Number(env["AGEBOOT_TEST_KILL_AFTER_STEP"] ?? 0);
+  countFile = env["AGEBOOT_TEST_COUNT_STEPS"];
+  steps = [];
+  if (countFile) {
+    const file = countFile;
+    process.once("exit", () => writeFileSync(file, steps.join("\n") + (steps.length ? "\n" : "")));
+  }
+}
 
 /** Whether a crash test is counting or killing steps (they must all happen in one thread then). */
 export function faultInjectionActive(): boolean {

@@ -5,7 +5,7 @@ import { closeSync, existsSync, openSync, readFileSync, statSync, symlinkSync, w
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CANARY } from "./helpers/canary.js";
-import { ageEncrypt, cliPath, runCli, sshKeygen, tempDir } from "./helpers/tools.js";
+import { ageEncrypt, agebootCommand, runCli, sshKeygen, tempDir } from "./helpers/tools.js";
 
 const { dir, cleanup } = tempDir();
 afterAll(cleanup);
@@ -133,7 +133,7 @@ describe("ageboot decrypt", () => {
     writeFileSync(stderrFile, "");
     const { dev, ino } = statSync(stderrFile);
     const stderrFd = openSync(stderrFile, "a");
-    const result = spawnSync(process.execPath, [cliPath, "decrypt", "-i", join(dir, "nope"), secretFile], {
+    const result = spawnSync(...agebootCommand(["decrypt", "-i", join(dir, "nope"), secretFile]), {
       stdio: ["ignore", "pipe", stderrFd],
       env: { ...process.env, JOURNAL_STREAM: `${dev}:${ino}` },
     });

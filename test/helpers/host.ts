@@ -2,7 +2,7 @@ import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { assertNoCanary, assertNoPlaintextOnDisk, CANARY } from "./canary.js";
-import { ageEncrypt, cliPath, sshKeygen, tempDir } from "./tools.js";
+import { ageEncrypt, agebootCommand, sshKeygen, tempDir } from "./tools.js";
 
 export interface SecretSettings {
   file: string;
@@ -69,7 +69,7 @@ export class TestHost {
   }
 
   activate(...args: string[]): SpawnSyncReturns<string> {
-    const result = spawnSync(process.execPath, [cliPath, "activate", "--manifest", this.manifestPath, ...args], {
+    const result = spawnSync(...agebootCommand(["activate", "--manifest", this.manifestPath, ...args]), {
       encoding: "utf8",
       env: { ...process.env, JOURNAL_STREAM: "", NOTIFY_SOCKET: "" },
     });

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cliPath } from "./tools.js";
+import { cliPath, launcherPath, snapshotPath } from "./tools.js";
 
 /**
  * The suite tests against the real age, age-keygen and ssh-keygen and the built
@@ -11,5 +11,7 @@ export default function requireTools(): void {
   if (missing.length > 0) {
     throw new Error(`missing test tools: ${missing.join(", ")} (npm test installs them on Debian as root: scripts/ensure-test-tools.sh)`);
   }
-  if (!existsSync(cliPath)) throw new Error(`${cliPath} is not built; run npm run build (npm test does)`);
+  for (const built of [cliPath, launcherPath, snapshotPath]) {
+    if (!existsSync(built)) throw new Error(`${built} is not built; run npm run build (npm test does)`);
+  }
 }

@@ -7,6 +7,21 @@ import { assertNoCanary } from "./canary.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 export const cliPath = join(repoRoot, "dist", "cli.js");
+/** What ships: the launcher, and the start-up snapshot it starts node from (scripts/build.mjs). */
+export const launcherPath = join(repoRoot, "dist", "ageboot");
+export const snapshotPath = join(repoRoot, "dist", "ageboot.blob");
+
+/**
+ * The command that runs ageboot with `args`, as [file, arguments]: node started
+ * from the start-up snapshot, the way dist/ageboot runs it on a host, but
+ * without the launcher's shell in between (so that a test sees node's own exit
+ * signal). AGEBOOT_TEST_ENTRY=bundle runs the whole suite against the plain
+ * bundle (dist/cli.js), what the launcher falls back to.
+ */
+export function agebootCommand(args: readonly string[]): [string, string[]] {
+  if (process.env["AGEBOOT_TEST_ENTRY"] === "bundle") return [process.execPath, [cliPath, ...args]];
+  return [process.execPath, ["--snapshot-blob", snapshotPath, "--", ...args]];
+}
 
 /** A fresh temporary directory, removed by the returned cleanup. */
 export function tempDir(prefix = "ageboot-test-"): { dir: string; cleanup: () => void } {
@@ -51,7 +66,7 @@ export function runCli(
   args: string[],
   options: { input?: Uint8Array | string; env?: NodeJS.ProcessEnv; cwd?: string; plaintextOnStdout?: boolean } = {},
 ): SpawnSyncReturns<Buffer> {
-  const result = spawnSync(process.execPath, [cliPath, ...args], {
+  const result = spawnSync(...agebootCommand(args), {
     input: options.input ?? "",
     env: { ...process.env, JOURNAL_STREAM: "", ...options.env },
     cwd: options.cwd ?? repoRoot,

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHost, type SecretSettings } from "../helpers/host.js";
 import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
-import { cliPath } from "../helpers/tools.js";
+import { agebootCommand } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -85,7 +85,7 @@ function reset(): void {
 function activate(version: Version, keepGenerations: number, env: Record<string, string> = {}): ReturnType<typeof spawnSync> {
   host.keepGenerations = keepGenerations;
   host.writeManifest(version.secrets);
-  return spawnSync(process.execPath, [cliPath, "activate", "--manifest", host.manifestPath], { encoding: "utf8", env: { ...process.env, ...env } });
+  return spawnSync(...agebootCommand(["activate", "--manifest", host.manifestPath]), { encoding: "utf8", env: { ...process.env, ...env } });
 }
 
 function prepare(scenario: Scenario): void {
@@ -234,7 +234,7 @@ describe("SIGKILL at random moments", () => {
       const next = versions[(round + 1) % 2]!;
       host.keepGenerations = 1;
       host.writeManifest(next.secrets);
-      const child = spawn(process.execPath, [cliPath, "activate", "--manifest", host.manifestPath], { stdio: "ignore" });
+      const child = spawn(...agebootCommand(["activate", "--manifest", host.manifestPath]), { stdio: "ignore" });
       const exited = new Promise<string | null>((resolve) => child.on("exit", (_, signal) => resolve(signal)));
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 250));
       child.kill("SIGKILL");

@@ -10,7 +10,7 @@ import { craftFile, craftingIdentity } from "../helpers/age-craft.js";
 import { CANARY } from "../helpers/canary.js";
 import { TestHost } from "../helpers/host.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
-import { ageEncrypt, cliPath, run, sshKeygen } from "../helpers/tools.js";
+import { ageEncrypt, agebootCommand, run, sshKeygen } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -44,7 +44,7 @@ function activate(manifest: Record<string, unknown>): Outcome {
 }
 
 function activateManifestFile(path: string): Outcome {
-  const result = spawnSync(process.execPath, [cliPath, "--log-format", "json", "activate", "--manifest", path], { encoding: "utf8" });
+  const result = spawnSync(...agebootCommand(["--log-format", "json", "activate", "--manifest", path]), { encoding: "utf8" });
   const codes = result.stderr
     .split("\n")
     .filter((line) => line.startsWith("{"))

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestHost } from "../helpers/host.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
-import { cliPath } from "../helpers/tools.js";
+import { agebootCommand } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -38,14 +38,14 @@ it("reports progress and the summary as STATUS=, and a dead socket never fails t
   receiver.stdout.on("data", (chunk: Buffer) => (received += chunk.toString()));
   while (!received.includes("ready")) await new Promise((resolve) => setTimeout(resolve, 20));
 
-  const run = spawnSync(process.execPath, [cliPath, "activate", "--manifest", host.manifestPath], { encoding: "utf8", env: { ...process.env, NOTIFY_SOCKET: socketPath } });
+  const run = spawnSync(...agebootCommand(["activate", "--manifest", host.manifestPath]), { encoding: "utf8", env: { ...process.env, NOTIFY_SOCKET: socketPath } });
   expect(run.status, run.stderr).toBe(0);
   await new Promise((resolve) => receiver.on("exit", resolve));
   expect(received).toContain("STATUS=Planning 2 secrets");
   expect(received).toContain("STATUS=Decrypting 2 secrets into generation 1");
   expect(received).toContain("STATUS=generation 1 is current: 2 added");
 
-  const dead = spawnSync(process.execPath, [cliPath, "activate", "--manifest", host.manifestPath], { encoding: "utf8", env: { ...process.env, NOTIFY_SOCKET: join(host.root, "nobody-listens.sock") } });
+  const dead = spawnSync(...agebootCommand(["activate", "--manifest", host.manifestPath]), { encoding: "utf8", env: { ...process.env, NOTIFY_SOCKET: join(host.root, "nobody-listens.sock") } });
   expect(dead.status, dead.stderr).toBe(0);
   expect(dead.stderr).not.toMatch(/error/);
 });

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestHost } from "../helpers/host.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
+import { agebootCommand } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -31,8 +32,7 @@ it(`a reader loop sees only complete values across ${ACTIVATIONS} activations`, 
     writeFileSync(path, JSON.stringify({ version: 1, secretsDir: host.secretsDir, secretsMountPoint: host.mountPoint, identityPaths: [host.key], keepGenerations: 1, secrets }));
     return path;
   });
-  const cli = join(import.meta.dirname, "../../dist/cli.js");
-  const first = spawnSync(process.execPath, [cli, "activate", "--manifest", manifests[0]!], { encoding: "utf8" });
+  const first = spawnSync(...agebootCommand(["activate", "--manifest", manifests[0]!]), { encoding: "utf8" });
   expect(first.status, first.stderr).toBe(0);
 
   // The reader is a separate process, as a service would be.
@@ -45,7 +45,7 @@ it(`a reader loop sees only complete values across ${ACTIVATIONS} activations`, 
   const readerDone = new Promise((resolve) => reader.on("exit", resolve));
 
   for (let run = 1; run <= ACTIVATIONS; run++) {
-    const result = spawnSync(process.execPath, [cli, "activate", "--manifest", manifests[run % 2]!], { encoding: "utf8" });
+    const result = spawnSync(...agebootCommand(["activate", "--manifest", manifests[run % 2]!]), { encoding: "utf8" });
     expect(result.status, result.stderr).toBe(0);
   }
   reader.kill("SIGTERM");

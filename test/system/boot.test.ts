@@ -55,8 +55,10 @@ it("secrets are in place, owned and moded, before services start; restart and fa
   execFileSync("chroot", [root, "groupadd", "-g", "4200", "shared"]);
   execFileSync("chroot", [root, "useradd", "-u", "4101", "-U", "-M", "-s", "/usr/sbin/nologin", "alice"]);
 
-  // The package: the bundle and a node binary (bound in at boot), and the unit, installed and enabled.
-  put(root, "usr/bin/ageboot", '#!/bin/sh\nexec /usr/bin/node /usr/lib/ageboot/cli.js "$@"\n', 0o755);
+  // The package: dist/ (launcher, snapshot, bundle) and the node that built it, both bound in
+  // at boot; /usr/bin/ageboot links to the launcher, as an install would. The unit, installed and enabled.
+  mkdirSync(join(root, "usr/bin"), { recursive: true });
+  symlinkSync("/usr/lib/ageboot/ageboot", join(root, "usr/bin/ageboot"));
   put(root, "etc/systemd/system/ageboot.service", readFileSync(join(repoRoot, "systemd/ageboot.service")));
   enable(root, "ageboot.service", "sysinit.target");
   // Impermanence: the host key lives on /persist.
@@ -136,6 +138,8 @@ it("secrets are in place, owned and moded, before services start; restart and fa
   expect(result["app_token_after_broken"]).toBe(sha256(TestHost.withCanary("app-token-rotated")));
   const journal = readFileSync(join(results, "journal.txt"), "utf8");
   expect(journal).toMatch(/secret broken: .*malformed/);
+  // Every run started from the snapshot: the launcher never had to fall back to the bundle.
+  expect(journal).not.toContain("running without it");
   assertNoCanary("the journal of the booted system", journal);
   assertNoCanary("the console of the booted system", output);
 }, 300_000);

@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { cliPath, repoRoot } from "../helpers/tools.js";
+import { launcherPath, repoRoot } from "../helpers/tools.js";
 
 const dir = mkdtempSync("/tmp/ageboot-unit-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,7 +14,7 @@ it("systemd-analyze verify passes on systemd/ageboot.service", () => {
   const unit = readFileSync(join(repoRoot, "systemd/ageboot.service"), "utf8");
   expect(unit).toContain("ExecStart=/usr/bin/ageboot ");
   const path = join(dir, "ageboot.service");
-  writeFileSync(path, unit.replace("ExecStart=/usr/bin/ageboot ", `ExecStart=${cliPath} `));
+  writeFileSync(path, unit.replace("ExecStart=/usr/bin/ageboot ", `ExecStart=${launcherPath} `));
   const result = spawnSync("systemd-analyze", ["verify", path], { encoding: "utf8" });
   expect(result.stderr).toBe("");
   expect(result.status).toBe(0);

@@ -1,0 +1,25 @@
+#!/bin/sh
+# ageboot's launcher (dist/ageboot, copied here by scripts/build.mjs).
+#
+# It starts Node.js from the V8 start-up snapshot built beside it
+# (ageboot.blob: the bundle already loaded and its activation path compiled),
+# which takes about a third off every run's start-up; a boot waits on that
+# (docs/performance.md). A snapshot only loads into the Node.js version that
+# built it: any other makes node exit with status 14 before it runs a line of
+# ours, and then the plain bundle (cli.js) runs instead, so an upgraded Node.js
+# costs speed, never the secrets. ageboot's own exit statuses are 0 to 5.
+#
+# AGEBOOT_NODE names the node binary (default: node on PATH).
+self=$0
+[ -L "$self" ] && self=$(readlink -f -- "$self")
+case $self in */*) dir=${self%/*} ;; *) dir=. ;; esac
+node=${AGEBOOT_NODE:-node}
+if [ -f "$dir/ageboot.blob" ]; then
+  # Not exec: on status 14 the bundle must still run. Under systemd, stopping
+  # the unit signals the whole control group, node included.
+  "$node" --snapshot-blob "$dir/ageboot.blob" -- "$@"
+  status=$?
+  [ "$status" -ne 14 ] && exit "$status"
+  echo "ageboot: warning: $dir/ageboot.blob was built by another Node.js; running without it (slower start). Rebuild it: npm run build" >&2
+fi
+exec "$node" "$dir/cli.js" "$@"
