@@ -21,7 +21,7 @@ export function renderTables(results, machine, plan) {
   const { startup, large } = results;
   return [
     `Measured ${machine.date} on ${machine.cpu}, ${machine.memory}, Linux ${machine.kernel}, Node.js ${machine.node}, age ${machine.age}.`,
-    `Median of ${plan.repetitions} alternating runs after one warm-up each; wall and CPU (user + system, children included) from GNU time; peak = largest resident set.`,
+    `Median of ${plan.repetitions} alternating runs after one warm-up each; wall from the clock around each run, CPU (user + system, children included) and peak (largest resident set) from GNU time.`,
     "",
     "### Secrets by count and size (ed25519 host key)",
     "",
