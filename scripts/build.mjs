@@ -3,7 +3,7 @@
 // waits on it (docs/performance.md).
 import { execFileSync } from "node:child_process";
 import { build } from "esbuild";
-import { chmod, copyFile, readFile, rm } from "node:fs/promises";
+import { chmod, copyFile, readFile, rename, rm } from "node:fs/promises";
 import { resolve } from "node:path";
 
 await rm("dist", { recursive: true, force: true });
@@ -51,12 +51,14 @@ await build({
   alias: { worker_threads: "./src/snapshot/worker-threads-shim.cjs" },
   legalComments: "none",
 });
-execFileSync(process.execPath, ["--no-warnings", "--snapshot-blob", "dist/ageboot.blob", "--build-snapshot", snapshotEntry], {
+// Written under another name and renamed: a half-written blob must never be the one installed.
+execFileSync(process.execPath, ["--no-warnings", "--snapshot-blob", "dist/ageboot.blob.partial", "--build-snapshot", snapshotEntry], {
   // Node warns that snapshots of child_process, worker_threads and perf_hooks are "not yet fully
   // verified"; the tests run every command through the snapshot (test/snapshot.test.ts).
   stdio: ["ignore", "inherit", "inherit"],
   env: { ...process.env, AGEBOOT_SNAPSHOT_WARM_UP_DEMO: resolve("demo") },
 });
+await rename("dist/ageboot.blob.partial", "dist/ageboot.blob");
 await rm(snapshotEntry);
 
 // 3. dist/ageboot: the command to install (package.json "bin", the systemd unit, the Nix wrapper).

@@ -8,6 +8,9 @@
 # built it: any other makes node exit with status 14 before it runs a line of
 # ours, and then the plain bundle (cli.js) runs instead, so an upgraded Node.js
 # costs speed, never the secrets. ageboot's own exit statuses are 0 to 5.
+# A damaged blob makes node crash while loading it (SIGSEGV, SIGTRAP, ...): the
+# bundle runs then too. Running again after a crash is safe, since activation
+# is crash-consistent; a run stopped by SIGTERM or SIGKILL is never repeated.
 #
 # AGEBOOT_NODE names the node binary (default: node on PATH).
 self=$0
@@ -19,7 +22,11 @@ if [ -f "$dir/ageboot.blob" ]; then
   # the unit signals the whole control group, node included.
   "$node" --snapshot-blob "$dir/ageboot.blob" -- "$@"
   status=$?
-  [ "$status" -ne 14 ] && exit "$status"
-  echo "ageboot: warning: $dir/ageboot.blob was built by another Node.js; running without it (slower start). Rebuild it: npm run build" >&2
+  case $status in
+    14) why="was built by another Node.js" ;;
+    132 | 133 | 134 | 135 | 139) why="could not be loaded (node died of signal $((status - 128)))" ;;
+    *) exit "$status" ;;
+  esac
+  echo "ageboot: warning: $dir/ageboot.blob $why; running without it (slower start). Rebuild it: npm run build" >&2
 fi
 exec "$node" "$dir/cli.js" "$@"

@@ -68,30 +68,40 @@ describe("the launcher", () => {
     expect(launch(launcherPath, ["--version"]).stdout).toMatch(/^ageboot /);
   });
 
-  it("falls back to the plain bundle when the snapshot was built by another Node.js, and says so", () => {
+  /** Activate one secret with a copy of dist/ whose blob `damage` changed; the bundle must do the work. */
+  function activateWithBlob(damage: (blob: Buffer) => Buffer): SpawnSyncReturns<string> {
     const { dir, cleanup } = tempDir();
     try {
       const dist = join(dir, "dist");
       cpSync(join(repoRoot, "dist"), dist, { recursive: true });
-      // The blob starts with the version of the node that built it; make it another one.
-      const blob = readFileSync(join(dist, "ageboot.blob"));
-      const version = Buffer.from(process.versions.node);
-      const at = blob.subarray(0, 256).indexOf(version);
-      expect(at).toBeGreaterThan(0);
-      const other = Buffer.from(process.versions.node.replace(/\d/g, (digit) => String((Number(digit) + 1) % 10)));
-      other.copy(blob, at);
-      writeFileSync(join(dist, "ageboot.blob"), blob);
-
+      writeFileSync(join(dist, "ageboot.blob"), damage(readFileSync(join(dist, "ageboot.blob"))));
       const host = newHost();
       host.writeManifest({ token: { file: host.encrypt("fallback value") } });
       const result = launch(join(dist, "ageboot"), ["--log-level", "debug", "activate", "--manifest", host.manifestPath]);
       expect(result.status, result.stderr).toBe(0);
-      expect(result.stderr).toContain("ageboot.blob was built by another Node.js; running without it");
       expect(result.stderr).toContain("from the bundle");
       expect(host.read("token")).toBe("fallback value");
+      return result;
     } finally {
       cleanup();
     }
+  }
+
+  it("falls back to the plain bundle when the snapshot was built by another Node.js, and says so", () => {
+    const result = activateWithBlob((blob) => {
+      // The blob starts with the version of the node that built it; make it another one.
+      const at = blob.subarray(0, 256).indexOf(Buffer.from(process.versions.node));
+      expect(at).toBeGreaterThan(0);
+      Buffer.from(process.versions.node.replace(/\d/g, (digit) => String((Number(digit) + 1) % 10))).copy(blob, at);
+      return blob;
+    });
+    expect(result.stderr).toContain("ageboot.blob was built by another Node.js; running without it");
+  });
+
+  it("falls back to the plain bundle when the snapshot is damaged and node dies loading it", () => {
+    // Cut short, as a full disk during a build could leave it; node crashes (SIGSEGV) reading it.
+    const truncated = activateWithBlob((blob) => blob.subarray(0, 1000));
+    expect(truncated.stderr).toMatch(/ageboot\.blob could not be loaded \(node died of signal \d+\); running without it/);
   });
 });
 
