@@ -18,7 +18,7 @@ self=$0
 case $self in */*) dir=${self%/*} ;; *) dir=. ;; esac
 node=${AGEBOOT_NODE:-node}
 if [ -f "$dir/ageboot.blob" ]; then
-  # Not exec: on status 14 the bundle must still run. Under systemd, stopping
+  # Not exec: after status 14 or a crash the bundle must still run. Under systemd, stopping
   # the unit signals the whole control group, node included.
   "$node" --snapshot-blob "$dir/ageboot.blob" -- "$@"
   status=$?
