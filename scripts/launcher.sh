@@ -13,6 +13,13 @@
 # is crash-consistent; a run stopped by SIGTERM or SIGKILL is never repeated.
 #
 # AGEBOOT_NODE names the node binary (default: node on PATH).
+#
+# Under systemd this shell is the unit's main process. AGEBOOT_MAIN_PID tells
+# node so (src/notify.ts): sd_notify messages carry MAINPID=, and naming node,
+# which is not systemd's child, would leave systemd waiting for an exit it
+# cannot see.
+AGEBOOT_MAIN_PID=$$
+export AGEBOOT_MAIN_PID
 self=$0
 [ -L "$self" ] && self=$(readlink -f -- "$self")
 case $self in */*) dir=${self%/*} ;; *) dir=. ;; esac

@@ -9,11 +9,24 @@ import type { Logger } from "./log.js";
  */
 export function statusNotifier(log: Logger, env: NodeJS.ProcessEnv = process.env): (status: string) => Promise<void> {
   if (!env["NOTIFY_SOCKET"]) return async () => {};
+  const pid = mainPid(env);
   return async (status) => {
     try {
-      await notify({ status });
+      await notify({ status, pid });
     } catch (error) {
       log.debug(`sd_notify STATUS failed: ${String(error)}`);
     }
   };
+}
+
+/**
+ * The PID to send as MAINPID= (the package always sends one): the unit's main
+ * process. That is the launcher (dist/ageboot), our parent, when it started us
+ * and said so in AGEBOOT_MAIN_PID; otherwise this process. Naming a process that
+ * is not systemd's own child makes systemd "supervise" a PID whose exit it may
+ * never see, and the unit hangs in "activating" (found by the boot test).
+ */
+export function mainPid(env: NodeJS.ProcessEnv = process.env): number {
+  const announced = Number(env["AGEBOOT_MAIN_PID"]);
+  return announced === process.ppid || announced === process.pid ? announced : process.pid;
 }

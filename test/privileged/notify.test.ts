@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestHost } from "../helpers/host.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
-import { agebootCommand } from "../helpers/tools.js";
+import { agebootCommand, launcherPath } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -30,17 +30,26 @@ except socket.timeout:
     pass
 `;
 
-it("reports progress and the summary as STATUS=, and a dead socket never fails the run", async () => {
-  host.writeManifest({ a: { file: host.encrypt("a") }, b: { file: host.encrypt("b") } });
-  const socketPath = join(host.root, "notify.sock");
+/** Run ageboot as [file, args] with NOTIFY_SOCKET set; what the socket received, and the PID of what was run. */
+async function notifiedRun(command: [string, string[]], socketName: string): Promise<{ received: string; pid: number }> {
+  const socketPath = join(host.root, socketName);
   const receiver = spawn("python3", ["-c", listener, socketPath, "3"], { stdio: ["ignore", "pipe", "inherit"] });
   let received = "";
   receiver.stdout.on("data", (chunk: Buffer) => (received += chunk.toString()));
   while (!received.includes("ready")) await new Promise((resolve) => setTimeout(resolve, 20));
-
-  const run = spawnSync(...agebootCommand(["activate", "--manifest", host.manifestPath]), { encoding: "utf8", env: { ...process.env, NOTIFY_SOCKET: socketPath } });
+  const run = spawnSync(...command, { encoding: "utf8", env: { ...process.env, NOTIFY_SOCKET: socketPath } });
   expect(run.status, run.stderr).toBe(0);
   await new Promise((resolve) => receiver.on("exit", resolve));
+  return { received, pid: run.pid };
+}
+
+const mainPids = (received: string) => [...new Set([...received.matchAll(/MAINPID=(\d+)/g)].map((match) => Number(match[1])))];
+
+it("reports progress and the summary as STATUS=, and a dead socket never fails the run", async () => {
+  host.writeManifest({ a: { file: host.encrypt("a") }, b: { file: host.encrypt("b") } });
+  const { received, pid } = await notifiedRun(agebootCommand(["activate", "--manifest", host.manifestPath]), "notify.sock");
+  // node is the main process here: MAINPID= names it.
+  expect(mainPids(received)).toEqual([pid]);
   expect(received).toContain("STATUS=Planning 2 secrets");
   expect(received).toContain("STATUS=Decrypting 2 secrets into generation 1");
   expect(received).toContain("STATUS=generation 1 is current: 2 added");
@@ -48,4 +57,10 @@ it("reports progress and the summary as STATUS=, and a dead socket never fails t
   const dead = spawnSync(...agebootCommand(["activate", "--manifest", host.manifestPath]), { encoding: "utf8", env: { ...process.env, NOTIFY_SOCKET: join(host.root, "nobody-listens.sock") } });
   expect(dead.status, dead.stderr).toBe(0);
   expect(dead.stderr).not.toMatch(/error/);
+});
+
+it("names the launcher as MAINPID= when the launcher started node, since systemd can only see its own child exit", async () => {
+  const { received, pid } = await notifiedRun([launcherPath, ["activate", "--manifest", host.manifestPath]], "notify-launcher.sock");
+  expect(received).toContain("STATUS=generation");
+  expect(mainPids(received)).toEqual([pid]);
 });
