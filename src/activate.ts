@@ -152,7 +152,7 @@ async function activateWith(threads: StagingThreads, manifest: Manifest, options
 
     // The transaction does not commit: the current generation stays as it was.
     if (failures.length > 0 && current !== null) {
-      await Promise.all(prepared.map(discardCustomPath));
+      for (const path of prepared) discardCustomPath(path);
       rmSync(generationDir, { recursive: true, force: true });
       mutated("discard failed generation");
       return result(current, false, failures, noChanges, [], started);

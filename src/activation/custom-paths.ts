@@ -1,11 +1,11 @@
 import { createReadStream } from "node:fs";
-import { mkdir, rename, statfs, symlink, unlink } from "node:fs/promises";
+import { mkdir, rename, statfs, symlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { AgebootError, describeCause } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { PlannedSecret } from "./plan.js";
 import { writeAll, writeExclusive } from "./stage.js";
-import { removeStaleTemporaries, temporaryNameFor } from "./temporary-names.js";
+import { removeStaleTemporaries, temporaryNameFor, unlinkQuietly } from "./temporary-names.js";
 import { mutated } from "../fault-injection.js";
 
 const RAMFS_MAGIC = 0x858458f6;
@@ -39,7 +39,7 @@ export async function prepareCustomPath(secret: PlannedSecret, secretsDir: strin
       });
     }
   } catch (error) {
-    await unlink(temporary).catch(() => {});
+    unlinkQuietly(temporary);
     const cause = error instanceof AgebootError ? error.message : describeCause(error);
     throw new AgebootError("IO", `path ${secret.path}: cannot prepare (${cause})`, { cause: error });
   }
@@ -62,7 +62,7 @@ export async function commitCustomPath(prepared: PreparedPath): Promise<void> {
   mutated("install custom path");
 }
 
-export async function discardCustomPath(prepared: PreparedPath): Promise<void> {
-  await unlink(prepared.temporary).catch(() => {});
+export function discardCustomPath(prepared: PreparedPath): void {
+  unlinkQuietly(prepared.temporary);
   mutated("discard custom path temporary");
 }
