@@ -15,6 +15,8 @@ import { renderChart, renderTables } from "./report.mjs";
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 // What a host runs (the systemd unit, the NixOS module): the launcher, which starts node from the start-up snapshot.
 const launcher = join(repoRoot, "dist", "ageboot");
+// What the launcher falls back to without a usable snapshot: shown beside it in the start-up figures.
+const bundle = join(repoRoot, "dist", "cli.js");
 const quick = process.argv.includes("--quick");
 
 // Root and a private mount namespace: tmpfs mounts, and ageboot's own ramfs, stay invisible to the host.
@@ -166,12 +168,12 @@ for (const count of plan.scaling) {
   const ten = scenario("start-up 10 x 64 B", makeSecrets("startup-10", 10, 64, edRecipient), [hostEd25519]);
   const nodeSamples = [];
   const tenSamples = [];
-  // The same run without the snapshot (the bundle the launcher falls back to), to show what the snapshot buys.
+  // The same run without the snapshot, to show what the snapshot buys.
   const bundleSamples = [];
   for (let round = 0; round < (quick ? 5 : 21); round++) {
     nodeSamples.push(measure([process.execPath, "-e", "0"]));
     tenSamples.push(measure([launcher, "activate", "--manifest", ten.manifest]));
-    bundleSamples.push(measure([process.execPath, join(repoRoot, "dist", "cli.js"), "activate", "--manifest", ten.manifest]));
+    bundleSamples.push(measure([process.execPath, bundle, "activate", "--manifest", ten.manifest]));
   }
   const nodeAlone = summarize(nodeSamples);
   const tenSecrets = summarize(tenSamples);

@@ -38,7 +38,8 @@ await chmod("dist/cli.js", 0o755);
 // `node --build-snapshot` takes one CommonJS script that requires nothing but
 // built-in modules, hence a second bundle, in one file; it is only needed to
 // build the blob. The blob holds this node's heap: it is built by, and only
-// loads into, the node that runs this script (the launcher checks).
+// loads into, the node that runs this script (another node exits 14 and the
+// launcher runs dist/cli.js instead).
 const snapshotEntry = "dist/snapshot-entry.cjs";
 await build({
   ...common,
@@ -54,7 +55,7 @@ await build({
 // Written under another name and renamed: a half-written blob must never be the one installed.
 execFileSync(process.execPath, ["--no-warnings", "--snapshot-blob", "dist/ageboot.blob.partial", "--build-snapshot", snapshotEntry], {
   // Node warns that snapshots of child_process, worker_threads and perf_hooks are "not yet fully
-  // verified"; the tests run every command through the snapshot (test/snapshot.test.ts).
+  // verified"; the tests run every command through the snapshot (test/privileged/snapshot.test.ts).
   stdio: ["ignore", "inherit", "inherit"],
   env: { ...process.env, AGEBOOT_SNAPSHOT_WARM_UP_DEMO: resolve("demo") },
 });
