@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 
 /**
  * Crash-consistency tests kill ageboot at every step that changes the file
- * system. Each such step calls mutated(); with AGEBOOT_TEST_KILL_AFTER_STEP=k
+ * system. Each such step calls crashPoint(name) right after it; with AGEBOOT_TEST_KILL_AFTER_STEP=k
  * the process SIGKILLs itself right after its k-th step, and with
  * AGEBOOT_TEST_COUNT_STEPS=FILE it writes how many steps it took (and their
  * names) there at exit. Without those variables this does nothing but count.
@@ -30,7 +30,8 @@ export function faultInjectionActive(): boolean {
   return killAfter !== 0 || countFile !== undefined;
 }
 
-export function mutated(step: string): void {
+/** A step that changed the file system just ended: where a crash test may kill this process. */
+export function crashPoint(step: string): void {
   if (killAfter === 0 && !countFile) return;
   steps.push(step);
   if (steps.length === killAfter) process.kill(process.pid, "SIGKILL");

@@ -41,11 +41,11 @@ export class UserDatabase {
     if (known) return known;
     if (isId(nameOrId)) {
       const uid = Number(nameOrId);
-      const byId = [...this.users.values()].find((entry) => entry.uid === uid) ?? (await getent("passwd", nameOrId));
+      const byId = [...this.users.values()].find((entry) => entry.uid === uid) ?? (await getentUser(nameOrId));
       // A numeric owner without a passwd entry is allowed; its group defaults to root.
       return byId ? { uid, gid: byId.gid } : { uid, gid: 0 };
     }
-    const fromNss = await getent("passwd", nameOrId);
+    const fromNss = await getentUser(nameOrId);
     if (fromNss) this.users.set(nameOrId, fromNss);
     return fromNss;
   }
@@ -55,9 +55,9 @@ export class UserDatabase {
     if (isId(nameOrId)) return Number(nameOrId);
     const known = this.groups.get(nameOrId);
     if (known !== undefined) return known;
-    const fromNss = await getent("group", nameOrId);
-    if (fromNss) this.groups.set(nameOrId, fromNss.uid);
-    return fromNss?.uid ?? null;
+    const gid = await getentGroup(nameOrId);
+    if (gid !== null) this.groups.set(nameOrId, gid);
+    return gid;
   }
 }
 
@@ -75,15 +75,24 @@ function readColonFile(path: string): string[][] {
   }
 }
 
-/** `getent passwd NAME` -> {uid, gid}; `getent group NAME` -> {uid: gid}. Null when unknown or getent is missing. */
-async function getent(database: "passwd" | "group", name: string): Promise<UserEntry | null> {
+/** `getent passwd NAME`: the user's uid and primary gid, or null when unknown. */
+async function getentUser(name: string): Promise<UserEntry | null> {
+  const [, , uid, gid] = await getentFields("passwd", name);
+  return isId(uid) && isId(gid) ? { uid: Number(uid), gid: Number(gid) } : null;
+}
+
+/** `getent group NAME`: the group's gid, or null when unknown. */
+async function getentGroup(name: string): Promise<number | null> {
+  const [, , gid] = await getentFields("group", name);
+  return isId(gid) ? Number(gid) : null;
+}
+
+/** The colon-separated fields of the first line getent prints; none when the entry is unknown or getent is missing. */
+async function getentFields(database: "passwd" | "group", name: string): Promise<string[]> {
   try {
     const { stdout } = await run("getent", [database, name], { timeout: 10_000 });
-    const fields = stdout.split("\n")[0]?.split(":") ?? [];
-    const id = fields[2];
-    const gid = database === "passwd" ? fields[3] : fields[2];
-    return isId(id) && isId(gid) ? { uid: Number(id), gid: Number(gid) } : null;
+    return stdout.split("\n")[0]?.split(":") ?? [];
   } catch {
-    return null; // exit 2: no such entry
+    return []; // exit 2: no such entry
   }
 }

@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeBase64NoPad } from "../src/age/base64.js";
-import { decryptToBuffer } from "../src/age/decrypt.js";
+import { decryptAgeFile } from "../src/sources/age.js";
 import { AgebootError, type ErrorCode } from "../src/errors.js";
 import { loadIdentities } from "../src/identities/load.js";
 import type { LoadedIdentity } from "../src/identities/types.js";
@@ -37,7 +37,7 @@ async function failureOf(contents: Buffer | string): Promise<{ code: ErrorCode; 
   const file = join(dir, `damaged-${counter++}.age`);
   writeFileSync(file, contents);
   try {
-    await decryptToBuffer(file, identities);
+    await decryptAgeFile({ file }, identities);
   } catch (error) {
     expect(error).toBeInstanceOf(AgebootError);
     const { code, message } = error as AgebootError;
@@ -183,7 +183,7 @@ describe("damaged age files", () => {
   });
 
   it("a file that cannot be read", async () => {
-    await expect(decryptToBuffer(join(dir, "does-not-exist.age"), identities)).rejects.toMatchObject({ code: "IO", message: expect.stringContaining("does-not-exist.age: cannot read") });
+    await expect(decryptAgeFile({ file: join(dir, "does-not-exist.age") }, identities)).rejects.toMatchObject({ code: "IO", message: expect.stringContaining("does-not-exist.age: cannot read") });
   });
 });
 
@@ -225,7 +225,7 @@ describe("identity paths", () => {
     expect(JSON.stringify(set.warnings)).not.toContain(garbageBody.slice(0, 40));
     // The one good key still works after all the bad ones.
     expect(set.identities.map((identity) => identity.type)).toEqual(["ssh-ed25519", "X25519"]);
-    expect((await decryptToBuffer(writeTemp(edFile), set.identities)).equals(plaintext)).toBe(true);
+    expect((await decryptAgeFile({ file: writeTemp(edFile) }, set.identities)).equals(plaintext)).toBe(true);
   });
 
   it("an age identity file with one bad line keeps its good lines and names the bad one", async () => {

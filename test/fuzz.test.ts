@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeBase64NoPad } from "../src/age/base64.js";
-import { decryptToBuffer } from "../src/age/decrypt.js";
+import { decryptAgeFile } from "../src/sources/age.js";
 import { parseHeader } from "../src/age/header.js";
 import { AgebootError } from "../src/errors.js";
 import { identitiesFromAgeFile } from "../src/identities/age-keys.js";
@@ -115,7 +115,7 @@ describe("fuzz: whole files", () => {
         const file = join(dir, "mutated.age");
         writeFileSync(file, mutated);
         let decrypted: Buffer | null = null;
-        await onlyAgebootErrors(async () => (decrypted = await decryptToBuffer(file, [...edIdentities, ...rsaIdentities])));
+        await onlyAgebootErrors(async () => (decrypted = await decryptAgeFile({ file }, [...edIdentities, ...rsaIdentities])));
         // Anything that decrypts must be the original plaintext (a flip inside an ignored stanza cannot pass the MAC).
         if (decrypted !== null) expect((decrypted as Buffer).equals(Buffer.alloc(70_000, 5))).toBe(true);
       }),

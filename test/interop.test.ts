@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decryptToBuffer } from "../src/age/decrypt.js";
+import { decryptAgeFile } from "../src/sources/age.js";
 import { loadIdentities } from "../src/identities/load.js";
 import type { LoadedIdentity } from "../src/identities/types.js";
 import { ageEncrypt, ageKeygen, run, sshKeygen, tempDir } from "./helpers/tools.js";
@@ -58,7 +58,7 @@ async function identitiesOf(path: string): Promise<LoadedIdentity[]> {
 function decryptWith(ciphertext: Buffer, identities: LoadedIdentity[]): Promise<Buffer> {
   const file = join(dir, `ct-${randomBytes(6).toString("hex")}.age`);
   writeFileSync(file, ciphertext);
-  return decryptToBuffer(file, identities);
+  return decryptAgeFile({ file }, identities);
 }
 
 // age's payload is made of 64 KiB chunks: sizes at and around the boundary matter.

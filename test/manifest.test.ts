@@ -27,9 +27,16 @@ describe("manifest validation", () => {
         secretsMountPoint: "/run/agenix.d",
         identityPaths: ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"],
         keepGenerations: 1,
-        secrets: [{ name: "db-password", file: "/nix/store/x-db-password.age", path: "/run/agenix/db-password", owner: "root", group: undefined, mode: 0o400, symlink: true }],
+        secrets: [{ name: "db-password", format: "age", file: "/nix/store/x-db-password.age", path: "/run/agenix/db-password", owner: "root", group: undefined, mode: 0o400, symlink: true }],
       },
     });
+  });
+
+  it('takes "format" per secret: "age" is the default and the only format so far; anything else names the secret', () => {
+    const explicit = validateManifest({ version: 1, secrets: { a: { file: "/a.age", format: "age" } } });
+    expect("manifest" in explicit && explicit.manifest.secrets[0]?.format).toBe("age");
+    const unknown = validateManifest({ version: 1, secrets: { a: { file: "/a.age", format: "sops" } } });
+    expect(unknown).toEqual({ problems: ['secret "a" field "format": must be one of "age", found "sops"'] });
   });
 
   it("accepts every documented field", () => {

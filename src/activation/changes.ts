@@ -1,43 +1,28 @@
 import { lstatSync, readdirSync } from "node:fs";
-
-/** What a new generation holds for one secret. */
-export interface InstalledSecret {
-  readonly name: string;
-  /** Whether its plaintext equals the current generation's file of that name. */
-  readonly sameContent: boolean;
-  readonly uid: number;
-  readonly gid: number;
-  readonly mode: number;
-}
-
-export interface ChangeReport {
-  readonly added: string[];
-  readonly changed: string[];
-  readonly removed: string[];
-  readonly unchanged: string[];
-}
+import type { SecretOutcome } from "./outcome.js";
 
 /**
- * Compare a new set of secrets with the generation users see now: a secret is
- * changed when its content (compared while staging), owner, group or mode differ.
+ * Compare the run's staged secrets with the generation users see now (null:
+ * none): each staged secret is classified added, changed (content, compared
+ * while staging, or owner, group or mode differ) or unchanged. Returns the
+ * names the current generation holds that the manifest no longer declares:
+ * the removed ones. A declared secret that failed is never "removed".
  */
-export function compareWithCurrent(currentDir: string | null, installed: readonly InstalledSecret[]): ChangeReport {
-  const report: ChangeReport = { added: [], changed: [], removed: [], unchanged: [] };
-  const previousNames = currentDir ? listFiles(currentDir) : new Set<string>();
-  for (const secret of installed) {
-    if (!previousNames.has(secret.name)) {
-      report.added.push(secret.name);
+export function classifyChanges(outcomes: readonly SecretOutcome[], currentDir: string | null): string[] {
+  const previousNames = currentDir === null ? new Set<string>() : listFiles(currentDir);
+  for (const outcome of outcomes) {
+    if (!outcome.isStaged) continue;
+    if (!previousNames.has(outcome.name)) {
+      outcome.classify("added");
       continue;
     }
-    const path = `${currentDir}/${secret.name}`;
-    const info = lstatSync(path);
-    const same = secret.sameContent && info.uid === secret.uid && info.gid === secret.gid && (info.mode & 0o7777) === secret.mode;
-    (same ? report.unchanged : report.changed).push(secret.name);
+    const info = lstatSync(`${currentDir}/${outcome.name}`);
+    const { uid, gid, mode } = outcome.ownership!;
+    const same = outcome.sameContent && info.uid === uid && info.gid === gid && (info.mode & 0o7777) === mode;
+    outcome.classify(same ? "unchanged" : "changed");
   }
-  const declared = new Set(installed.map((secret) => secret.name));
-  for (const name of previousNames) if (!declared.has(name)) report.removed.push(name);
-  for (const list of Object.values(report)) list.sort();
-  return report;
+  const declared = new Set(outcomes.map((outcome) => outcome.name));
+  return [...previousNames].filter((name) => !declared.has(name)).sort();
 }
 
 /** Relative names of the regular files in a generation, sub-directories included. */

@@ -1,13 +1,114 @@
-import { lstatSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { AgebootError } from "../errors.js";
-import { CURRENT_LINK } from "./swap.js";
-import { mutated } from "../fault-injection.js";
+import { crashPoint } from "../fault-injection.js";
+import { setDirectoryAccess } from "./mount.js";
+import { replaceSymlink } from "./swap.js";
 
 const GENERATION_NAME = /^[1-9][0-9]{0,15}$/;
 
+/** The name, inside the mount point, of the relative link to the current generation (docs/containers.md). */
+export const CURRENT_LINK = "current";
+
+/**
+ * The generations on the mount point and which one users see: the layout
+ * `<mountPoint>/<N>/` for each generation, `<mountPoint>/current -> N` for
+ * containers, and `secretsDir -> <mountPoint>/N` for the host. Read once per
+ * run, under the lock; every change to the layout goes through this object.
+ */
+export class Generations {
+  private constructor(
+    readonly mountPoint: string,
+    readonly secretsDir: string,
+    /** Generation numbers present, ascending. */
+    readonly existing: readonly number[],
+    /** The generation `secretsDir` points at; null when there is none yet (first run after boot). */
+    readonly current: number | null,
+    /** Generations a link still names: never removed as leftovers. */
+    private readonly linked: ReadonlySet<number>,
+  ) {}
+
+  static read(mountPoint: string, secretsDir: string): Generations {
+    const existing = listGenerations(mountPoint);
+    const current = currentGeneration(secretsDir, mountPoint, existing);
+    const containerLink = existingGeneration(readLink(`${mountPoint}/${CURRENT_LINK}`), existing);
+    const linked = new Set([current, containerLink].filter((generation): generation is number => generation !== null));
+    return new Generations(mountPoint, secretsDir, existing, current, linked);
+  }
+
+  /** The number a new generation gets: one above every generation present, finished or not. */
+  get next(): number {
+    return (this.existing.at(-1) ?? 0) + 1;
+  }
+
+  path(generation: number): string {
+    return `${this.mountPoint}/${generation}`;
+  }
+
+  /** The directory of the current generation, or null. */
+  get currentPath(): string | null {
+    return this.current === null ? null : this.path(this.current);
+  }
+
+  /**
+   * Remove generations that were never completed (numbered above the current one:
+   * left by a run that crashed or failed), or, with no current generation, all of
+   * them; never one that a link still names (a run killed between updating the
+   * two links leaves `current` one generation ahead of `secretsDir`).
+   */
+  removeLeftovers(): number[] {
+    const leftovers = this.existing.filter((generation) => (this.current === null || generation > this.current) && !this.linked.has(generation));
+    this.remove(leftovers, "remove leftover generation");
+    return leftovers;
+  }
+
+  /** Make the directory of a new generation, with the access of the mount point (0751, group keys). */
+  create(generation: number, keysGid: number | null): string {
+    const directory = this.path(generation);
+    mkdirSync(directory, { mode: 0o751 });
+    crashPoint("mkdir generation");
+    setDirectoryAccess(directory, keysGid);
+    return directory;
+  }
+
+  /** A generation that will never be current: removed with what it holds. */
+  discard(generation: number): void {
+    rmSync(this.path(generation), { recursive: true, force: true });
+    crashPoint("discard failed generation");
+  }
+
+  /**
+   * Make `generation` current: first `<mountPoint>/current -> <generation>`, a
+   * relative link inside the mount, which is what containers bind and read
+   * through (it resolves the same wherever the mount is bound), then `secretsDir`,
+   * the absolute link the host's services read through. Each is one rename.
+   */
+  makeCurrent(generation: number): void {
+    replaceSymlink(`${this.mountPoint}/${CURRENT_LINK}`, String(generation));
+    replaceSymlink(this.secretsDir, this.path(generation));
+  }
+
+  /** Keep `current` and `keep` generations before it; remove the rest. Returns what was removed. */
+  prune(current: number, keep: number): number[] {
+    const existing = listGenerations(this.mountPoint);
+    const previous = existing.filter((generation) => generation < current);
+    const kept = new Set([current, ...previous.slice(Math.max(0, previous.length - keep))]);
+    const removed = existing.filter((generation) => !kept.has(generation));
+    this.remove(removed, "prune generation");
+    return removed;
+  }
+
+  /** One at a time, so that a crash test can kill between any two removals. */
+  private remove(generations: readonly number[], step: string): void {
+    for (const generation of generations) {
+      rmSync(this.path(generation), { recursive: true, force: true });
+      crashPoint(step);
+    }
+  }
+}
+
 /** Generation numbers present in the mount point, ascending. */
-export function listGenerations(mountPoint: string): number[] {
+function listGenerations(mountPoint: string): number[] {
   let names: string[];
   try {
     names = readdirSync(mountPoint);
@@ -15,7 +116,10 @@ export function listGenerations(mountPoint: string): number[] {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw error;
   }
-  return names.filter((name) => GENERATION_NAME.test(name)).map(Number).sort((a, b) => a - b);
+  return names
+    .filter((name) => GENERATION_NAME.test(name))
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /**
@@ -24,7 +128,7 @@ export function listGenerations(mountPoint: string): number[] {
  * A real directory or file at `secretsDir` is an error: ageboot would have to
  * delete it to install the link (agenix#291), and it does not delete what it did not make.
  */
-export function currentGeneration(secretsDir: string, mountPoint: string, existing: readonly number[]): number | null {
+function currentGeneration(secretsDir: string, mountPoint: string, existing: readonly number[]): number | null {
   let info;
   try {
     info = lstatSync(secretsDir);
@@ -41,49 +145,14 @@ export function currentGeneration(secretsDir: string, mountPoint: string, existi
 }
 
 /** The generation a link target names, if it is one that exists. */
-function existingGeneration(name: string, existing: readonly number[]): number | null {
-  return GENERATION_NAME.test(name) && existing.includes(Number(name)) ? Number(name) : null;
+function existingGeneration(name: string | null, existing: readonly number[]): number | null {
+  return name !== null && GENERATION_NAME.test(name) && existing.includes(Number(name)) ? Number(name) : null;
 }
 
-export function generationPath(mountPoint: string, generation: number): string {
-  return `${mountPoint}/${generation}`;
-}
-
-/** The generation `<mountPoint>/current` names, or null. */
-export function currentLinkGeneration(mountPoint: string, existing: readonly number[]): number | null {
+function readLink(path: string): string | null {
   try {
-    return existingGeneration(readlinkSync(`${mountPoint}/${CURRENT_LINK}`), existing);
+    return readlinkSync(path);
   } catch {
     return null;
-  }
-}
-
-/**
- * Remove generations that were never completed (numbered above the current one:
- * left by a run that crashed or failed), or, with no current generation, all of
- * them; never one that a link still names (a run killed between updating the
- * two links leaves `current` one generation ahead of `secretsDir`).
- */
-export function removeLeftovers(mountPoint: string, existing: readonly number[], current: number | null, stillLinked: ReadonlySet<number>): number[] {
-  const leftovers = existing.filter((generation) => (current === null || generation > current) && !stillLinked.has(generation));
-  removeGenerations(mountPoint, leftovers, "remove leftover generation");
-  return leftovers;
-}
-
-/** Keep the current generation and `keep` generations before it; remove the rest. Returns what was removed. */
-export function pruneGenerations(mountPoint: string, current: number, keep: number): number[] {
-  const existing = listGenerations(mountPoint);
-  const previous = existing.filter((generation) => generation < current);
-  const kept = new Set([current, ...previous.slice(Math.max(0, previous.length - keep))]);
-  const removed = existing.filter((generation) => !kept.has(generation));
-  removeGenerations(mountPoint, removed, "prune generation");
-  return removed;
-}
-
-/** One at a time, so that a crash test can kill between any two removals. */
-function removeGenerations(mountPoint: string, generations: readonly number[], step: string): void {
-  for (const generation of generations) {
-    rmSync(generationPath(mountPoint, generation), { recursive: true, force: true });
-    mutated(step);
   }
 }

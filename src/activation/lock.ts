@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { closeSync, constants, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { AgebootError, describeCause } from "../errors.js";
-import { mutated } from "../fault-injection.js";
+import { crashPoint } from "../fault-injection.js";
 
 /**
  * Serialise runs with flock(2) on a lock file beside the mount point
@@ -19,9 +19,9 @@ export async function acquireLock(mountPoint: string, timeoutSeconds: number): P
   let fd: number;
   try {
     mkdirSync(dirname(mountPoint), { recursive: true, mode: 0o755 });
-    mutated("mkdir lock directory");
+    crashPoint("mkdir lock directory");
     fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
-    mutated("open lock file");
+    crashPoint("open lock file");
   } catch (error) {
     throw new AgebootError("SETUP", `${path}: cannot open the lock file (${describeCause(error)})`, { cause: error });
   }
@@ -40,6 +40,6 @@ export async function acquireLock(mountPoint: string, timeoutSeconds: number): P
   // For people looking at a stuck host: who holds it.
   ftruncateSync(fd, 0);
   writeSync(fd, `${process.pid}\n`, 0);
-  mutated("write lock holder");
+  crashPoint("write lock holder");
   return () => closeSync(fd);
 }

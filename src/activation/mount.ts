@@ -3,7 +3,7 @@ import { chmodSync, chownSync, mkdirSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { AgebootError, describeCause } from "../errors.js";
 import type { Logger } from "../log.js";
-import { mutated } from "../fault-injection.js";
+import { crashPoint } from "../fault-injection.js";
 
 const run = promisify(execFile);
 const MEMORY_FILESYSTEMS = new Set(["ramfs", "tmpfs"]);
@@ -42,7 +42,7 @@ export interface MountOptions {
 export async function ensureSecretsMount(mountPoint: string, options: MountOptions, log: Logger): Promise<void> {
   try {
     mkdirSync(mountPoint, { recursive: true, mode: 0o751 });
-    mutated("mkdir mount point");
+    crashPoint("mkdir mount point");
   } catch (error) {
     throw new AgebootError("SETUP", `${mountPoint}: cannot create the mount point (${describeCause(error)})`, { cause: error });
   }
@@ -52,7 +52,7 @@ export async function ensureSecretsMount(mountPoint: string, options: MountOptio
   } else if (fstype === null) {
     try {
       await run("mount", ["-t", "ramfs", "-o", "nodev,nosuid,mode=0751", "ramfs", mountPoint]);
-      mutated("mount ramfs");
+      crashPoint("mount ramfs");
     } catch (error) {
       const stderr = (error as { stderr?: string }).stderr?.trim();
       throw new AgebootError("SETUP", `${mountPoint}: cannot mount a ramfs (${stderr || describeCause(error)})`, { cause: error });
@@ -69,7 +69,7 @@ export async function ensureSecretsMount(mountPoint: string, options: MountOptio
 /** Mode 0751 (traverse, no listing) and group "keys" when it exists, as agenix does. */
 export function setDirectoryAccess(path: string, keysGid: number | null): void {
   if (keysGid !== null) chownSync(path, 0, keysGid);
-  mutated("chown directory");
+  crashPoint("chown directory");
   chmodSync(path, 0o751);
-  mutated("chmod directory");
+  crashPoint("chmod directory");
 }

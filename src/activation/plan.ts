@@ -1,47 +1,41 @@
 import { lstatSync, statSync } from "node:fs";
-import { describeCause, type ErrorCode } from "../errors.js";
+import { AgebootError, describeCause } from "../errors.js";
 import type { Manifest, SecretSpec } from "../manifest/types.js";
 import type { UserDatabase } from "../users.js";
+import { SecretOutcome } from "./outcome.js";
 import { untrustedSymlinkIn } from "./trusted-path.js";
 
-export interface PlannedSecret extends SecretSpec {
-  readonly uid: number;
-  readonly gid: number;
-  /** True when users read it at a custom path rather than secretsDir/<name>. */
-  readonly hasCustomPath: boolean;
-}
-
-/** One secret that cannot be installed, and why. */
-export interface SecretFailure {
-  readonly name: string;
-  readonly code: ErrorCode;
-  readonly message: string;
+/** Whether users read the secret at a path of its own rather than secretsDir/<name>. */
+export function hasCustomPath(secret: SecretSpec, secretsDir: string): boolean {
+  return secret.path !== `${secretsDir}/${secret.name}`;
 }
 
 /**
- * Everything that can be checked about each secret before decrypting: its file
- * exists, its owner and group exist, and its custom path can be replaced. A
- * failure here is a failure of that secret under the failure policy.
+ * Step 1 of a run: one outcome per declared secret, in manifest order. Checks
+ * everything that can be checked before decrypting: its file exists, its owner
+ * and group exist, and its custom path can be replaced. A secret that fails
+ * here fails under the failure policy; the others go on to be staged.
  */
-export async function planSecrets(manifest: Manifest, users: UserDatabase): Promise<{ planned: PlannedSecret[]; failures: SecretFailure[] }> {
-  const planned: PlannedSecret[] = [];
-  const failures: SecretFailure[] = [];
+export async function planSecrets(manifest: Manifest, users: UserDatabase): Promise<SecretOutcome[]> {
+  const outcomes: SecretOutcome[] = [];
   for (const secret of manifest.secrets) {
-    const problems = await problemsOf(secret, manifest);
+    const problems = problemsOf(secret, manifest.secretsDir);
     const owner = await users.user(secret.owner);
     if (!owner) problems.push(`owner "${secret.owner}" does not exist`);
     const gid = secret.group === undefined ? owner?.gid : await users.group(secret.group);
     if (gid === null) problems.push(`group "${secret.group}" does not exist`);
     if (problems.length > 0 || !owner || gid === undefined || gid === null) {
-      failures.push({ name: secret.name, code: "PLAN", message: problems.join("; ") });
+      const outcome = new SecretOutcome(secret, null);
+      outcome.fail(new AgebootError("PLAN", problems.join("; ")));
+      outcomes.push(outcome);
       continue;
     }
-    planned.push({ ...secret, uid: owner.uid, gid, hasCustomPath: secret.path !== `${manifest.secretsDir}/${secret.name}` });
+    outcomes.push(new SecretOutcome(secret, { uid: owner.uid, gid, mode: secret.mode }));
   }
-  return { planned, failures };
+  return outcomes;
 }
 
-async function problemsOf(secret: SecretSpec, manifest: Manifest): Promise<string[]> {
+function problemsOf(secret: SecretSpec, secretsDir: string): string[] {
   const problems: string[] = [];
   try {
     const info = statSync(secret.file);
@@ -49,7 +43,7 @@ async function problemsOf(secret: SecretSpec, manifest: Manifest): Promise<strin
   } catch (error) {
     problems.push(`file ${secret.file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : describeCause(error)}`);
   }
-  if (secret.path !== `${manifest.secretsDir}/${secret.name}`) {
+  if (hasCustomPath(secret, secretsDir)) {
     try {
       const existing = lstatSync(secret.path);
       if (existing.isDirectory()) problems.push(`path ${secret.path} is a directory; ageboot does not delete directories, remove it or choose another path`);

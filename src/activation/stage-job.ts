@@ -1,25 +1,53 @@
 import { AgebootError, describeCause, type ErrorCode } from "../errors.js";
 import type { LoadedIdentity } from "../identities/types.js";
-import { decryptInto, type Ownership } from "./stage.js";
+import type { SecretSource } from "../manifest/types.js";
+import { openSecret } from "../sources/registry.js";
+import { ContentComparison } from "./content-comparison.js";
+import { writeAll, writeExclusive, type Ownership } from "./write-exclusive.js";
 
-/** One secret to decrypt into the new generation; plain data, so it can go to a worker thread. */
+/**
+ * Where a staged secret's plaintext goes: a new file in the generation (created
+ * and owned as writeExclusive does), or nowhere, for --dry-run, which runs the
+ * same staging and only compares.
+ */
+export type StageSink = { readonly kind: "file"; readonly target: string; readonly ownership: Ownership } | { readonly kind: "compare-only" };
+
+/** One secret to stage; plain data, so it can go to a worker thread. */
 export interface StageJob {
   readonly name: string;
-  readonly file: string;
-  readonly target: string;
-  readonly ownership: Ownership;
-  /** The same secret in the current generation, for the change report. */
+  readonly source: SecretSource;
+  readonly sink: StageSink;
+  /** The same secret in the current generation, compared byte for byte while staging. */
   readonly currentFile: string | null;
 }
 
-export type StageOutcome =
+export type StageResult =
   | { readonly name: string; readonly ok: true; readonly sameContent: boolean }
   | { readonly name: string; readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
-export async function runStageJob(job: StageJob, identities: readonly LoadedIdentity[]): Promise<StageOutcome> {
+/**
+ * Decrypt one secret through its source into its sink. The source verifies
+ * what it can first (an age header for one of our keys), so a wrong key
+ * creates no file. Every error becomes a result: one secret never stops the others.
+ */
+export async function runStageJob(job: StageJob, identities: readonly LoadedIdentity[]): Promise<StageResult> {
   try {
-    const sameContent = await decryptInto(job.target, job.file, identities, job.ownership, job.currentFile);
-    return { name: job.name, ok: true, sameContent };
+    const plaintext = await openSecret(job.source, identities);
+    const comparison = new ContentComparison(job.currentFile, plaintext.size);
+    const { sink } = job;
+    try {
+      if (sink.kind === "compare-only") await plaintext.pipeTo((chunk) => comparison.update(chunk));
+      else
+        await writeExclusive(sink.target, sink.ownership, (fd) =>
+          plaintext.pipeTo((chunk) => {
+            comparison.update(chunk);
+            writeAll(fd, chunk, sink.target);
+          }),
+        );
+    } finally {
+      await plaintext.close();
+    }
+    return { name: job.name, ok: true, sameContent: comparison.matches() };
   } catch (error) {
     if (error instanceof AgebootError) return { name: job.name, ok: false, code: error.code, message: error.message };
     return { name: job.name, ok: false, code: "IO", message: describeCause(error) };

@@ -5,7 +5,7 @@ import { mapWithLimit } from "../concurrency.js";
 import { faultInjectionActive } from "../fault-injection.js";
 import type { LoadedIdentity } from "../identities/types.js";
 import type { StagingRequest } from "./stage-worker.js";
-import { runStageJob, type StageJob, type StageOutcome } from "./stage-job.js";
+import { runStageJob, type StageJob, type StageResult } from "./stage-job.js";
 
 /**
  * Below this many secrets a worker thread costs more than it saves: a fresh V8
@@ -40,8 +40,8 @@ export class StagingThreads {
     }
   }
 
-  /** Stage every job; outcomes keep the order of `jobs`. */
-  async stageAll(jobs: readonly StageJob[], identities: readonly LoadedIdentity[], concurrency: number): Promise<StageOutcome[]> {
+  /** Stage every job; results keep the order of `jobs`. */
+  async stageAll(jobs: readonly StageJob[], identities: readonly LoadedIdentity[], concurrency: number): Promise<StageResult[]> {
     const sequential = (share: readonly StageJob[]) => mapWithLimit(share, concurrency, (job) => runStageJob(job, identities));
     if (this.worker === null || jobs.length < PARALLEL_THRESHOLD) {
       this.close();
@@ -60,18 +60,18 @@ export class StagingThreads {
     this.worker = null;
   }
 
-  private inWorker(jobs: readonly StageJob[], identities: readonly LoadedIdentity[], concurrency: number): Promise<StageOutcome[]> {
+  private inWorker(jobs: readonly StageJob[], identities: readonly LoadedIdentity[], concurrency: number): Promise<StageResult[]> {
     const worker = this.worker!;
-    const failAll = (why: string): StageOutcome[] => jobs.map((job) => ({ name: job.name, ok: false, code: "IO", message: `staging thread failed: ${why}` }));
+    const failAll = (why: string): StageResult[] => jobs.map((job) => ({ name: job.name, ok: false, code: "IO", message: `staging thread failed: ${why}` }));
     if (this.startError !== null) return Promise.resolve(failAll(this.startError));
     return new Promise((resolve) => {
       let settled = false;
-      const settle = (outcomes: StageOutcome[]) => {
-        if (!settled) resolve(outcomes);
+      const settle = (results: StageResult[]) => {
+        if (!settled) resolve(results);
         settled = true;
         this.close();
       };
-      worker.once("message", (outcomes: StageOutcome[]) => settle(outcomes));
+      worker.once("message", (results: StageResult[]) => settle(results));
       // A crashed worker fails its secrets (the failure policy then applies); it never hangs the run.
       worker.once("error", (error) => settle(failAll(error.message)));
       worker.once("exit", (code) => settle(failAll(`exited with code ${code} before reporting`)));

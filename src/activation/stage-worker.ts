@@ -1,6 +1,6 @@
 // Worker thread entry (bundled as dist/stage-worker.js): waits for its share
 // of the secrets, stages them with identities rebuilt from their recipes, and
-// posts the outcomes back. Plaintext never crosses the thread boundary: each
+// posts the results back. Plaintext never crosses the thread boundary: each
 // thread writes its own files.
 import { parentPort } from "node:worker_threads";
 import { mapWithLimit } from "../concurrency.js";

@@ -1,111 +1,57 @@
-import { closeSync, constants, fchmodSync, fchownSync, mkdirSync, openSync, unlinkSync, writeSync } from "node:fs";
-import { openPlaintext } from "../age/decrypt.js";
-import { AgebootError, describeCause } from "../errors.js";
+import { mkdirSync } from "node:fs";
+import { AgebootError } from "../errors.js";
+import { crashPoint } from "../fault-injection.js";
 import type { LoadedIdentity } from "../identities/types.js";
 import { setDirectoryAccess } from "./mount.js";
-import { SameContent } from "./same-content.js";
-import { mutated } from "../fault-injection.js";
+import type { SecretOutcome } from "./outcome.js";
+import type { StageJob, StageSink } from "./stage-job.js";
+import type { StagingThreads } from "./stage-parallel.js";
 
-/** Create exclusively, never through a symlink, never reusing a file, readable by its owner (root) only. */
-const CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
-export interface Ownership {
-  readonly uid: number;
-  readonly gid: number;
-  readonly mode: number;
-}
+/** Where step 5 puts plaintext: a new generation's directory, or nowhere (--dry-run). */
+export type StagingTarget = { readonly directory: string; readonly keysGid: number | null } | null;
 
 /**
- * Decrypt `file` straight into a new file at `target` (invariant 3): created
- * exclusively with mode 0400 as root before a byte is written, then filled,
- * then given its owner, group and mode through the same descriptor. Returns
- * whether the plaintext equals `currentFile` (the same secret as users see it
- * now), for change reports. On any failure the partial file is removed.
+ * Step 5 of a run: every secret the plan accepted, decrypted through its
+ * source into the new generation (or, with no target, compared only), on one
+ * or two threads. Each outcome records that it was staged, or why it failed.
  */
-export async function decryptInto(
-  target: string,
-  file: string,
+export async function stageSecrets(
+  outcomes: readonly SecretOutcome[],
+  target: StagingTarget,
+  currentDir: string | null,
   identities: readonly LoadedIdentity[],
-  ownership: Ownership,
-  currentFile: string | null,
-): Promise<boolean> {
-  // The header is verified before the target exists: a wrong key creates nothing.
-  const plaintext = await openPlaintext(file, identities);
-  const sameContent = new SameContent(currentFile, plaintext.size);
-  try {
-    await writeExclusive(target, ownership, (fd) =>
-      plaintext.pipeTo((chunk) => {
-        sameContent.update(chunk);
-        writeAll(fd, chunk, target);
-      }),
-    );
-  } finally {
-    await plaintext.close();
+  threads: StagingThreads,
+  concurrency: number,
+): Promise<void> {
+  const planned = outcomes.filter((outcome) => outcome.failed === null);
+  if (target !== null) {
+    const made = new Set<string>();
+    for (const outcome of planned) makeParentDirectories(target.directory, outcome.name, target.keysGid, made);
   }
-  return sameContent.result();
-}
-
-/**
- * The creation rules above, for any source of bytes. Synchronous file system
- * calls on purpose: the target is on ramfs, where each call takes microseconds,
- * far less than a round trip through libuv's thread pool.
- */
-export async function writeExclusive(target: string, ownership: Ownership, fill: (fd: number) => Promise<void>): Promise<void> {
-  let fd: number;
-  try {
-    fd = openSync(target, CREATE_EXCLUSIVE, 0o400);
-    mutated("create secret file");
-  } catch (error) {
-    throw new AgebootError("IO", `${target}: cannot create (${describeCause(error)})`, { cause: error });
-  }
-  try {
-    await fill(fd);
-    fchownSync(fd, ownership.uid, ownership.gid);
-    mutated("chown secret file");
-    fchmodSync(fd, ownership.mode);
-    mutated("chmod secret file");
-    closeSync(fd);
-  } catch (error) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    try {
-      unlinkSync(target);
-    } catch {
-      // nothing to remove
-    }
-    if (error instanceof AgebootError) throw error;
-    throw new AgebootError("IO", `${target}: cannot write (${describeCause(error)})`, { cause: error });
-  }
-}
-
-export function writeAll(fd: number, chunk: Uint8Array, target: string): void {
-  try {
-    for (let offset = 0; offset < chunk.length; ) {
-      offset += writeSync(fd, chunk, offset, chunk.length - offset);
-      mutated("write secret bytes");
-    }
-  } catch (error) {
-    const full = (error as NodeJS.ErrnoException).code === "ENOSPC";
-    throw new AgebootError("IO", `${target}: ${full ? "the secrets mount is full (ENOSPC)" : `cannot write (${describeCause(error)})`}`, { cause: error });
+  const jobs = planned.map((outcome): StageJob => {
+    const sink: StageSink = target === null ? { kind: "compare-only" } : { kind: "file", target: `${target.directory}/${outcome.name}`, ownership: outcome.ownership! };
+    return { name: outcome.name, source: { format: outcome.secret.format, file: outcome.secret.file }, sink, currentFile: currentDir === null ? null : `${currentDir}/${outcome.name}` };
+  });
+  const byName = new Map(planned.map((outcome) => [outcome.name, outcome]));
+  for (const result of await threads.stageAll(jobs, identities, concurrency)) {
+    const outcome = byName.get(result.name)!;
+    if (result.ok) outcome.staged(result.sameContent);
+    else outcome.fail(new AgebootError(result.code, result.message));
   }
 }
 
 /**
  * Create the directories a name with "/" needs inside a generation, each with
- * the generation's own access (0751, group keys). Called for every secret before
- * staging starts; `made` remembers what exists already.
+ * the generation's own access (0751, group keys). `made` remembers what exists already.
  */
-export function makeParentDirectories(generationDir: string, name: string, keysGid: number | null, made: Set<string>): void {
+function makeParentDirectories(generationDir: string, name: string, keysGid: number | null, made: Set<string>): void {
   const parts = name.split("/").slice(0, -1);
   for (let depth = 1; depth <= parts.length; depth++) {
     const directory = `${generationDir}/${parts.slice(0, depth).join("/")}`;
     if (made.has(directory)) continue;
     made.add(directory);
     mkdirSync(directory, { mode: 0o751 });
-    mutated("mkdir secret directory");
+    crashPoint("mkdir secret directory");
     setDirectoryAccess(directory, keysGid);
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readdirSync, unlinkSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { mutated } from "../fault-injection.js";
+import { crashPoint } from "../fault-injection.js";
 
 /**
  * Things that replace `path` by rename are first made as ".<name>.ageboot-<random>"
@@ -27,7 +27,7 @@ export function removeStaleTemporaries(path: string): void {
   const stale = names.filter((name) => name.startsWith(prefix) && /^[0-9a-f]{12}$/.test(name.slice(prefix.length)));
   for (const name of stale) {
     unlinkQuietly(`${dirname(path)}/${name}`);
-    mutated("remove stale temporary");
+    crashPoint("remove stale temporary");
   }
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { activate, type ActivationResult } from "../activate.js";
+import { activate } from "../activate.js";
+import { headline, summarize, type ActivationResult } from "../activation/report.js";
 import { AgebootError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { loadManifest } from "../manifest/load.js";
@@ -59,9 +60,9 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
     lockTimeoutSeconds: lockTimeout,
     status,
   });
-  const summary = reportResult(result, dryRun, log);
+  const summary = reportResult(result, log);
   await status(summary);
-  return result.failures.length === 0;
+  return result.outcomes.every((outcome) => outcome.failed === null);
 }
 
 const MAX_NAMES_IN_SUMMARY = 20;
@@ -72,22 +73,23 @@ function abbreviate(names: readonly string[]): string[] {
 }
 
 /** One error line per failed secret, then one summary line; returns the summary. */
-function reportResult(result: ActivationResult, dryRun: boolean, log: Logger): string {
-  for (const failure of result.failures) log.error({ code: failure.code }, `secret ${failure.name}: ${failure.message}`);
-  const { added, changed, removed, unchanged } = result.changes;
-  const counts = `${added.length} added, ${changed.length} changed, ${removed.length} removed, ${unchanged.length} unchanged, ${result.failures.length} failed`;
-  let headline: string;
-  if (dryRun) headline = `dry run: would install ${counts}; current generation ${result.generation ?? "none"}`;
-  else if (result.installed) headline = `generation ${result.generation} is current: ${counts}`;
-  else headline = `nothing changed, generation ${result.generation ?? "none"} stays current: ${counts}`;
-  const lists = { added, changed, removed, failed: result.failures.map((failure) => failure.name), pruned: result.pruned.map(String) };
+function reportResult(result: ActivationResult, log: Logger): string {
+  const summary = summarize(result);
+  for (const failure of summary.failures) log.error({ code: failure.code }, `secret ${failure.name}: ${failure.message}`);
+  const line = headline(result, summary);
+  const { added, changed, removed } = summary;
+  const lists = { added, changed, removed, failed: summary.failures.map((failure) => failure.name), pruned: result.pruned.map(String) };
   // Empty lists say nothing the counts did not; long ones are cut so the line stays a line.
   const fields = {
     generation: result.generation,
-    ...Object.fromEntries(Object.entries(lists).filter(([, list]) => list.length > 0).map(([key, list]) => [key, abbreviate(list)])),
+    ...Object.fromEntries(
+      Object.entries(lists)
+        .filter(([, list]) => list.length > 0)
+        .map(([key, list]) => [key, abbreviate(list)]),
+    ),
     durationMs: result.durationMs,
   };
-  if (result.failures.length > 0) log.error(fields, headline);
-  else log.info(fields, headline);
-  return headline;
+  if (summary.failures.length > 0) log.error(fields, line);
+  else log.info(fields, line);
+  return line;
 }

@@ -1,10 +1,10 @@
 import { constants } from "node:fs";
 import { open, unlink, type FileHandle } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { openPlaintext } from "../age/decrypt.js";
 import { AgebootError, describeCause } from "../errors.js";
 import { requireIdentities } from "../identities/require.js";
 import type { Logger } from "../log.js";
+import { openAgeFile } from "../sources/age.js";
 
 export const decryptHelp = `Usage: ageboot decrypt -i KEY [-i KEY ...] [-o OUTPUT] [--] FILE
 
@@ -45,7 +45,7 @@ export async function runDecrypt(args: string[], log: Logger): Promise<void> {
 
   const { identities } = await requireIdentities(values.identity, log);
   // The header is verified before any output exists, so a wrong key creates no file.
-  const plaintext = await openPlaintext(file, identities);
+  const plaintext = await openAgeFile(file === "-" ? { stdin: true } : { file }, identities);
   if (values.output === undefined) {
     await plaintext.pipeTo(writeToStdout);
     return;

@@ -49,7 +49,7 @@ export function x25519Identity(ourPrivateKey: KeyObject, path: string, note?: st
   const ourPublicKey = rawPublicKey(ourPrivateKey);
   return loadedIdentity(
     { type: "X25519", fingerprint: bech32.encode("age", bech32.toWords(ourPublicKey), false), path, ...(note ? { note } : {}) },
-    { kind: "x25519", recipe: { stanzaType: "X25519", label: X25519_LABEL, ourPrivateKey, ourPublicKey } },
+    { kind: "x25519", keys: { stanzaType: "X25519", label: X25519_LABEL, ourPrivateKey, ourPublicKey } },
   );
 }
 

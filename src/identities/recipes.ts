@@ -1,6 +1,6 @@
 import type { Identity } from "age-encryption";
-import { SshRsaIdentity, type SshRsaRecipe } from "./ssh-rsa.js";
-import { X25519StyleIdentity, type X25519Recipe } from "./x25519-style.js";
+import { SshRsaIdentity, type SshRsaKey } from "./ssh-rsa.js";
+import { X25519StanzaIdentity, type X25519StanzaKeys } from "./x25519-stanzas.js";
 
 /**
  * How to rebuild an identity from plain data (key objects, strings, numbers):
@@ -8,16 +8,16 @@ import { X25519StyleIdentity, type X25519Recipe } from "./x25519-style.js";
  * structured cloning but KeyObjects do.
  */
 export type IdentityRecipe =
-  | { readonly kind: "x25519"; readonly recipe: X25519Recipe }
-  | { readonly kind: "ssh-rsa"; readonly recipe: SshRsaRecipe }
+  | { readonly kind: "x25519"; readonly keys: X25519StanzaKeys }
+  | { readonly kind: "ssh-rsa"; readonly key: SshRsaKey }
   | { readonly kind: "age-encryption"; readonly identity: string };
 
 export function identityFromRecipe(recipe: IdentityRecipe): Identity | string {
   switch (recipe.kind) {
     case "x25519":
-      return new X25519StyleIdentity(recipe.recipe);
+      return new X25519StanzaIdentity(recipe.keys);
     case "ssh-rsa":
-      return new SshRsaIdentity(recipe.recipe);
+      return new SshRsaIdentity(recipe.key);
     case "age-encryption":
       return recipe.identity;
   }

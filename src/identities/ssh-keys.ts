@@ -29,7 +29,7 @@ export function identitiesFromSshKey(key: sshpk.PrivateKey, path: string): Loade
     case "ed25519":
       return ed25519Identities(key, sshWirePublicKey, fingerprint, tag, path);
     case "rsa":
-      return [loadedIdentity({ type: "ssh-rsa", fingerprint, tag, path }, { kind: "ssh-rsa", recipe: { privateKey: rsaKeyObject(key), tag, modulusBytes: Math.ceil(key.size / 8) } })];
+      return [loadedIdentity({ type: "ssh-rsa", fingerprint, tag, path }, { kind: "ssh-rsa", key: { privateKey: rsaKeyObject(key), tag, modulusBytes: Math.ceil(key.size / 8) } })];
     default:
       throw new UnusableKeyError(`${key.type} keys cannot decrypt age files (only ed25519 and rsa)`);
   }
@@ -60,7 +60,7 @@ function ed25519Identities(
   return [
     loadedIdentity(
       { type: "ssh-ed25519", fingerprint, tag, path },
-      { kind: "x25519", recipe: { stanzaType: "ssh-ed25519", label: ED25519_LABEL, ourPrivateKey, ourPublicKey, tag, tweak } },
+      { kind: "x25519", keys: { stanzaType: "ssh-ed25519", label: ED25519_LABEL, ourPrivateKey, ourPublicKey, tag, tweak } },
     ),
     x25519Identity(ourPrivateKey, path, "derived from the ed25519 key"),
   ];

@@ -5,7 +5,7 @@ import { AgebootError } from "../errors.js";
 const RSA_OAEP_LABEL = Buffer.from("age-encryption.org/v1/ssh-rsa");
 
 /** What the ssh-rsa stanza handler needs, computed once per key; plain data, so it can go to a worker thread. */
-export interface SshRsaRecipe {
+export interface SshRsaKey {
   readonly privateKey: KeyObject;
   readonly tag: string;
   readonly modulusBytes: number;
@@ -13,10 +13,10 @@ export interface SshRsaRecipe {
 
 /** The age ssh-rsa recipient type (age spec): RSA-OAEP with SHA-256 and the age label. */
 export class SshRsaIdentity implements Identity {
-  constructor(private readonly recipe: SshRsaRecipe) {}
+  constructor(private readonly key: SshRsaKey) {}
 
   unwrapFileKey(stanzas: Stanza[]): Uint8Array | null {
-    const { privateKey, tag, modulusBytes } = this.recipe;
+    const { privateKey, tag, modulusBytes } = this.key;
     for (const stanza of stanzas) {
       if (stanza.args[0] !== "ssh-rsa") continue;
       if (stanza.args.length !== 2) {

@@ -1,9 +1,18 @@
+/** The formats a secret's `file` may have; the stage step opens each through src/sources/registry.ts. */
+export const SECRET_FORMATS = ["age"] as const;
+export type SecretFormat = (typeof SECRET_FORMATS)[number];
+
+/** Where a secret's plaintext comes from: plain data, so that it can go to a worker thread. */
+export interface SecretSource {
+  readonly format: SecretFormat;
+  /** The encrypted file. */
+  readonly file: string;
+}
+
 /** A secret as declared, with every default filled in. */
-export interface SecretSpec {
+export interface SecretSpec extends SecretSource {
   /** Relative name inside a generation; may contain "/" for sub-directories. */
   readonly name: string;
-  /** The .age file. */
-  readonly file: string;
   /** Where users read it: secretsDir/<name>, or a custom path. */
   readonly path: string;
   /** User name or numeric id. */
@@ -15,7 +24,7 @@ export interface SecretSpec {
   readonly symlink: boolean;
 }
 
-/** Manifest version 1, validated, with defaults applied (see ../shared/DESIGN.md). */
+/** Manifest version 1, validated, with defaults applied (docs/manifest.md). */
 export interface Manifest {
   readonly version: 1;
   readonly secretsDir: string;
@@ -31,6 +40,7 @@ export const MANIFEST_DEFAULTS = {
   secretsMountPoint: "/run/agenix.d",
   identityPaths: ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"],
   keepGenerations: 1,
+  format: "age",
   owner: "root",
   mode: 0o400,
   symlink: true,

@@ -5,12 +5,12 @@ import { readFully } from "../read-fully.js";
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
 /**
- * Tells whether a secret's new plaintext equals the file users see now, by
+ * Compares a secret's new plaintext with the file users see now, by
  * reading the current file alongside the new bytes as they are written: a
  * memcmp per chunk, cheaper than hashing both, and nothing derived from a
  * secret is kept. A size difference settles it without reading at all.
  */
-export class SameContent {
+export class ContentComparison {
   private fd: number | null = null;
   private same: boolean;
   private position = 0;
@@ -41,8 +41,8 @@ export class SameContent {
     if (!equal) this.finish(false);
   }
 
-  /** Whether every byte matched; releases the current file. */
-  result(): boolean {
+  /** Whether every byte matched (and the sizes did); releases the current file. */
+  matches(): boolean {
     this.finish(this.same);
     return this.same;
   }

@@ -5,10 +5,10 @@ import { hkdfSha256, unwrapFileKey, x25519, X25519_KEY_SIZE } from "../age/x2551
 import { AgebootError } from "../errors.js";
 
 /**
- * Everything an X25519-based stanza handler needs, computed once per key so that
+ * Everything the handler of an X25519-based stanza needs, computed once per key so that
  * the per-file work is two scalar multiplications, one HKDF and one AEAD open.
  */
-export interface X25519Recipe {
+export interface X25519StanzaKeys {
   /** Stanza type, e.g. "X25519" or "ssh-ed25519". */
   readonly stanzaType: string;
   /** HKDF info label for the wrapping key. */
@@ -31,11 +31,11 @@ function malformed(stanzaType: string, why: string): AgebootError {
  * a stanza of our type that is malformed aborts decryption, while a stanza for
  * another key (other tag, or a wrapping key that does not authenticate) is skipped.
  */
-export class X25519StyleIdentity implements Identity {
-  constructor(private readonly recipe: X25519Recipe) {}
+export class X25519StanzaIdentity implements Identity {
+  constructor(private readonly keys: X25519StanzaKeys) {}
 
   unwrapFileKey(stanzas: Stanza[]): Uint8Array | null {
-    const { stanzaType, label, ourPrivateKey, ourPublicKey, tag, tweak } = this.recipe;
+    const { stanzaType, label, ourPrivateKey, ourPublicKey, tag, tweak } = this.keys;
     const expectedArgs = tag === undefined ? 2 : 3;
     for (const stanza of stanzas) {
       if (stanza.args[0] !== stanzaType) continue;

@@ -1,0 +1,46 @@
+import type { SecretFailure, SecretOutcome } from "./outcome.js";
+
+/** What a run did, read from its outcomes. */
+export interface ActivationResult {
+  readonly dryRun: boolean;
+  /** The generation users see after the run (null: none). */
+  readonly generation: number | null;
+  /** Whether this run made a new generation current. */
+  readonly installed: boolean;
+  /** One per declared secret, in manifest order. */
+  readonly outcomes: readonly SecretOutcome[];
+  /** Names the previous generation held that the manifest no longer declares. */
+  readonly removed: readonly string[];
+  readonly pruned: readonly number[];
+  readonly durationMs: number;
+}
+
+/** The names in each class, sorted, and every failure: what the summary line, sd_notify and the exit status say. */
+export interface ActivationSummary {
+  readonly added: string[];
+  readonly changed: string[];
+  readonly unchanged: string[];
+  readonly removed: string[];
+  readonly failures: SecretFailure[];
+}
+
+export function summarize(result: ActivationResult): ActivationSummary {
+  const named = (change: string) =>
+    result.outcomes
+      .filter((outcome) => outcome.change === change)
+      .map((outcome) => outcome.name)
+      .sort();
+  const failures = result.outcomes.flatMap((outcome) => (outcome.failed === null ? [] : [outcome.failed])).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { added: named("added"), changed: named("changed"), unchanged: named("unchanged"), removed: [...result.removed], failures };
+}
+
+/** One line for people: what is current now, and the counts. */
+export function headline(result: ActivationResult, summary: ActivationSummary): string {
+  const { added, changed, removed, unchanged, failures } = summary;
+  const counts = `${added.length} added, ${changed.length} changed, ${removed.length} removed, ${unchanged.length} unchanged, ${failures.length} failed`;
+  const current = result.generation ?? "none";
+  if (result.dryRun) return `dry run: would install ${counts}; current generation ${current}`;
+  if (result.installed) return `generation ${result.generation} is current: ${counts}`;
+  if (failures.length > 0) return `nothing changed, generation ${current} stays current; the new generation was discarded: ${counts}`;
+  return `nothing changed, generation ${current} stays current: ${counts}`;
+}

@@ -1,0 +1,66 @@
+import { closeSync, constants, fchmodSync, fchownSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { AgebootError, describeCause } from "../errors.js";
+import { crashPoint } from "../fault-injection.js";
+
+/** Create exclusively, never through a symlink, never reusing a file, readable by its owner (root) only. */
+const CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** Who a file belongs to once written, and its permission bits. */
+export interface Ownership {
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: number;
+}
+
+/**
+ * Invariant 3, for every file ageboot writes plaintext into (a generation's
+ * secret, a `symlink: false` copy): created exclusively with mode 0400 as root
+ * before a byte is written, filled by `fill`, then given its owner, group and
+ * mode through the same descriptor. On any failure the partial file is removed.
+ *
+ * Synchronous file system calls on purpose: the target is on ramfs, where each
+ * call takes microseconds, far less than a round trip through libuv's thread pool.
+ */
+export async function writeExclusive(target: string, ownership: Ownership, fill: (fd: number) => Promise<void>): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(target, CREATE_EXCLUSIVE, 0o400);
+    crashPoint("create secret file");
+  } catch (error) {
+    throw new AgebootError("IO", `${target}: cannot create (${describeCause(error)})`, { cause: error });
+  }
+  try {
+    await fill(fd);
+    fchownSync(fd, ownership.uid, ownership.gid);
+    crashPoint("chown secret file");
+    fchmodSync(fd, ownership.mode);
+    crashPoint("chmod secret file");
+    closeSync(fd);
+  } catch (error) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    try {
+      unlinkSync(target);
+    } catch {
+      // nothing to remove
+    }
+    if (error instanceof AgebootError) throw error;
+    throw new AgebootError("IO", `${target}: cannot write (${describeCause(error)})`, { cause: error });
+  }
+}
+
+/** Write all of `chunk` to `fd` (writeSync may write less); a full mount is named as such. */
+export function writeAll(fd: number, chunk: Uint8Array, target: string): void {
+  try {
+    for (let offset = 0; offset < chunk.length; ) {
+      offset += writeSync(fd, chunk, offset, chunk.length - offset);
+      crashPoint("write secret bytes");
+    }
+  } catch (error) {
+    const full = (error as NodeJS.ErrnoException).code === "ENOSPC";
+    throw new AgebootError("IO", `${target}: ${full ? "the secrets mount is full (ENOSPC)" : `cannot write (${describeCause(error)})`}`, { cause: error });
+  }
+}
