@@ -39,6 +39,25 @@ describe("manifest validation", () => {
     expect(unknown).toEqual({ problems: ['secret "a" field "format": must be one of "age", found "sops"'] });
   });
 
+  it.each([
+    ["0400", 0o400],
+    ["440", 0o440],
+    ["0440", 0o440],
+    ["4", 0o004],
+    ["u=r,g=r,o=", 0o440],
+    ["u=r,g=,o=", 0o400],
+    ["a+r", 0o444],
+    ["u+w", 0o600],
+    ["ug=rw,o-rwx", 0o660],
+    ["go=u", 0o444],
+    ["a+X", 0o400],
+    ["u+x,a+X", 0o511],
+    ["a=", 0o000],
+  ])('takes the chmod mode "%s" as %o, applied to 0400 as agenix does', (mode, octal) => {
+    const result = validateManifest({ version: 1, secrets: { a: { file: "/a.age", mode } } });
+    expect("manifest" in result && result.manifest.secrets[0]?.mode).toBe(octal);
+  });
+
   it("accepts every documented field", () => {
     const result = validateManifest({
       version: 1,
@@ -84,7 +103,8 @@ describe("manifest validation", () => {
     ["agenix's name field", secret("a", { file: "/f", name: "b" }), 'secret "a" field "name": unknown field'],
     ["a numeric mode", secret("a", { file: "/f", mode: 400 }), 'secret "a" field "mode": must be an octal permission string'],
     ["a non-octal mode", secret("a", { file: "/f", mode: "0800" }), 'field "mode": must be an octal permission string such as "0400"'],
-    ["a symbolic mode", secret("a", { file: "/f", mode: "u=r" }), 'field "mode": must be an octal'],
+    ["a symbolic mode without who it is for", secret("a", { file: "/f", mode: "+r" }), 'field "mode": must be an octal permission string such as "0400" or a symbolic mode such as "u=r,g=r,o="'],
+    ["a symbolic setgid mode", secret("a", { file: "/f", mode: "g+s" }), "no setuid"],
     ["a setuid mode", secret("a", { file: "/f", mode: "4755" }), "no setuid"],
     ["a relative path", secret("a", { file: "/f", path: "etc/a" }), 'secret "a" field "path": must be an absolute path'],
     ["a custom path inside secretsDir", secret("a", { file: "/f", path: "/run/agenix/b" }), 'field "path": a custom path must not be inside secretsDir'],

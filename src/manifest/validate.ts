@@ -1,4 +1,5 @@
 import { isAbsolute, normalize, posix } from "node:path";
+import { parseMode } from "./mode.js";
 import { MANIFEST_DEFAULTS, SECRET_FORMATS, type Manifest, type SecretFormat, type SecretSpec } from "./types.js";
 
 const topLevelFields = new Set(["version", "secretsDir", "secretsMountPoint", "identityPaths", "keepGenerations", "secrets"]);
@@ -90,7 +91,7 @@ function validateSecret(
   }
   const owner = principal(raw["owner"] ?? MANIFEST_DEFAULTS.owner, (what) => report("owner", what));
   const group = raw["group"] === undefined || raw["group"] === null ? undefined : principal(raw["group"], (what) => report("group", what));
-  const mode = octalMode(raw["mode"], (what) => report("mode", what));
+  const mode = fileMode(raw["mode"], (what) => report("mode", what));
   const symlink = raw["symlink"] ?? MANIFEST_DEFAULTS.symlink;
   if (typeof symlink !== "boolean") report("symlink", `must be true or false, found ${describe(symlink)}`);
 
@@ -133,13 +134,15 @@ function principal(value: unknown, problem: (what: string) => void): string | nu
   return null;
 }
 
-function octalMode(value: unknown, problem: (what: string) => void): number | null {
+function fileMode(value: unknown, problem: (what: string) => void): number | null {
   if (value === undefined) return MANIFEST_DEFAULTS.mode;
-  if (typeof value !== "string" || !/^0?[0-7]{3}$/.test(value)) {
-    problem(`must be an octal permission string such as "0400" (at most 0777: no setuid, setgid or sticky bits), found ${describe(value)}`);
+  const parsed = typeof value === "string" ? parseMode(value) : null;
+  if (parsed === null || "problem" in parsed) {
+    const why = parsed !== null && "problem" in parsed ? `: ${parsed.problem}` : "";
+    problem(`must be an octal permission string such as "0400" or a symbolic mode such as "u=r,g=r,o=", as chmod takes them (no setuid, setgid or sticky bits), found ${describe(value)}${why}`);
     return null;
   }
-  return Number.parseInt(value, 8);
+  return parsed.mode;
 }
 
 function checkTargetsAreDistinct(secrets: SecretSpec[], problem: (where: string, what: string) => void): void {
