@@ -1,9 +1,5 @@
 // The one place where tests that feed ageboot raw age files (the CCTV vectors in
-// test/unit/age-vectors.test.ts) touch its decryption API. That API is being
-// reshaped (it will decrypt from bytes); when it is, only this file changes.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// test/unit/age-vectors.test.ts) touch its decryption API.
 import { openPlaintext } from "../../src/age/decrypt.js";
 import { AgebootError } from "../../src/errors.js";
 import { identitiesFromAgeFile } from "../../src/identities/age-keys.js";
@@ -27,28 +23,24 @@ export type AgeDecryptResult =
  * Decrypt an age file (binary or armored) held in memory with the identities
  * of a native age identity file's text (AGE-SECRET-KEY-1..., AGE-SECRET-KEY-PQ-1...),
  * the way activation does: header first, then every chunk through the sink.
- *
- * Today ageboot decrypts only from a path, so the bytes go through a temporary
- * file. An identity line ageboot cannot load throws (the caller's input is
- * wrong); every decryption failure comes back as its AgebootError code.
+ * An identity line ageboot cannot load throws (the caller's input is wrong);
+ * every decryption failure comes back as its AgebootError code.
  */
 export async function decryptAgeBytes(ciphertext: Uint8Array, identityFileText: string): Promise<AgeDecryptResult> {
   const { identities, problems } = await identitiesFromAgeFile(identityFileText, "test-identities");
   if (problems.length > 0) {
     throw new Error(`unusable identity lines: ${problems.map((p) => `${p.line}: ${p.reason}`).join("; ")}`);
   }
-  const directory = mkdtempSync(join(tmpdir(), "ageboot-vector-"));
-  const file = join(directory, "file.age");
   const chunks: Buffer[] = [];
   try {
-    writeFileSync(file, ciphertext);
-    const plaintext = await openPlaintext(file, identities);
+    const plaintext = await openPlaintext(
+      { bytes: ciphertext, name: "vector" },
+      identities.map(({ identity }) => identity),
+    );
     await plaintext.pipeTo((chunk) => void chunks.push(Buffer.from(chunk)));
     return { ok: true, plaintext: Buffer.concat(chunks) };
   } catch (error) {
     if (!(error instanceof AgebootError)) throw error;
     return { ok: false, code: error.code, message: error.message, released: Buffer.concat(chunks) };
-  } finally {
-    rmSync(directory, { recursive: true, force: true });
   }
 }
