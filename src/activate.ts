@@ -22,6 +22,12 @@ export interface ActivateOptions {
   readonly dryRun?: boolean;
   /** Development and tests only: allow a plain directory as the mount point. */
   readonly allowPlainDirectory?: boolean;
+  /**
+   * Before the users exist (NixOS activation, ahead of its \`users\` step): a secret
+   * whose owner or group does not exist yet is installed root:root 0400, not
+   * failed, and \`ageboot chown\` applies its ownership afterwards.
+   */
+  readonly deferUnknownOwners?: boolean;
   readonly lockTimeoutSeconds?: number;
   /** How many secrets are decrypted at once. */
   readonly concurrency?: number;
@@ -65,7 +71,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     // getent(1) child: let it run while we plan and read keys; the mount needs it.
     const keysGidLookup = users.group("keys");
     keysGidLookup.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
-    const outcomes = await planSecrets(manifest, users);
+    const outcomes = await planSecrets(manifest, users, { deferUnknownOwners: options.deferUnknownOwners ?? false });
     const finish = (fields: Omit<ActivationResult, "dryRun" | "outcomes" | "durationMs">): ActivationResult => ({
       ...fields,
       dryRun,

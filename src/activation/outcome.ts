@@ -27,6 +27,8 @@ export class SecretOutcome {
     readonly secret: SecretSpec,
     /** Resolved by the plan from owner, group and mode; null when they could not be. */
     readonly ownership: Ownership | null,
+    /** Why the declared owner and group wait for \`ageboot chown\` (they do not exist yet); null when they do not. */
+    readonly deferredBecause: string | null = null,
   ) {}
 
   get name(): string {

@@ -4,6 +4,7 @@ import type { Manifest, SecretSpec } from "../manifest/types.js";
 import type { UserDatabase } from "../users.js";
 import { SecretOutcome } from "./outcome.js";
 import { untrustedSymlinkIn } from "./trusted-path.js";
+import type { Ownership } from "./write-exclusive.js";
 
 /** Whether users read the secret at a path of its own rather than secretsDir/<name>. */
 export function hasCustomPath(secret: SecretSpec, secretsDir: string): boolean {
@@ -11,28 +12,46 @@ export function hasCustomPath(secret: SecretSpec, secretsDir: string): boolean {
 }
 
 /**
+ * Ownership for a secret whose owner or group does not exist yet, when the run
+ * may defer it (NixOS activation, before the \`users\` step creates them): root's
+ * and 0400, never more readable than what \`ageboot chown\` applies afterwards.
+ */
+export const DEFERRED_OWNERSHIP = { uid: 0, gid: 0, mode: 0o400 } as const;
+
+/**
  * Step 1 of a run: one outcome per declared secret, in manifest order. Checks
  * everything that can be checked before decrypting: its file exists, its owner
  * and group exist, and its custom path can be replaced. A secret that fails
- * here fails under the failure policy; the others go on to be staged.
+ * here fails under the failure policy; the others go on to be staged. With
+ * \`deferUnknownOwners\`, an owner or group that does not exist yet is no
+ * failure: the secret is staged with DEFERRED_OWNERSHIP and marked deferred.
  */
-export async function planSecrets(manifest: Manifest, users: UserDatabase): Promise<SecretOutcome[]> {
+export async function planSecrets(manifest: Manifest, users: UserDatabase, options: { deferUnknownOwners?: boolean } = {}): Promise<SecretOutcome[]> {
   const outcomes: SecretOutcome[] = [];
   for (const secret of manifest.secrets) {
     const problems = problemsOf(secret, manifest.secretsDir);
-    const owner = await users.user(secret.owner);
-    if (!owner) problems.push(`owner "${secret.owner}" does not exist`);
-    const gid = secret.group === undefined ? owner?.gid : await users.group(secret.group);
-    if (gid === null) problems.push(`group "${secret.group}" does not exist`);
-    if (problems.length > 0 || !owner || gid === undefined || gid === null) {
+    const ownership = await resolveOwnership(secret, users);
+    if (typeof ownership === "string" && !(options.deferUnknownOwners && problems.length === 0)) problems.push(ownership);
+    if (problems.length > 0) {
       const outcome = new SecretOutcome(secret, null);
       outcome.fail(new AgebootError("PLAN", problems.join("; ")));
       outcomes.push(outcome);
-      continue;
+    } else if (typeof ownership === "string") {
+      outcomes.push(new SecretOutcome(secret, DEFERRED_OWNERSHIP, ownership));
+    } else {
+      outcomes.push(new SecretOutcome(secret, ownership));
     }
-    outcomes.push(new SecretOutcome(secret, { uid: owner.uid, gid, mode: secret.mode }));
   }
   return outcomes;
+}
+
+/** The secret's uid, gid and mode, or what does not exist ("owner ... does not exist"). */
+export async function resolveOwnership(secret: SecretSpec, users: UserDatabase): Promise<Ownership | string> {
+  const owner = await users.user(secret.owner);
+  const gid = secret.group === undefined ? owner?.gid : await users.group(secret.group);
+  const missing = [!owner ? `owner "${secret.owner}" does not exist` : null, gid === null ? `group "${secret.group}" does not exist` : null].filter((text) => text !== null);
+  if (missing.length > 0 || !owner || gid === undefined || gid === null) return missing.join("; ");
+  return { uid: owner.uid, gid, mode: secret.mode };
 }
 
 function problemsOf(secret: SecretSpec, secretsDir: string): string[] {

@@ -21,6 +21,8 @@ export interface ActivationSummary {
   readonly changed: string[];
   readonly unchanged: string[];
   readonly removed: string[];
+  /** Installed root:root 0400 until \`ageboot chown\`: their owner or group did not exist yet. */
+  readonly deferred: string[];
   readonly failures: SecretFailure[];
 }
 
@@ -31,7 +33,11 @@ export function summarize(result: ActivationResult): ActivationSummary {
       .map((outcome) => outcome.name)
       .sort();
   const failures = result.outcomes.flatMap((outcome) => (outcome.failed === null ? [] : [outcome.failed])).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { added: named("added"), changed: named("changed"), unchanged: named("unchanged"), removed: [...result.removed], failures };
+  const deferred = result.outcomes
+    .filter((outcome) => outcome.deferredBecause !== null && outcome.failed === null)
+    .map((outcome) => outcome.name)
+    .sort();
+  return { added: named("added"), changed: named("changed"), unchanged: named("unchanged"), removed: [...result.removed], deferred, failures };
 }
 
 /** One line for people: what is current now, and the counts. */

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { activate } from "../activate.js";
 import { headline, summarize, type ActivationResult } from "../activation/report.js";
@@ -6,8 +5,8 @@ import { AgebootError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { loadManifest } from "../manifest/load.js";
 import { statusNotifier } from "../notify.js";
+import { defaultManifestPath, DEFAULT_MANIFESTS } from "./manifest-path.js";
 
-const DEFAULT_MANIFESTS = ["/etc/ageboot/manifest.json", "/etc/ageboot/manifest.yaml"];
 
 export const activateHelp = `Usage: ageboot activate [--manifest PATH] [--dry-run] [OPTIONS]
 
@@ -24,6 +23,10 @@ Options:
   --manifest PATH              JSON or YAML manifest (default: ${DEFAULT_MANIFESTS.join(", then ")})
   --dry-run                    validate, decrypt and report what would change; touch nothing
   --lock-timeout SECONDS       wait this long for another run to finish (default 120)
+  --defer-unknown-owners       a secret whose owner or group does not exist yet is
+                               installed root:root 0400 instead of failing; run
+                               "ageboot chown" once they exist (NixOS activation,
+                               which creates users after decrypting)
   --insecure-plain-directory   DEVELOPMENT ONLY: allow a mount point that is a plain
                                directory instead of ramfs/tmpfs (plaintext on disk!)
   -h, --help                   show this help`;
@@ -36,6 +39,7 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
       "dry-run": { type: "boolean" },
       "lock-timeout": { type: "string" },
       "insecure-plain-directory": { type: "boolean" },
+      "defer-unknown-owners": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -48,7 +52,7 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
   if (positionals.length > 0) throw new AgebootError("USAGE", `activate takes no arguments (got "${positionals[0]}"); use --manifest PATH`);
   const lockTimeout = Number(values["lock-timeout"] ?? 120);
   if (!Number.isFinite(lockTimeout) || lockTimeout < 0) throw new AgebootError("USAGE", "--lock-timeout takes a number of seconds");
-  const manifestPath = values.manifest ?? DEFAULT_MANIFESTS.find((path) => existsSync(path)) ?? DEFAULT_MANIFESTS[0]!;
+  const manifestPath = values.manifest ?? defaultManifestPath();
 
   const manifest = await loadManifest(manifestPath);
   const dryRun = values["dry-run"] ?? false;
@@ -58,6 +62,7 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
     dryRun,
     allowPlainDirectory: values["insecure-plain-directory"] ?? false,
     lockTimeoutSeconds: lockTimeout,
+    deferUnknownOwners: values["defer-unknown-owners"] ?? false,
     status,
   });
   const summary = reportResult(result, log);
@@ -76,9 +81,14 @@ function abbreviate(names: readonly string[]): string[] {
 function reportResult(result: ActivationResult, log: Logger): string {
   const summary = summarize(result);
   for (const failure of summary.failures) log.error({ code: failure.code }, `secret ${failure.name}: ${failure.message}`);
+  for (const outcome of result.outcomes) {
+    if (outcome.deferredBecause !== null && outcome.failed === null) {
+      log.info(`secret ${outcome.name}: ${outcome.deferredBecause} yet; installed as root:root 0400, deferred until ageboot chown applies its owner, group and mode`);
+    }
+  }
   const line = headline(result, summary);
-  const { added, changed, removed } = summary;
-  const lists = { added, changed, removed, failed: summary.failures.map((failure) => failure.name), pruned: result.pruned.map(String) };
+  const { added, changed, removed, deferred } = summary;
+  const lists = { added, changed, removed, deferred, failed: summary.failures.map((failure) => failure.name), pruned: result.pruned.map(String) };
   // Empty lists say nothing the counts did not; long ones are cut so the line stays a line.
   const fields = {
     generation: result.generation,
