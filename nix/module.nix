@@ -155,11 +155,24 @@ let
   # only), with the host's public keys and the users and groups this
   # configuration declares.
   inStore = secret: builtins.hasContext "${secret.file}";
-  checkedSecrets = lib.filterAttrs (_: inStore) cfg.secrets;
   uncheckedNames = lib.attrNames (lib.filterAttrs (_: s: !(inStore s)) cfg.secrets);
-  checkManifestFile = pkgs.writeText "ageboot-check-manifest.json" (
-    builtins.toJSON (manifestFor checkedSecrets cfg.secretsDir cfg.secretsMountPoint)
-  );
+  # One manifest per directory, as at boot, so custom paths are judged against
+  # the right secretsDir.
+  checkManifestFiles =
+    lib.optional (regularSecrets != { }) (
+      pkgs.writeText "ageboot-check-manifest.json" (
+        builtins.toJSON (
+          manifestFor (lib.filterAttrs (_: inStore) regularSecrets) cfg.secretsDir cfg.secretsMountPoint
+        )
+      )
+    )
+    ++ lib.optional (secretsForUsers != { }) (
+      pkgs.writeText "ageboot-check-manifest-for-users.json" (
+        builtins.toJSON (
+          manifestFor (lib.filterAttrs (_: inStore) secretsForUsers) cfg.secretsForUsersDir "${cfg.secretsForUsersDir}.d"
+        )
+      )
+    );
   usersFile = pkgs.writeText "ageboot-users.json" (
     builtins.toJSON {
       users = lib.unique (lib.mapAttrsToList (_: u: u.name) users);
@@ -188,9 +201,12 @@ let
         ${lib.optionalString (uncheckedNames != [ ]) ''
           echo ${quote "ageboot check: not checked at build time (file outside the Nix store, read at boot): ${lib.concatStringsSep ", " uncheckedNames}"} >&2
         ''}
-        ${quote ageboot} check --manifest ${quote "${checkManifestFile}"} ${
-          lib.concatMapStringsSep " " (key: "--host-key ${quote "${key}"}") hostKeyFiles
-        } --users ${quote "${usersFile}"}
+        ${lib.concatMapStringsSep "\n" (
+          manifest:
+          "${quote ageboot} check --manifest ${quote "${manifest}"} ${
+            lib.concatMapStringsSep " " (key: "--host-key ${quote "${key}"}") hostKeyFiles
+          } --users ${quote "${usersFile}"}"
+        ) checkManifestFiles}
         touch $out
       '';
 

@@ -194,6 +194,9 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       const systemd = evaluate("rootpw-systemd");
       expect(systemd.checks[0]).toMatch(/ --host-key \S+ageboot-host-key-0\.pub --users /);
       expect(systemd.checks[0]).not.toContain("no host public key known");
+      // One run per manifest: the regular secrets and those for users' passwords.
+      expect(systemd.checks[0]).toMatch(/check --manifest \S+ageboot-check-manifest\.json --host-key/);
+      expect(systemd.checks[0]).toMatch(/check --manifest \S+ageboot-check-manifest-for-users\.json --host-key/);
     });
 
     it("a file given as a string outside the store is named in the build log, not checked", () => {
