@@ -18,11 +18,18 @@
       nixosModules.default = ./nix/module.nix;
       nixosModules.ageboot = ./nix/module.nix;
 
-      # The manifest construction, pure (builtins only).
+      # Pure functions (builtins only): the manifest, and the activation snippets.
       lib.manifest = import ./nix/lib/manifest.nix;
+      lib.activation = import ./nix/lib/activation.nix;
 
       checks = forAllSystems (pkgs: {
         vm = pkgs.testers.runNixOSTest (import ./nix/tests/vm.nix { inherit self; });
+        vm-systemd = pkgs.testers.runNixOSTest (
+          import ./nix/tests/vm.nix {
+            inherit self;
+            systemdActivation = true;
+          }
+        );
       });
     };
 }

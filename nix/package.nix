@@ -1,10 +1,22 @@
-# ageboot, built from package-lock.json with importNpmLock: no hand-maintained
-# dependency hash (nixpkgs >= 24.05).
+# ageboot, built from package-lock.json as npm writes it here: without
+# `resolved` fields and without a hand-maintained dependency hash.
+#
+# Each locked package is one fixed-output derivation: the npm of nixpkgs'
+# nodejs fetches `name@version` (npm knows its registry; this repository
+# names none) and Nix checks the result against the lock's `integrity`.
+# nix/lib/npm-lock-sources.nix lists them (pure, tested with lib alone);
+# docs/nixos.md says why this and not mirror:// or importNpmLock's fetcher.
+# Then the lock is rewritten with `resolved = "file:<store path>"` and
+# installed offline by importNpmLock's npmConfigHook, the same shape of input
+# importNpmLock itself produces (package.json + package-lock.json).
 {
   lib,
+  stdenvNoCC,
+  runCommand,
   buildNpmPackage,
   importNpmLock,
-  nodejs_20,
+  nodejs,
+  cacert,
   makeWrapper,
   util-linux,
   systemd,
@@ -12,6 +24,70 @@
 }:
 let
   packageJson = lib.importJSON ../package.json;
+  packageLock = lib.importJSON ../package-lock.json;
+  sources = import ./lib/npm-lock-sources.nix { inherit lib; } packageLock;
+
+  fetchLocked =
+    source:
+    stdenvNoCC.mkDerivation {
+      name = source.storeName;
+      inherit (source) spec;
+      nativeBuildInputs = [ nodejs ];
+      outputHash = source.integrity;
+      outputHashMode = "flat";
+      # NIX_NPM_REGISTRY (set in the nix-daemon's environment) points npm at a
+      # mirror; the hash pins the bytes either way.
+      impureEnvVars = lib.fetchers.proxyImpureEnvVars ++ [ "NIX_NPM_REGISTRY" ];
+      NODE_EXTRA_CA_CERTS = "${cacert}/etc/ssl/certs/ca-bundle.crt";
+      SSL_CERT_FILE = "${cacert}/etc/ssl/certs/ca-bundle.crt";
+      buildCommand = ''
+        export HOME="$TMPDIR" npm_config_cache="$TMPDIR/cache" npm_config_update_notifier=false
+        if [ -n "''${NIX_NPM_REGISTRY-}" ]; then export npm_config_registry="$NIX_NPM_REGISTRY"; fi
+        mkdir "$TMPDIR/pack"
+        # `npm pack SPEC` of a registry package saves the registry's tarball unchanged.
+        npm pack --ignore-scripts --silent --pack-destination "$TMPDIR/pack" "$spec" > /dev/null
+        mv "$TMPDIR"/pack/*.tgz "$out"
+      '';
+    };
+
+  tarballs = builtins.listToAttrs (
+    map (source: {
+      name = source.key;
+      value = fetchLocked source;
+    }) sources
+  );
+
+  lockWithFiles = packageLock // {
+    packages = builtins.mapAttrs (
+      key: entry: if tarballs ? ${key} then entry // { resolved = "file:${tarballs.${key}}"; } else entry
+    ) packageLock.packages;
+  };
+  # package.json's direct dependencies name the same tarballs, so that
+  # `npm install` finds nothing to resolve (importNpmLock does the same).
+  fileSpecs = lib.mapAttrs (name: _: "file:${tarballs."node_modules/${name}"}");
+  packageJsonWithFiles =
+    packageJson
+    // lib.optionalAttrs (packageJson ? dependencies) { dependencies = fileSpecs packageJson.dependencies; }
+    // lib.optionalAttrs (packageJson ? devDependencies) {
+      devDependencies = fileSpecs packageJson.devDependencies;
+    };
+
+  npmDeps =
+    runCommand "ageboot-${packageJson.version}-npm-deps"
+      {
+        passAsFile = [
+          "package"
+          "packageLock"
+        ];
+        package = builtins.toJSON packageJsonWithFiles;
+        packageLock = builtins.toJSON lockWithFiles;
+        passthru = { inherit sources tarballs; };
+      }
+      ''
+        mkdir $out
+        cp "$packagePath" $out/package.json
+        cp "$packageLockPath" $out/package-lock.json
+      '';
 in
 buildNpmPackage {
   pname = "ageboot";
@@ -30,23 +106,34 @@ buildNpmPackage {
       ../demo
     ];
   };
-  nodejs = nodejs_20;
-  npmDeps = importNpmLock { npmRoot = ../.; };
+  # nixpkgs' default Node.js, not a pinned major version that nixpkgs drops at
+  # its end of life.
+  inherit nodejs npmDeps;
   npmConfigHook = importNpmLock.npmConfigHook;
   npmBuildScript = "build";
   # util-linux: flock(1), for the snapshot's warm-up activation during the build.
-  nativeBuildInputs = [ makeWrapper util-linux ];
+  nativeBuildInputs = [
+    makeWrapper
+    util-linux
+  ];
   installPhase = ''
     runHook preInstall
     mkdir -p $out/lib/ageboot $out/bin
     cp -r dist/. $out/lib/ageboot/
     # The launcher starts node from the start-up snapshot (lib/ageboot/ageboot.blob),
-    # built above by this same nodejs_20, so it always loads.
+    # built above by this same nodejs, and falls back to the bundle if it cannot load.
     makeWrapper $out/lib/ageboot/ageboot $out/bin/ageboot \
-      --set AGEBOOT_NODE ${nodejs_20}/bin/node \
-      --prefix PATH : ${lib.makeBinPath [ util-linux systemd getent ]}
+      --set AGEBOOT_NODE ${lib.getExe nodejs} \
+      --prefix PATH : ${
+        lib.makeBinPath [
+          util-linux
+          systemd
+          getent
+        ]
+      }
     runHook postInstall
   '';
+  passthru = { inherit npmDeps; };
   meta = {
     description = "Decrypt a host's age-encrypted secrets at boot onto memory-backed storage (agenix / sops-nix compatible)";
     license = lib.licenses.mit;

@@ -21,9 +21,18 @@ function nixFiles(under: string): string[] {
 
 describe("nix", () => {
   const files = nixFiles(repoRoot);
-  it("ships the module, package, flake, manifest function and VM test", () => {
+  it("ships the module, package, flake, pure functions, VM test and the module's test stand-ins", () => {
     expect(files.map((file) => relative(repoRoot, file)).sort()).toEqual(
-      expect.arrayContaining(["flake.nix", "nix/lib/manifest.nix", "nix/module.nix", "nix/package.nix", "nix/tests/vm.nix"]),
+      expect.arrayContaining([
+        "flake.nix",
+        "nix/lib/activation.nix",
+        "nix/lib/manifest.nix",
+        "nix/lib/npm-lock-sources.nix",
+        "nix/module.nix",
+        "nix/package.nix",
+        "nix/tests/vm.nix",
+        "test/fixtures/nixos/stand-ins.nix",
+      ]),
     );
   });
 

@@ -1,0 +1,69 @@
+# The shell snippets the NixOS module puts into system.activationScripts.
+#
+# Pure (builtins only), so that CI produces exactly these snippets with
+# `nix-instantiate --eval` and runs them under bash as root, in a private
+# mount namespace, the way NixOS runs its activation script at boot and on
+# every switch (test/privileged/nixos-activation.test.ts).
+#
+# NixOS concatenates the snippets into one bash script that has no `set -e`
+# but `trap "_status=1 _localstatus=\$?" ERR` (activation-script.nix): a
+# command that fails marks the activation as failed (switch-to-configuration
+# then says so) and the script carries on. So each ageboot run is one
+# command: a subshell, which also keeps `ulimit` and `umask` from leaking
+# into the snippets that follow.
+#
+#   ageboot    the ageboot executable (a store path)
+#   manifests  manifest files, decrypted in this order (the one for users'
+#              passwords first)
+#   chownManifests  manifests whose owners and groups are applied after the
+#              `users` and `groups` snippets
+#   restartUnits  units switch-to-configuration should restart on every switch
+#              (systemd activation: ageboot.service); empty otherwise
+{
+  ageboot,
+  manifests ? [ ],
+  chownManifests ? [ ],
+  restartUnits ? [ ],
+}:
+let
+  inherit (builtins) concatStringsSep replaceStrings;
+  quote = s: "'" + replaceStrings [ "'" ] [ "'\\''" ] (toString s) + "'";
+  lines = concatStringsSep "\n";
+
+  # Core dumps off before node starts (plaintext and keys are in its memory),
+  # files created owner-only whatever the activation's umask (0022).
+  run = args: "( ulimit -c 0 && umask 0077 && exec ${quote ageboot} ${args} )";
+in
+{
+  # agenixInstall: before `users`. An owner or group that this very activation
+  # creates does not exist yet: such a secret is installed root:root 0400 and
+  # reported as deferred; agenixChown gives it its owner.
+  install = lines (
+    map (manifest: run "activate --manifest ${quote manifest} --defer-unknown-owners") manifests
+  );
+
+  # agenixChown: after `users` and `groups`.
+  chown = lines (map (manifest: run "chown --manifest ${quote manifest}") chownManifests);
+
+  # With systemd activation, ask switch-to-configuration to restart the units
+  # on every switch (`switch`, `test`; `dry-activate` only reports), so a
+  # failed run is retried and a rotated host key or a `file` outside the store
+  # is picked up even when the manifest did not change. At boot NIXOS_ACTION
+  # is unset and systemd starts the units anyway.
+  requestRestart =
+    if restartUnits == [ ] then
+      ""
+    else
+      ''
+        case "''${NIXOS_ACTION-}" in
+          switch | test) _ageboot_list=/run/nixos/activation-restart-list ;;
+          dry-activate) _ageboot_list=/run/nixos/dry-activation-restart-list ;;
+          *) _ageboot_list= ;;
+        esac
+        if [ -n "$_ageboot_list" ]; then
+          mkdir -p /run/nixos
+          printf '%s\n' ${concatStringsSep " " (map quote restartUnits)} >> "$_ageboot_list"
+        fi
+        unset _ageboot_list
+      '';
+}

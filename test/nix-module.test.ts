@@ -1,0 +1,268 @@
+// The NixOS module and the package's dependency list, evaluated by the real
+// nix-instantiate with nixpkgs' lib (nix-community/nixpkgs.lib; no nixpkgs,
+// no network): lib.evalModules over nix/module.nix and stand-ins that declare
+// the NixOS options it touches with nixpkgs' types
+// (test/fixtures/nixos/stand-ins.nix), for the configurations in
+// test/fixtures/nixos/configurations.nix.
+//
+// Needs NIXPKGS_LIB, the path of a nixpkgs.lib checkout (the directory that
+// holds lib/). Without it these tests are skipped, with a message saying how
+// to run them:
+//   NIXPKGS_LIB=/path/to/nixpkgs.lib npx vitest run test/nix-module.test.ts
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { repoRoot } from "./helpers/tools.js";
+
+const nixpkgsLib = process.env["NIXPKGS_LIB"];
+const skipReason =
+  nixpkgsLib === undefined || nixpkgsLib === ""
+    ? "NIXPKGS_LIB is unset: skipping the NixOS module and package evaluation tests. Run them with NIXPKGS_LIB=/path/to/nixpkgs.lib (a checkout of nix-community/nixpkgs.lib, the directory holding lib/) npx vitest run test/nix-module.test.ts"
+    : !existsSync(join(nixpkgsLib, "lib", "default.nix"))
+      ? `NIXPKGS_LIB=${nixpkgsLib} has no lib/default.nix`
+      : null;
+if (skipReason !== null && nixpkgsLib) throw new Error(skipReason); // set but wrong: fail, never skip
+if (skipReason !== null) console.warn(skipReason);
+
+const evalFile = join(repoRoot, "test/fixtures/nixos/eval.nix");
+
+interface ServiceFacts {
+  wantedBy: string[];
+  requiredBy: string[];
+  before: string[];
+  after: string[];
+  execStart: string;
+  limitCore: number | null;
+  restartTriggers: string[];
+}
+interface Facts {
+  activationOrder: string[];
+  failedAssertions: string[];
+  warnings: string[];
+  activation: { agenixInstall: string; agenixChown: string; agenixInstallDry: boolean; users: unknown };
+  manifest: { secrets: Record<string, Record<string, unknown>>; identityPaths: string[] } | null;
+  manifestPath: string | null;
+  manifestForUsers: { secrets: Record<string, Record<string, unknown>>; secretsDir: string; secretsMountPoint: string } | null;
+  manifestForUsersPath: string | null;
+  checks: string[];
+  checkUsers: { users: string[]; groups: string[] } | null;
+  services: { ageboot: ServiceFacts | null; "ageboot-for-users": ServiceFacts | null };
+  secrets: Record<string, { name: string; path: string; mode: string; owner: string; group: string; symlink: boolean; neededForUsers: boolean; file: string }>;
+  identityPaths: string[];
+  useSystemdActivation: boolean;
+  userPasswordFiles: Record<string, string | null>;
+  ageOptions: Record<string, { type: string; default: unknown }>;
+  secretOptions: Record<string, string>;
+  sshKeyPathsIsRenamed: boolean;
+}
+
+const cache = new Map<string, Facts>();
+function evaluate(configuration: string): Facts {
+  const cached = cache.get(configuration);
+  if (cached) return cached;
+  // --readonly-mode: paths are hashed, never copied into a store.
+  const json = execFileSync(
+    "nix-instantiate",
+    ["--eval", "--strict", "--json", "--readonly-mode", evalFile, "--argstr", "nixpkgsLib", nixpkgsLib!, "--argstr", "case", configuration],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const facts = JSON.parse(json) as Facts;
+  cache.set(configuration, facts);
+  return facts;
+}
+
+function before(order: string[], first: string, second: string): void {
+  expect(order, `activation order: ${order.join(" ")}`).toContain(first);
+  expect(order).toContain(second);
+  expect(order.indexOf(first), `${first} runs before ${second} in: ${order.join(" ")}`).toBeLessThan(order.indexOf(second));
+}
+
+describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
+  describe("activation scripts (the default)", () => {
+    it("README configuration: ageboot after specialfs and before users; chown after users and groups", () => {
+      const facts = evaluate("readme");
+      expect(facts.failedAssertions).toEqual([]);
+      expect(facts.useSystemdActivation).toBe(false);
+      const order = facts.activationOrder;
+      before(order, "specialfs", "agenixNewGeneration");
+      before(order, "agenixNewGeneration", "agenixInstall");
+      before(order, "agenixInstall", "users");
+      before(order, "users", "agenixChown");
+      before(order, "groups", "agenixChown");
+      before(order, "agenixChown", "agenix");
+      expect(facts.services.ageboot).toBeNull();
+    });
+
+    it("the snippets run ageboot with core dumps off, deferring unknown owners, then chown", () => {
+      const facts = evaluate("readme");
+      const manifest = facts.manifestPath!;
+      expect(facts.activation.agenixInstall).toContain("ulimit -c 0");
+      expect(facts.activation.agenixInstall).toMatch(/^\( ulimit -c 0 && umask 0077 && exec '\/nix\/store\/[^']+\/bin\/ageboot' activate --manifest '([^']+)' --defer-unknown-owners \)$/m);
+      expect(facts.activation.agenixInstall).toContain(`--manifest '${manifest}'`);
+      expect(facts.activation.agenixChown).toContain(`chown --manifest '${manifest}'`);
+      expect(facts.activation.agenixChown).toContain("ulimit -c 0");
+      expect(facts.activation.agenixInstallDry).toBe(false); // it changes the system: never in dry-activate
+      expect(facts.manifest!.secrets["db-password"]).toMatchObject({ owner: "postgres", group: "postgres", mode: "0400", path: "/run/agenix/db-password", symlink: true });
+      expect(facts.manifest!.identityPaths).toEqual(["/persist/etc/ssh/ssh_host_ed25519_key"]);
+    });
+
+    it("agenix-style configuration: sshKeyPaths (renamed), ageBin (warning), symbolic modes, deps on agenix, a tweaked agenixInstall", () => {
+      const facts = evaluate("agenix-style");
+      expect(facts.failedAssertions).toEqual([]);
+      expect(facts.identityPaths).toEqual(["/etc/ssh/ssh_host_ed25519_key"]);
+      expect(facts.warnings.some((w) => w.includes("age.sshKeyPaths") && w.includes("age.identityPaths"))).toBe(true);
+      expect(facts.warnings.some((w) => w.includes("age.ageBin") && w.includes("plugins"))).toBe(true);
+      // Modes go to the manifest unchanged; ageboot applies them as chmod would.
+      expect(facts.manifest!.secrets["token"]!["mode"]).toBe("u=r,g=r,o=");
+      expect(facts.manifest!.secrets["world"]!["mode"]).toBe("a+r");
+      expect(facts.manifest!.secrets["short"]).toMatchObject({ mode: "440", path: "/etc/app/short", symlink: false });
+      const order = facts.activationOrder;
+      before(order, "agenix", "foo");
+      before(order, "agenixChown", "foo");
+      before(order, "var", "agenixInstall");
+      before(order, "agenixInstall", "users");
+    });
+
+    it("users.users.root.hashedPasswordFile = a secret's path, mutableUsers = false: decrypted before users, no assertion", () => {
+      const facts = evaluate("rootpw");
+      expect(facts.failedAssertions).toEqual([]);
+      expect(facts.userPasswordFiles["root"]).toBe("/run/agenix/rootpw");
+      expect(facts.activation.users).toMatchObject({ deps: ["agenixInstall"] });
+      before(facts.activationOrder, "agenixInstall", "users");
+      // identityPaths default from services.openssh.hostKeys (rsa and ed25519), as agenix does.
+      expect(facts.identityPaths).toEqual(["/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ed25519_key"]);
+    });
+
+    it("no secrets: the agenix snippet names still exist, so deps on them evaluate", () => {
+      const facts = evaluate("no-secrets");
+      expect(facts.failedAssertions).toEqual([]);
+      before(facts.activationOrder, "agenix", "foo");
+      expect(facts.activation.agenixInstall).toBe("");
+      expect(facts.checks).toEqual([]);
+    });
+  });
+
+  describe("systemd activation (userborn)", () => {
+    it("a password secret with neededForUsers is decrypted before userborn into the root-only directory", () => {
+      const facts = evaluate("rootpw-systemd");
+      expect(facts.failedAssertions).toEqual([]);
+      expect(facts.useSystemdActivation).toBe(true);
+      expect(facts.userPasswordFiles["root"]).toBe("/run/agenix-for-users/rootpw");
+      expect(facts.manifestForUsers).toMatchObject({ secretsDir: "/run/agenix-for-users", secretsMountPoint: "/run/agenix-for-users.d" });
+      expect(Object.keys(facts.manifestForUsers!.secrets)).toEqual(["rootpw"]);
+      expect(Object.keys(facts.manifest!.secrets)).toEqual(["app-token"]);
+      const forUsers = facts.services["ageboot-for-users"]!;
+      expect(forUsers.before).toEqual(expect.arrayContaining(["systemd-sysusers.service", "userborn.service", "sysinit.target"]));
+      expect(forUsers.wantedBy).toEqual(expect.arrayContaining(["userborn.service", "systemd-sysusers.service"]));
+      expect(forUsers.after).not.toContain("local-fs.target"); // userborn runs before local-fs.target: that would be a cycle
+      expect(forUsers.execStart).toContain(facts.manifestForUsersPath!);
+      expect(forUsers.limitCore).toBe(0);
+      const main = facts.services.ageboot!;
+      expect(main.after).toEqual(expect.arrayContaining(["userborn.service", "systemd-sysusers.service", "local-fs.target"]));
+      expect(main.before).toEqual(expect.arrayContaining(["sysinit.target", "sysinit-reactivation.target", "systemd-networkd.service"]));
+      expect(main.requiredBy).toContain("sysinit-reactivation.target");
+      expect(main.restartTriggers).toEqual([facts.manifestPath]);
+      expect(main.limitCore).toBe(0);
+      // The users snippet is userborn's empty string, left alone.
+      expect(facts.activation.users).toBe("");
+    });
+
+    it("every switch asks switch-to-configuration to restart the units (activation-restart-list), not only when the manifest changes", () => {
+      const facts = evaluate("rootpw-systemd");
+      expect(facts.activation.agenixInstall).toContain("/run/nixos/activation-restart-list");
+      expect(facts.activation.agenixInstall).toContain("/run/nixos/dry-activation-restart-list");
+      expect(facts.activation.agenixInstall).toContain("'ageboot.service' 'ageboot-for-users.service'");
+      expect(facts.activation.agenixInstallDry).toBe(true);
+    });
+
+    it("a password file in the regular secrets directory fails an assertion that says what to do", () => {
+      const facts = evaluate("rootpw-systemd-unserved");
+      expect(facts.failedAssertions).toHaveLength(1);
+      expect(facts.failedAssertions[0]).toContain('users.users.root.hashedPasswordFile = "/run/agenix/rootpw"');
+      expect(facts.failedAssertions[0]).toContain("neededForUsers = true");
+    });
+  });
+
+  describe("build-time check (age.validateSecrets)", () => {
+    it("runs ageboot check with the declared users and groups, and the host keys when known", () => {
+      const readme = evaluate("readme");
+      expect(readme.checks).toHaveLength(1);
+      expect(readme.checks[0]).toMatch(/\/bin\/ageboot check --manifest \S+ageboot-check-manifest\.json +--users \S+ageboot-users\.json$/m);
+      expect(readme.checks[0]).toContain("no host public key known");
+      expect(readme.checkUsers).toEqual({ users: ["postgres", "root"], groups: ["keys", "nogroup", "postgres", "root"] });
+      const systemd = evaluate("rootpw-systemd");
+      expect(systemd.checks[0]).toMatch(/ --host-key \S+ageboot-host-key-0\.pub --users /);
+      expect(systemd.checks[0]).not.toContain("no host public key known");
+      // One run per manifest: the regular secrets and those for users' passwords.
+      expect(systemd.checks[0]).toMatch(/check --manifest \S+ageboot-check-manifest\.json --host-key/);
+      expect(systemd.checks[0]).toMatch(/check --manifest \S+ageboot-check-manifest-for-users\.json --host-key/);
+    });
+
+    it("a file given as a string outside the store is named in the build log, not checked", () => {
+      const facts = evaluate("string-file");
+      expect(facts.checks[0]).toContain("not checked at build time (file outside the Nix store, read at boot): outside");
+      expect(facts.manifest!.secrets["outside"]!["file"]).toBe("/var/lib/secrets/outside.age");
+    });
+  });
+
+  describe("agenix's options, types and defaults (ryantm/agenix modules/age.nix)", () => {
+    it("every agenix option exists with agenix's type and default", () => {
+      const facts = evaluate("defaults");
+      const options = facts.ageOptions;
+      expect(options["ageBin"]).toEqual({ type: "string", default: "/nix/store/00000000000000000000000000000000-age/bin/age" });
+      expect(options["secrets"]).toEqual({ type: "attribute set of (submodule)", default: {} });
+      expect(options["secretsDir"]).toEqual({ type: "absolute path", default: "/run/agenix" });
+      expect(options["secretsMountPoint"]).toEqual({ type: "string (with check: non-empty without trailing slash)", default: "/run/agenix.d" });
+      expect(options["identityPaths"]).toEqual({ type: "list of absolute path", default: [] });
+      expect(facts.sshKeyPathsIsRenamed).toBe(true);
+      expect(facts.secretOptions).toMatchObject({ name: "string", file: "absolute path", path: "string", mode: "string", owner: "string", group: "string", symlink: "boolean" });
+      expect(facts.secrets["x"]).toMatchObject({ name: "x", path: "/run/agenix/x", mode: "0400", owner: "0", group: "0", symlink: true, neededForUsers: false });
+      expect(evaluate("defaults-openssh").identityPaths).toEqual(["/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ed25519_key"]);
+      // group defaults to the owner's primary group.
+      expect(evaluate("readme").secrets["db-password"]).toMatchObject({ owner: "postgres", group: "postgres" });
+      // ageboot's own options, with their defaults.
+      expect(options["keepGenerations"]).toEqual({ type: "unsigned integer, meaning >=0", default: 1 });
+      expect(options["useSystemdActivation"]).toEqual({ type: "boolean", default: false });
+      expect(options["validateSecrets"]).toEqual({ type: "boolean", default: true });
+      expect(options["hostPublicKeys"]).toEqual({ type: "list of (absolute path or string)", default: [] });
+      expect(options["secretsForUsersDir"]).toEqual({ type: "string", default: "/run/agenix-for-users" });
+    });
+  });
+});
+
+describe.skipIf(skipReason !== null)("nix/package.nix dependency list, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
+  it("resolves every locked package to a location (name@version, registry path) and its integrity hash", () => {
+    const expression = `let lib = import (/. + "${nixpkgsLib}/lib"); in import ${join(repoRoot, "nix/lib/npm-lock-sources.nix")} { inherit lib; } (lib.importJSON ${join(repoRoot, "package-lock.json")})`;
+    const sources = JSON.parse(
+      execFileSync("nix-instantiate", ["--eval", "--strict", "--json", "--readonly-mode", "-E", expression], { encoding: "utf8" }),
+    ) as Array<{ key: string; name: string; version: string; integrity: string; spec: string; tarball: string; storeName: string }>;
+    const lock = JSON.parse(readFileSync(join(repoRoot, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string; integrity?: string; resolved?: string; name?: string }> };
+    const locked = Object.keys(lock.packages).filter((key) => key !== "");
+    expect(sources.map((source) => source.key).sort()).toEqual(locked.sort());
+    for (const source of sources) {
+      const entry = lock.packages[source.key]!;
+      expect(entry.resolved, `${source.key} has no resolved field`).toBeUndefined();
+      const name = source.key.replace(/^.*node_modules\//, "");
+      expect(source.name).toBe(entry.name ?? name);
+      expect(source.version).toBe(entry.version);
+      expect(source.spec).toBe(`${source.name}@${entry.version}`);
+      expect(source.tarball).toBe(`${source.name}/-/${source.name.replace(/^@[^/]+\//, "")}-${entry.version}.tgz`);
+      expect(source.integrity).toBe(entry.integrity);
+      expect(source.integrity).toMatch(/^sha512-[A-Za-z0-9+/]{86}==$/);
+      expect(source.storeName).toMatch(/^[A-Za-z0-9+._?=-]+\.tgz$/);
+    }
+    // package.json's direct dependencies are all among them (package.nix maps them to file: tarballs).
+    const packageJson = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    for (const name of [...Object.keys(packageJson.dependencies), ...Object.keys(packageJson.devDependencies)]) {
+      expect(sources.some((source) => source.key === `node_modules/${name}`), name).toBe(true);
+    }
+  });
+
+  it("names no registry host: no resolved field in the lock, no URL in the package's Nix files", () => {
+    expect(readFileSync(join(repoRoot, "package-lock.json"), "utf8")).not.toContain('"resolved"');
+    for (const file of ["nix/package.nix", "nix/lib/npm-lock-sources.nix"]) {
+      expect(readFileSync(join(repoRoot, file), "utf8")).not.toMatch(/https?:\/\//);
+    }
+  });
+});
