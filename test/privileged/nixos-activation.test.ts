@@ -115,8 +115,8 @@ function usersSnippetAddingCarol(host: TestHost): string {
   return `mount --bind '${passwd}' /etc/passwd && mount --bind '${group}' /etc/group`;
 }
 
-describe("NixOS activation snippets under bash [waits for activate --defer-unknown-owners and chown]", () => {
-  it("boot: installs every secret with owner, group and mode, a copy for symlink = false, and links secretsDir [also waits for symbolic modes]", () => {
+describe("NixOS activation snippets under bash", () => {
+  it("boot: installs every secret with owner, group and mode, a copy for symlink = false, and links secretsDir", () => {
     const host = newHost();
     const copy = join(host.root, "etc/app/copy");
     const manifest = host.writeManifest({
@@ -126,7 +126,7 @@ describe("NixOS activation snippets under bash [waits for activate --defer-unkno
       copied: { file: host.encrypt("copied-1"), owner: bob.name, path: copy, symlink: false, mode: "0400" },
     });
     const { status, output } = runActivation(host, activationScript(snippets([manifest])));
-    expect(output).not.toContain("failed");
+    expect(output).not.toMatch(/ageboot: error|[1-9][0-9]* failed/);
     expect(status, output).toBe(0);
     expect(readlinkSync(host.secretsDir)).toMatch(/agenix\.d\/1$/);
     expect(ownerGroupMode(join(host.secretsDir, "db-password"))).toEqual([alice.uid, alice.gid, "0400"]);
