@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { activateHelp, runActivate } from "./commands/activate.js";
+import { checkHelp, runCheck } from "./commands/check.js";
 import { chownHelp, runChown } from "./commands/chown.js";
 import { decryptHelp, runDecrypt } from "./commands/decrypt.js";
 import { AgebootError, describeCause } from "./errors.js";
@@ -16,6 +17,7 @@ interface Command {
 
 const commands: Record<string, Command> = {
   activate: { summary: "decrypt the manifest's secrets into a new generation and make it current", help: activateHelp, run: runActivate },
+  check: { summary: "check a manifest without the private key or root (build time)", help: checkHelp, run: runCheck },
   chown: { summary: "apply owners, groups and modes that activate --defer-unknown-owners left for later", help: chownHelp, run: runChown },
   decrypt: { summary: "decrypt one age file with host identities (debugging)", help: decryptHelp, run: runDecrypt },
 };

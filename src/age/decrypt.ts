@@ -3,6 +3,7 @@ import { AgebootError } from "../errors.js";
 import { readFully } from "../read-fully.js";
 import { explainFailure } from "./explain-failure.js";
 import { unwrapFileKey } from "./file-key.js";
+import { parseHeader, type Stanza } from "./header.js";
 import type { AgeIdentity } from "./identity.js";
 import { inputName, readCiphertext, type Ciphertext, type CiphertextInput } from "./input.js";
 import { chunkCount, decryptChunk, ENCRYPTED_CHUNK_SIZE, NONCE_SIZE, payloadKey } from "./stream.js";
@@ -46,6 +47,23 @@ export async function openPlaintext(input: CiphertextInput, identities: readonly
   } catch (error) {
     if (source?.fd !== undefined) closeSync(source.fd);
     throw explainFailure(name, error, "header");
+  }
+}
+
+/**
+ * The recipient stanzas of an age file, binary or armored, without decrypting
+ * anything: what \`ageboot check\` matches against host public keys. Throws
+ * AgebootError (MALFORMED for anything that is not a well-formed age header).
+ */
+export async function readStanzas(input: CiphertextInput): Promise<readonly Stanza[]> {
+  let source: Ciphertext | undefined;
+  try {
+    source = await readCiphertext(input);
+    return parseHeader(source.head.subarray(0, findHeaderEnd(source.head))).stanzas;
+  } catch (error) {
+    throw explainFailure(inputName(input), error, "header");
+  } finally {
+    if (source?.fd !== undefined) closeSync(source.fd);
   }
 }
 

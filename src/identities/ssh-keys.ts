@@ -8,7 +8,7 @@ import { loadedIdentity, type LoadedIdentity } from "./types.js";
 const ED25519_LABEL = "age-encryption.org/v1/ssh-ed25519";
 
 /** The stanza tag: the first 4 bytes of SHA-256 over the SSH wire-format public key. */
-function sshTag(sshWirePublicKey: Buffer): string {
+export function sshTag(sshWirePublicKey: Buffer): string {
   return encodeBase64NoPad(createHash("sha256").update(sshWirePublicKey).digest().subarray(0, 4));
 }
 
