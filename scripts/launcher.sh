@@ -5,9 +5,13 @@
 # (ageboot.blob: the bundle already loaded and its activation path compiled),
 # which takes about a third off every run's start-up; a boot waits on that
 # (docs/performance.md). A snapshot only loads into the Node.js version that
-# built it: any other makes node exit with status 14 before it runs a line of
-# ours, and then the plain bundle (cli.js) runs instead, so an upgraded Node.js
-# costs speed, never the secrets. ageboot's own exit statuses are 0 to 5.
+# built it, on a CPU with the features of the machine that built it (V8 checks
+# both): otherwise node exits with status 14 before it runs a line of ours, and
+# the plain bundle (cli.js) runs instead, so an upgraded Node.js or a package
+# built on another machine (a Nix builder, a binary cache) costs start-up time,
+# never the secrets. That is a normal state, not a fault: it is said only at
+# debug level (--log-level debug, or AGEBOOT_LOG_LEVEL=debug).
+# ageboot's own exit statuses are 0 to 5.
 # A damaged blob makes node crash while loading it (SIGSEGV, SIGTRAP, ...): the
 # bundle runs then too. Running again after a crash is safe, since activation
 # is crash-consistent; a run stopped by SIGTERM or SIGKILL is never repeated.
@@ -30,10 +34,18 @@ if [ -f "$dir/ageboot.blob" ]; then
   "$node" --snapshot-blob "$dir/ageboot.blob" -- "$@"
   status=$?
   case $status in
-    14) why="was built by another Node.js" ;;
-    132 | 133 | 134 | 135 | 139) why="could not be loaded (node died of signal $((status - 128)))" ;;
+    14)
+      debug=${AGEBOOT_LOG_LEVEL:-}
+      for arg in "$@"; do
+        case $previous/$arg in --log-level/debug | */--log-level=debug) debug=debug ;; esac
+        previous=$arg
+      done
+      [ "$debug" = debug ] && echo "ageboot: debug: $dir/ageboot.blob was built by another Node.js; running without it (a snapshot loads only into the Node.js, and onto the CPU features, that built it: a slower start, nothing else)" >&2
+      ;;
+    132 | 133 | 134 | 135 | 139)
+      echo "ageboot: warning: $dir/ageboot.blob could not be loaded (node died of signal $((status - 128))); running without it (slower start). Rebuild it: npm run build" >&2
+      ;;
     *) exit "$status" ;;
   esac
-  echo "ageboot: warning: $dir/ageboot.blob $why; running without it (slower start). Rebuild it: npm run build" >&2
 fi
 exec "$node" "$dir/cli.js" "$@"
