@@ -24,7 +24,7 @@ export interface SecretSpec extends SecretSource {
   readonly symlink: boolean;
 }
 
-/** Manifest version 1, validated, with defaults applied (docs/manifest.md). */
+/** Manifest version 1, validated, with defaults applied (README, docs/design.md). */
 export interface Manifest {
   readonly version: 1;
   readonly secretsDir: string;
