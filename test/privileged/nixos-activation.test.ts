@@ -9,11 +9,6 @@
 // nix-instantiate (no nixpkgs needed), with dist/ageboot, the launcher that
 // ships, as the ageboot executable. Secrets are real age files for a real
 // ssh-keygen host key (TestHost); owners are the namespace's test users.
-//
-// WAITS FOR THE TYPESCRIPT SIDE OF ISSUE 11: every test below runs
-// `ageboot activate --defer-unknown-owners` and `ageboot chown`, and the
-// first also a symbolic mode ("u=r,g=r,o="). Until those land they fail
-// with a usage error (exit 2) from ageboot; they need no change once they do.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, readFileSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -244,7 +239,7 @@ describe("NixOS activation snippets under bash", () => {
   });
 });
 
-describe("NixOS activation snippets: shape (works today)", () => {
+describe("NixOS activation snippets: shape", () => {
   it("each ageboot run is one subshell with core dumps off and an owner-only umask", () => {
     const parts = snippets(["/nix/store/x-manifest.json"]);
     expect(parts.install).toBe(`( ulimit -c 0 && umask 0077 && exec '${launcherPath}' activate --manifest '/nix/store/x-manifest.json' --defer-unknown-owners )`);
@@ -258,5 +253,66 @@ describe("NixOS activation snippets: shape (works today)", () => {
     expect(status).toBe(1);
     expect(output).toContain("Activation script snippet 'agenixInstall' failed (3)");
     expect(output).toContain("users-ran");
+  });
+});
+
+describe("NixOS activation snippets killed at every step (the crash suite's invariants, through bash)", () => {
+  it("a switch killed after any file-system step leaves a complete generation, and the next activation completes it", () => {
+    const host = newHost();
+    const versions = ["a", "b"].map((tag) => {
+      // writeManifest always writes the host's one manifest path: each version keeps a copy of its own.
+      const manifest = join(host.root, `manifest-${tag}.json`);
+      const written = host.writeManifest({
+        token: { file: host.encrypt(`token-${tag}`), owner: alice.name, mode: "0440" },
+        "nested/key": { file: host.encrypt(`key-${tag}`), owner: bob.name, group: TEST_GROUPS.shared.name, mode: "u=r,g=r,o=" },
+      });
+      writeFileSync(manifest, readFileSync(written));
+      return { tag, manifest };
+    });
+    const scripts = versions.map(({ manifest }) => activationScript(snippets([manifest])));
+    const run = (index: number, env: NodeJS.ProcessEnv = {}) => {
+      const path = join(host.root, "activate");
+      writeFileSync(path, scripts[index]!, { mode: 0o700 });
+      const result = spawnSync("bash", [path], { encoding: "utf8", env: { ...process.env, AGEBOOT_NODE: process.execPath, JOURNAL_STREAM: "", NOTIFY_SOCKET: "", ...env } });
+      assertNoCanary("activation script output", result.stdout + result.stderr);
+      return result;
+    };
+    /** Every secret as users see it: all of one version, each with its final owner, group and mode. */
+    const assertComplete = (context: string) => {
+      const tokens = versions.map(({ tag }) => tag).filter((tag) => host.read("token") === `token-${tag}`);
+      expect(tokens, context).toHaveLength(1);
+      expect(host.read("nested/key"), context).toBe(`key-${tokens[0]}`);
+      expect(ownerGroupMode(join(host.secretsDir, "token")), context).toEqual([alice.uid, alice.gid, "0440"]);
+      expect(ownerGroupMode(join(host.secretsDir, "nested/key")), context).toEqual([bob.uid, TEST_GROUPS.shared.gid, "0440"]);
+    };
+
+    expect(run(0).status).toBe(0);
+    const stepsFile = join(host.root, "steps");
+    expect(run(1, { AGEBOOT_TEST_COUNT_STEPS: stepsFile }).status).toBe(0);
+    // The count file is written at each ageboot exit: the last is chown's, which has nothing to do here.
+    writeFileSync(join(host.root, "install-only"), activationScript({ install: snippets([versions[0]!.manifest]).install, chown: "" }), { mode: 0o700 });
+    const counted = spawnSync("bash", [join(host.root, "install-only")], { env: { ...process.env, AGEBOOT_NODE: process.execPath, AGEBOOT_TEST_COUNT_STEPS: stepsFile } });
+    expect(counted.status).toBe(0);
+    const steps = readFileSync(stepsFile, "utf8").trim().split("\n");
+    expect(steps.length).toBeGreaterThan(10);
+    expect(steps).toEqual(expect.arrayContaining(["open lock file", "create secret file", "chown secret file", "swap symlink", "prune generation"]));
+
+    // test/privileged/crash.test.ts kills `activate` after every one of its steps; here what is
+    // under test is the snippet around it (subshell, ERR trap, chown after it), so one kill
+    // after the first step of each kind, and after the last step, covers it at a third of the cost.
+    const killPoints = [...new Set(steps.map((name) => steps.indexOf(name) + 1)), steps.length];
+    let current = 1; // the version the last complete activation installed
+    for (const step of killPoints) {
+      const next = 1 - current;
+      const killed = run(next, { AGEBOOT_TEST_KILL_AFTER_STEP: String(step) });
+      const context = `killed after step ${step} (${steps[step - 1]})`;
+      expect(killed.status, context).not.toBe(0);
+      assertComplete(context);
+      const recovered = run(next);
+      expect(recovered.status, `${context}, then ${recovered.stdout}${recovered.stderr}`).toBe(0);
+      expect(host.read("token"), context).toBe(`token-${versions[next]!.tag}`);
+      assertComplete(`${context}, then recovered`);
+      current = next;
+    }
   });
 });
