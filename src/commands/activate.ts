@@ -1,11 +1,10 @@
 import { parseArgs } from "node:util";
 import { activate } from "../activate.js";
 import { headline, summarize, type ActivationResult } from "../activation/report.js";
-import { AgebootError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { loadManifest } from "../manifest/load.js";
 import { statusNotifier } from "../notify.js";
-import { defaultManifestPath, DEFAULT_MANIFESTS } from "./manifest-path.js";
+import { DEFAULT_MANIFESTS, defaultManifestPath, lockTimeoutSeconds, refusePositionals } from "./manifest-arguments.js";
 
 
 export const activateHelp = `Usage: ageboot activate [--manifest PATH] [--dry-run] [OPTIONS]
@@ -49,9 +48,8 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
     process.stdout.write(`${activateHelp}\n`);
     return true;
   }
-  if (positionals.length > 0) throw new AgebootError("USAGE", `activate takes no arguments (got "${positionals[0]}"); use --manifest PATH`);
-  const lockTimeout = Number(values["lock-timeout"] ?? 120);
-  if (!Number.isFinite(lockTimeout) || lockTimeout < 0) throw new AgebootError("USAGE", "--lock-timeout takes a number of seconds");
+  refusePositionals("activate", positionals);
+  const lockTimeout = lockTimeoutSeconds(values["lock-timeout"]);
   const manifestPath = values.manifest ?? defaultManifestPath();
 
   const manifest = await loadManifest(manifestPath);

@@ -6,7 +6,7 @@ import { AgebootError, describeCause } from "../errors.js";
 import type { Logger } from "../log.js";
 import { loadManifest } from "../manifest/load.js";
 import { UserDatabase } from "../users.js";
-import { defaultManifestPath, DEFAULT_MANIFESTS } from "./manifest-path.js";
+import { DEFAULT_MANIFESTS, defaultManifestPath, refusePositionals } from "./manifest-arguments.js";
 
 export const checkHelp = `Usage: ageboot check [--manifest PATH] [--host-key PUB]... [--users FILE]
 
@@ -48,7 +48,7 @@ export async function runCheck(args: string[], log: Logger): Promise<boolean> {
     process.stdout.write(`${checkHelp}\n`);
     return true;
   }
-  if (positionals.length > 0) throw new AgebootError("USAGE", `check takes no arguments (got "${positionals[0]}"); use --manifest PATH`);
+  refusePositionals("check", positionals);
   const hostKeys = (values["host-key"] ?? []).map(readHostPublicKey);
   const principals: Principals = values.users === undefined ? { kind: "this machine", database: UserDatabase.load() } : readDeclaredPrincipals(values.users);
   const manifest = await loadManifest(values.manifest ?? defaultManifestPath());

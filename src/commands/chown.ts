@@ -1,9 +1,8 @@
 import { parseArgs } from "node:util";
 import { applyOwnership } from "../activation/apply-ownership.js";
-import { AgebootError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { loadManifest } from "../manifest/load.js";
-import { defaultManifestPath, DEFAULT_MANIFESTS } from "./manifest-path.js";
+import { DEFAULT_MANIFESTS, defaultManifestPath, lockTimeoutSeconds, refusePositionals } from "./manifest-arguments.js";
 
 export const chownHelp = `Usage: ageboot chown [--manifest PATH]
 
@@ -31,9 +30,8 @@ export async function runChown(args: string[], log: Logger): Promise<boolean> {
     process.stdout.write(`${chownHelp}\n`);
     return true;
   }
-  if (positionals.length > 0) throw new AgebootError("USAGE", `chown takes no arguments (got "${positionals[0]}"); use --manifest PATH`);
-  const lockTimeout = Number(values["lock-timeout"] ?? 120);
-  if (!Number.isFinite(lockTimeout) || lockTimeout < 0) throw new AgebootError("USAGE", "--lock-timeout takes a number of seconds");
+  refusePositionals("chown", positionals);
+  const lockTimeout = lockTimeoutSeconds(values["lock-timeout"]);
   const manifest = await loadManifest(values.manifest ?? defaultManifestPath());
   const { applied, failures } = await applyOwnership(manifest, log, lockTimeout);
   for (const failure of failures) log.error({ code: failure.code }, `secret ${failure.name}: ${failure.message}`);
