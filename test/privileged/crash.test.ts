@@ -5,22 +5,20 @@
 // complete generation (old or new, every file with its final content, owner,
 // group and mode) or, on a first run, nothing; the next run succeeds and leaves
 // no leftovers.
-import { spawn, spawnSync } from "node:child_process";
+import type { SpawnSyncReturns } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAgeboot } from "../helpers/ageboot-process.js";
 import { TestHost, type SecretSettings } from "../helpers/host.js";
+import { hostPerFile } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
-import { agebootCommand } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
 const { alice, bob } = TEST_USERS;
-const host = new TestHost();
-afterAll(() => {
-  spawnSync("umount", ["-R", host.mountPoint]);
-  host.cleanup();
-});
+const host = hostPerFile();
 
 /** What users must see for one declared secret. */
 interface Expected {
@@ -82,10 +80,10 @@ function reset(): void {
   rmSync(customDir, { recursive: true, force: true });
 }
 
-function activate(version: Version, keepGenerations: number, env: Record<string, string> = {}): ReturnType<typeof spawnSync> {
+function activate(version: Version, keepGenerations: number, env: Record<string, string> = {}): SpawnSyncReturns<string> {
   host.keepGenerations = keepGenerations;
   host.writeManifest(version.secrets);
-  return spawnSync(...agebootCommand(["activate", "--manifest", host.manifestPath]), { encoding: "utf8", env: { ...process.env, ...env } });
+  return host.activateWith({ env });
 }
 
 function prepare(scenario: Scenario): void {
@@ -234,11 +232,10 @@ describe("SIGKILL at random moments", () => {
       const next = versions[(round + 1) % 2]!;
       host.keepGenerations = 1;
       host.writeManifest(next.secrets);
-      const child = spawn(...agebootCommand(["activate", "--manifest", host.manifestPath]), { stdio: "ignore" });
-      const exited = new Promise<string | null>((resolve) => child.on("exit", (_, signal) => resolve(signal)));
+      const { child, exited } = startAgeboot(["activate", "--manifest", host.manifestPath]);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 250));
       child.kill("SIGKILL");
-      if ((await exited) === "SIGKILL") killedMidway++;
+      if ((await exited).signal === "SIGKILL") killedMidway++;
       const seen = visibleState([current, next.expected]);
       // <mount>/current may still name the target of an earlier killed run (it is
       // swapped first): any complete generation of either version is right there.

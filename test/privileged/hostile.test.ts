@@ -4,26 +4,23 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { encodeBase64NoPad } from "../../src/age/base64.js";
 import { craftFile, craftingIdentity } from "../helpers/age-craft.js";
+import { runAgeboot } from "../helpers/ageboot-process.js";
 import { CANARY } from "../helpers/canary.js";
-import { TestHost } from "../helpers/host.js";
+import { hostPerFile } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
-import { ageEncrypt, agebootCommand, run, sshKeygen } from "../helpers/tools.js";
+import { ageEncrypt, run, sshKeygen } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
-const host = new TestHost();
+const host = hostPerFile();
 const keys = join(host.root, "keys");
 mkdirSync(keys);
 let ageIdentityFile = "";
 let crafting: { identity: string; recipient: string };
 let rsaKey = "";
-afterAll(() => {
-  spawnSync("umount", ["-R", host.mountPoint]);
-  host.cleanup();
-});
 
 const CHUNK = 65_536;
 const plaintext = Buffer.alloc(3 * CHUNK + 100, `${CANARY}-`);
@@ -44,7 +41,7 @@ function activate(manifest: Record<string, unknown>): Outcome {
 }
 
 function activateManifestFile(path: string): Outcome {
-  const result = spawnSync(...agebootCommand(["--log-format", "json", "activate", "--manifest", path]), { encoding: "utf8" });
+  const result = runAgeboot(["--log-format", "json", "activate", "--manifest", path]);
   const codes = result.stderr
     .split("\n")
     .filter((line) => line.startsWith("{"))
