@@ -14,28 +14,43 @@ beforeAll(requirePrivateNamespace);
 const host = hostPerFile();
 
 const listener = `
-import socket, sys
+import os, select, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 print("ready", flush=True)
-s.settimeout(float(sys.argv[2]))
+def show(datagram):
+    print(datagram.decode().replace("\\n", " | "), flush=True)
+# Receive until the test closes our stdin: the run has exited by then, and
+# ageboot waits for each systemd-notify(1) it starts, so every datagram it
+# sent is already queued; drain them and stop (no idle timeout to wait out).
+while True:
+    readable, _, _ = select.select([s, 0], [], [], float(sys.argv[2]))
+    if not readable:
+        sys.exit("notify listener: stdin was never closed")
+    if s in readable:
+        show(s.recv(4096))
+    elif os.read(0, 1) == b"":
+        break
+s.setblocking(False)
 try:
     while True:
-        print(s.recv(4096).decode().replace("\\n", " | "), flush=True)
-except socket.timeout:
+        show(s.recv(4096))
+except BlockingIOError:
     pass
 `;
 
 /** Activate `host` (through `via`) with NOTIFY_SOCKET set; what the socket received, and the PID of what was run. */
 async function notifiedRun(via: AgebootRunOptions["via"], socketName: string): Promise<{ received: string; pid: number }> {
   const socketPath = join(host.root, socketName);
-  const receiver = spawn("python3", ["-c", listener, socketPath, "3"], { stdio: ["ignore", "pipe", "inherit"] });
+  const receiver = spawn("python3", ["-c", listener, socketPath, "60"], { stdio: ["pipe", "pipe", "inherit"] });
   let received = "";
   receiver.stdout.on("data", (chunk: Buffer) => (received += chunk.toString()));
   while (!received.includes("ready")) await new Promise((resolve) => setTimeout(resolve, 20));
   const run = host.activateWith({ via, env: { NOTIFY_SOCKET: socketPath } });
+  const receiverExit = new Promise((resolve) => receiver.on("exit", resolve));
+  receiver.stdin.end();
+  expect(await receiverExit).toBe(0);
   expect(run.status, run.stderr).toBe(0);
-  await new Promise((resolve) => receiver.on("exit", resolve));
   return { received, pid: run.pid };
 }
 
