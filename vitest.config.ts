@@ -1,10 +1,25 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Three tiers (README, Development):
+ * - unit: pure logic in process; no root, no external tools, no dist/ build.
+ * - privileged: root in a private mount namespace (scripts/run-tests.sh),
+ *   real mounts and users, the reference age and ssh-keygen, the built CLI.
+ * - system: the unit booted under systemd-nspawn, and systemd's checks of it.
+ * Only the last two need the tools check and the namespace set-up.
+ */
+const needsRootAndTools = (tools: string) => ({
+  globalSetup: [tools, "test/helpers/private-namespace.ts"],
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+});
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["test/helpers/require-tools.ts", "test/helpers/private-namespace.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    projects: [
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      { test: { name: "privileged", include: ["test/privileged/**/*.test.ts"], ...needsRootAndTools("test/helpers/require-privileged-tools.ts") } },
+      { test: { name: "system", include: ["test/system/**/*.test.ts"], ...needsRootAndTools("test/helpers/require-system-tools.ts") } },
+    ],
   },
 });

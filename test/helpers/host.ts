@@ -1,8 +1,10 @@
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import type { SpawnSyncReturns } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { assertNoCanary, assertNoPlaintextOnDisk, CANARY } from "./canary.js";
-import { ageEncrypt, agebootCommand, sshKeygen, tempDir } from "./tools.js";
+import { runAgeboot, type AgebootRunOptions } from "./ageboot-process.js";
+import { assertNoPlaintextOnDisk, CANARY } from "./canary.js";
+import { tempDir } from "./temp-dir.js";
+import { ageEncrypt, sshKeygen } from "./tools.js";
 
 export interface SecretSettings {
   file: string;
@@ -18,7 +20,8 @@ export interface SecretSettings {
  * secretsDir and secretsMountPoint below the directory, secrets encrypted with
  * the real age, and the real CLI to activate them. Every plaintext carries the
  * test canary (read() checks and strips it), and everything ageboot prints is
- * checked for it.
+ * checked for it. Tests get hosts from test/helpers/host-lifecycle.ts, which
+ * unmounts and removes them after the test.
  */
 export class TestHost {
   readonly root: string;
@@ -69,12 +72,12 @@ export class TestHost {
   }
 
   activate(...args: string[]): SpawnSyncReturns<string> {
-    const result = spawnSync(...agebootCommand(["activate", "--manifest", this.manifestPath, ...args]), {
-      encoding: "utf8",
-      env: { ...process.env, JOURNAL_STREAM: "", NOTIFY_SOCKET: "" },
-    });
-    assertNoCanary("ageboot activate output", result.stdout + result.stderr);
-    return result;
+    return this.activateWith({}, ...args);
+  }
+
+  /** activate, with options for the process (its environment, the launcher). */
+  activateWith(options: AgebootRunOptions, ...args: string[]): SpawnSyncReturns<string> {
+    return runAgeboot(["activate", "--manifest", this.manifestPath, ...args], options);
   }
 
   /** The value of a secret as users read it, without the canary (which must be there). */
@@ -88,8 +91,8 @@ export class TestHost {
     return content.slice(0, -suffix.length);
   }
 
-  /** Plaintext only on the memory-backed mount, or at a custom path that asked for a copy. */
-  assertNoPlaintextOnDisk(): void {
-    assertNoPlaintextOnDisk(this.root, [this.mountPoint], this.copies);
+  /** Plaintext only on memory-backed mounts (the secrets mount, or others a test made), or at a custom path that asked for a copy. */
+  assertNoPlaintextOnDisk(memoryMounts: readonly string[] = [this.mountPoint]): void {
+    assertNoPlaintextOnDisk(this.root, memoryMounts, this.copies);
   }
 }

@@ -1,13 +1,14 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cliPath, launcherPath, snapshotPath } from "./tools.js";
+import { cliPath, launcherPath, snapshotPath } from "./paths.js";
 
 /**
- * The suite tests against the real age, age-keygen and ssh-keygen and the built
- * CLI. A missing tool fails the run instead of skipping tests silently.
+ * The privileged and system tiers test against real tools and the built CLI. A
+ * missing tool fails the run instead of skipping tests silently. (The unit
+ * tier needs neither, and has no such setup.)
  */
-export default function requireTools(): void {
-  const missing = ["age", "age-keygen", "ssh-keygen", "flock", "unshare", "mount", "systemd-notify", "python3", "systemd-nspawn", "systemd-analyze", "debootstrap", "nix-instantiate"].filter((tool) => spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0);
+export function requireTools(tools: readonly string[]): void {
+  const missing = tools.filter((tool) => spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0);
   if (missing.length > 0) {
     throw new Error(`missing test tools: ${missing.join(", ")} (npm test installs them on Debian as root: scripts/ensure-test-tools.sh)`);
   }

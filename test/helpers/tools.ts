@@ -1,33 +1,11 @@
-import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { assertNoCanary } from "./canary.js";
-
-export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
-export const cliPath = join(repoRoot, "dist", "cli.js");
-/** What ships: the launcher, and the start-up snapshot it starts node from (scripts/build.mjs). */
-export const launcherPath = join(repoRoot, "dist", "ageboot");
-export const snapshotPath = join(repoRoot, "dist", "ageboot.blob");
 
 /**
- * The command that runs ageboot with `args`, as [file, arguments]: node started
- * from the start-up snapshot, the way dist/ageboot runs it on a host, but
- * without the launcher's shell in between (so that a test sees node's own exit
- * signal). AGEBOOT_TEST_ENTRY=bundle runs the whole suite against the plain
- * bundle (dist/cli.js), what the launcher falls back to.
+ * The reference tools (age, age-keygen, ssh-keygen), for the privileged and
+ * system tiers only: the unit tier makes its keys and files in process
+ * (test/helpers/in-process-keys.ts).
  */
-export function agebootCommand(args: readonly string[]): [string, string[]] {
-  if (process.env["AGEBOOT_TEST_ENTRY"] === "bundle") return [process.execPath, [cliPath, ...args]];
-  return [process.execPath, ["--snapshot-blob", snapshotPath, "--", ...args]];
-}
-
-/** A fresh temporary directory, removed by the returned cleanup. */
-export function tempDir(prefix = "ageboot-test-"): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 /** Run a real tool and return stdout; throws with its stderr when it fails. */
 export function run(tool: string, args: string[], input?: Uint8Array | string): Buffer {
@@ -56,23 +34,4 @@ export function ageEncrypt(plaintext: Uint8Array | string, recipients: Array<["-
   const args = recipients.flat();
   if (armor) args.push("--armor");
   return run("age", ["--encrypt", ...args], plaintext);
-}
-
-/**
- * Run the built CLI. Its stderr is checked for the plaintext canary, and so is
- * stdout unless the command prints plaintext by design (`decrypt` to stdout).
- */
-export function runCli(
-  args: string[],
-  options: { input?: Uint8Array | string; env?: NodeJS.ProcessEnv; cwd?: string; plaintextOnStdout?: boolean } = {},
-): SpawnSyncReturns<Buffer> {
-  const result = spawnSync(...agebootCommand(args), {
-    input: options.input ?? "",
-    env: { ...process.env, JOURNAL_STREAM: "", ...options.env },
-    cwd: options.cwd ?? repoRoot,
-    maxBuffer: 1 << 30,
-  });
-  assertNoCanary(`stderr of ageboot ${args.join(" ")}`, result.stderr);
-  if (!options.plaintextOnStdout) assertNoCanary(`stdout of ageboot ${args.join(" ")}`, result.stdout);
-  return result;
 }

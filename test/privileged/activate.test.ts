@@ -3,30 +3,16 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { mountedFilesystemAt } from "../../src/activation/mount.js";
+import { startAgeboot } from "../helpers/ageboot-process.js";
 import { TestHost } from "../helpers/host.js";
+import { hostPerTest } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
-import { agebootCommand } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
-const hosts: TestHost[] = [];
-function newHost(): TestHost {
-  const host = new TestHost();
-  hosts.push(host);
-  return host;
-}
-afterEach(() => {
-  for (const host of hosts.splice(0)) {
-    try {
-      host.assertNoPlaintextOnDisk();
-    } finally {
-      spawnSync("umount", ["-R", host.mountPoint]);
-      host.cleanup();
-    }
-  }
-});
+const newHost = hostPerTest();
 
 function ownerGroupMode(path: string): [number, number, string] {
   const info = lstatSync(path);
@@ -378,23 +364,21 @@ describe("concurrency", () => {
     host.writeManifest({ a: { file: host.encrypt("a") } });
     const lockFile = join(host.root, "run/.agenix.d.lock");
     mkdirSync(join(host.root, "run"), { recursive: true });
-    const holder = spawn("flock", [lockFile, "sleep", "600"], { stdio: "ignore" });
+    // flock holds the lock through its child (sleep): its own process group, so
+    // that the whole holder, and nothing else on the machine, can be killed.
+    const holder = spawn("flock", [lockFile, "sleep", "600"], { stdio: "ignore", detached: true });
     waitFor(() => spawnSync("flock", ["--nonblock", lockFile, "true"]).status !== 0);
     const blocked = host.activate("--lock-timeout", "1");
     expect(blocked.status).toBe(5);
     expect(blocked.stderr).toContain("another ageboot run held the lock for 1 s");
-    holder.kill("SIGKILL");
-    spawnSync("pkill", ["-KILL", "-f", `sleep 600`]);
+    process.kill(-holder.pid!, "SIGKILL");
     waitFor(() => spawnSync("flock", ["--nonblock", lockFile, "true"]).status === 0);
     expect(host.activate("--lock-timeout", "5").status).toBe(0);
   });
 });
 
-function activateAsync(host: TestHost): Promise<number | null> {
-  return new Promise((resolve) => {
-    const child = spawn(...agebootCommand(["activate", "--manifest", host.manifestPath]), { stdio: "ignore" });
-    child.on("exit", resolve);
-  });
+async function activateAsync(host: TestHost): Promise<number | null> {
+  return (await startAgeboot(["activate", "--manifest", host.manifestPath]).exited).status;
 }
 
 function waitFor(condition: () => boolean): void {

@@ -1,23 +1,19 @@
 // How a container consumes secrets (docs/containers.md): bind the whole mount
 // point, read through its relative `current` link. Real bind mounts, as a
 // container runtime makes them, in the test's private mount namespace.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { TestHost } from "../helpers/host.js";
+import { hostPerFile } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
 
 beforeAll(requirePrivateNamespace);
 
-const host = new TestHost();
+// The fixture unmounts the binds below the host's directory too.
+const host = hostPerFile();
 const containerRoot = join(host.root, "container");
-const binds: string[] = [];
-afterAll(() => {
-  for (const target of binds.reverse()) spawnSync("umount", [target]);
-  spawnSync("umount", ["-R", host.mountPoint]);
-  host.cleanup();
-});
 
 function activate(value: string): void {
   host.keepGenerations = 0; // prune as hard as possible: only the current generation survives
@@ -29,7 +25,6 @@ function activate(value: string): void {
 function bindReadOnly(source: string, target: string): void {
   mkdirSync(target, { recursive: true });
   execFileSync("mount", ["--bind", source, target]);
-  binds.push(target);
   execFileSync("mount", ["-o", "remount,bind,ro", target]);
 }
 

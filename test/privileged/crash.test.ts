@@ -4,23 +4,22 @@
 // a few hundred random moments. After every kill, what users can see is a
 // complete generation (old or new, every file with its final content, owner,
 // group and mode) or, on a first run, nothing; the next run succeeds and leaves
-// no leftovers.
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+// no leftovers. Each starting state is built once by real runs, saved, and
+// restored before every kill point (test/helpers/saved-states.ts).
+import type { SpawnSyncReturns } from "node:child_process";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAgeboot } from "../helpers/ageboot-process.js";
 import { TestHost, type SecretSettings } from "../helpers/host.js";
+import { hostPerFile } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
-import { agebootCommand } from "../helpers/tools.js";
+import { SavedStates, type SavedState } from "../helpers/saved-states.js";
 
 beforeAll(requirePrivateNamespace);
 
 const { alice, bob } = TEST_USERS;
-const host = new TestHost();
-afterAll(() => {
-  spawnSync("umount", ["-R", host.mountPoint]);
-  host.cleanup();
-});
+const host = hostPerFile();
 
 /** What users must see for one declared secret. */
 interface Expected {
@@ -40,6 +39,10 @@ interface Version {
 }
 
 const customDir = join(host.root, "etc/app");
+let savedStates: SavedStates;
+beforeAll(() => {
+  savedStates = new SavedStates(host, [customDir]);
+});
 
 /** A manifest version: its secrets, encrypted once, and what each must look like. */
 function version(tag: string, withCustomPaths: boolean, extraName: string): Version {
@@ -77,20 +80,24 @@ const scenarios: Scenario[] = [
 ];
 
 function reset(): void {
-  spawnSync("umount", ["-R", host.mountPoint]);
-  rmSync(join(host.root, "run"), { recursive: true, force: true });
-  rmSync(customDir, { recursive: true, force: true });
+  savedStates.clear();
 }
 
-function activate(version: Version, keepGenerations: number, env: Record<string, string> = {}): ReturnType<typeof spawnSync> {
+function activate(version: Version, keepGenerations: number, env: Record<string, string> = {}): SpawnSyncReturns<string> {
   host.keepGenerations = keepGenerations;
   host.writeManifest(version.secrets);
-  return spawnSync(...agebootCommand(["activate", "--manifest", host.manifestPath]), { encoding: "utf8", env: { ...process.env, ...env } });
+  return host.activateWith({ env });
 }
 
+/** Each scenario's starting state, made by its earlier runs the first time it is needed. */
+const startingStates = new Map<Scenario, SavedState>();
+
 function prepare(scenario: Scenario): void {
+  const saved = startingStates.get(scenario);
+  if (saved !== undefined) return savedStates.restore(saved);
   reset();
   for (const earlier of scenario.before) expect(activate(earlier, scenario.keepGenerations).status).toBe(0);
+  startingStates.set(scenario, savedStates.save(`before ${scenario.name}`));
 }
 
 /** Which of the candidate states users see now; throws when it is none of them (or partial). */
@@ -198,9 +205,12 @@ describe("SIGKILL during the run that recovers from a kill", () => {
     // The first "swap symlink" step makes <mount>/current new while secretsDir is still old.
     const betweenLinks = steps.indexOf("swap symlink") + 1;
     expect(betweenLinks).toBeGreaterThan(0);
+    let halfSwapped: SavedState | undefined;
     const prepareHalfSwapped = () => {
+      if (halfSwapped !== undefined) return savedStates.restore(halfSwapped);
       prepare(scenario);
       expect(activate(scenario.run, scenario.keepGenerations, { AGEBOOT_TEST_KILL_AFTER_STEP: String(betweenLinks) }).signal).toBe("SIGKILL");
+      halfSwapped = savedStates.save("killed between the two link swaps");
     };
     prepareHalfSwapped();
     const countFile = join(host.root, "steps-recovery.txt");
@@ -234,11 +244,10 @@ describe("SIGKILL at random moments", () => {
       const next = versions[(round + 1) % 2]!;
       host.keepGenerations = 1;
       host.writeManifest(next.secrets);
-      const child = spawn(...agebootCommand(["activate", "--manifest", host.manifestPath]), { stdio: "ignore" });
-      const exited = new Promise<string | null>((resolve) => child.on("exit", (_, signal) => resolve(signal)));
+      const { child, exited } = startAgeboot(["activate", "--manifest", host.manifestPath]);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 250));
       child.kill("SIGKILL");
-      if ((await exited) === "SIGKILL") killedMidway++;
+      if ((await exited).signal === "SIGKILL") killedMidway++;
       const seen = visibleState([current, next.expected]);
       // <mount>/current may still name the target of an earlier killed run (it is
       // swapped first): any complete generation of either version is right there.

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { beforeAll, expect, it } from "vitest";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
-import { repoRoot } from "../helpers/tools.js";
+import { repoRoot } from "../helpers/paths.js";
 
 beforeAll(requirePrivateNamespace);
 

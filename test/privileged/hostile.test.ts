@@ -1,29 +1,31 @@
 // A corpus of hostile inputs, each with the error class it must produce. Every
 // one must end with a clear error and a non-zero exit, no stack trace, and the
-// current generation untouched.
+// current generation untouched. The hostile manifests and identity files are
+// each classified in process by the unit tier (test/unit/hostile-manifests.test.ts,
+// test/unit/hostile-keys.test.ts); here the CLI shows, on a real host, that
+// they stop a run before anything is touched.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { encodeBase64NoPad } from "../../src/age/base64.js";
 import { craftFile, craftingIdentity } from "../helpers/age-craft.js";
+import { runAgeboot } from "../helpers/ageboot-process.js";
 import { CANARY } from "../helpers/canary.js";
-import { TestHost } from "../helpers/host.js";
+import { makeHostileIdentityFiles } from "../helpers/hostile-identity-files.js";
+import { hostileManifests } from "../helpers/hostile-manifests.js";
+import { hostPerFile } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
-import { ageEncrypt, agebootCommand, run, sshKeygen } from "../helpers/tools.js";
+import { ageEncrypt, sshKeygen } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
-const host = new TestHost();
+const host = hostPerFile();
 const keys = join(host.root, "keys");
 mkdirSync(keys);
 let ageIdentityFile = "";
 let crafting: { identity: string; recipient: string };
 let rsaKey = "";
-afterAll(() => {
-  spawnSync("umount", ["-R", host.mountPoint]);
-  host.cleanup();
-});
 
 const CHUNK = 65_536;
 const plaintext = Buffer.alloc(3 * CHUNK + 100, `${CANARY}-`);
@@ -44,7 +46,7 @@ function activate(manifest: Record<string, unknown>): Outcome {
 }
 
 function activateManifestFile(path: string): Outcome {
-  const result = spawnSync(...agebootCommand(["--log-format", "json", "activate", "--manifest", path]), { encoding: "utf8" });
+  const result = runAgeboot(["--log-format", "json", "activate", "--manifest", path]);
   const codes = result.stderr
     .split("\n")
     .filter((line) => line.startsWith("{"))
@@ -168,25 +170,10 @@ describe("hostile age files", () => {
 });
 
 describe("hostile manifests", () => {
-  const manifestCases: Array<[string, () => string]> = [
-    ["a YAML alias bomb", () => `version: 1\na: &a ["x","x","x","x","x","x","x","x","x","x"]\n${Array.from({ length: 12 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(10).fill(i === 0 ? "*a" : `*l${i}`).join(",")}]`).join("\n")}\n`],
-    ["duplicate keys in YAML", () => `version: 1\nsecrets:\n  a:\n    file: /x\n  a:\n    file: /y\n`],
-    ["duplicate keys in JSON", () => `{"version": 1, "secrets": {}, "secrets": {}}`],
-    ["a duplicate key deep inside JSON", () => `{"version": 1, "secrets": {"a": {"file": "/x", "file": "/y"}}}`],
-    ["secrets that are a list", () => JSON.stringify({ version: 1, secrets: [] })],
-    ["a version that is a string", () => JSON.stringify({ version: "1", secrets: {} })],
-    ["a mode that is a number", () => JSON.stringify({ version: 1, secrets: { a: { file: "/x", mode: 400 } } })],
-    ["a name with ..", () => JSON.stringify({ version: 1, secrets: { "../../etc/shadow": { file: "/x" } } })],
-    ["a name with NUL", () => JSON.stringify({ version: 1, secrets: { "a\u0000b": { file: "/x" } } })],
-    ["a name with a newline", () => JSON.stringify({ version: 1, secrets: { "a\nb": { file: "/x" } } })],
-    ["an enormous name", () => JSON.stringify({ version: 1, secrets: { ["n".repeat(100_000)]: { file: "/x" } } })],
-    ["an enormous path", () => JSON.stringify({ version: 1, secrets: { a: { file: `/${"p".repeat(1_000_000)}` } } })],
-    ["JSON nested 100,000 deep", () => `{"version": 1, "secrets": ${"[".repeat(100_000)}${"]".repeat(100_000)}}`],
-    ["bytes that are not text", () => "\u0000\u0001\u0002\u00ff{"],
-    ["an empty file", () => ""],
-    ["an unknown top-level field", () => JSON.stringify({ version: 1, secrets: {}, restartUnits: [] })],
-  ];
-  it.each(manifestCases)("%s -> MANIFEST", (_, make) => {
+  // Every case is classified in process by the unit tier. Through the CLI: the
+  // ones that attack memory or time must also end in exit 4 with nothing touched.
+  const throughTheCli = new Set(["a YAML alias bomb", "JSON nested 100,000 deep"]);
+  it.each(hostileManifests.filter(([name]) => throughTheCli.has(name)))("%s -> MANIFEST", (_, make) => {
     const path = join(host.root, "hostile-manifest.yaml");
     writeFileSync(path, make());
     const outcome = activateManifestFile(path);
@@ -200,60 +187,20 @@ describe("hostile manifests", () => {
     writeFileSync(path, "");
     truncateSync(path, 65 * 1024 * 1024);
     const outcome = activateManifestFile(path);
+    expect(outcome.status).toBe(4);
     expect(outcome.codes).toContain("MANIFEST");
     expectUnchanged(outcome);
   });
 });
 
-describe("hostile identity files (the only identity path)", () => {
-  const identityCases: Array<[string, () => string]> = [
-    ["a truncated OpenSSH key", () => {
-      const text = run("cat", [sshKeygen(keys, "truncated", "ed25519")]).toString();
-      const path = join(keys, "truncated-cut");
-      writeFileSync(path, text.slice(0, text.length / 2), { mode: 0o600 });
-      return path;
-    }],
-    ["a DSA key", () => sshKeygen(keys, "dsa", "dsa")],
-    ["an ECDSA key", () => sshKeygen(keys, "ecdsa", "ecdsa")],
-    ["a passphrase-protected key", () => sshKeygen(keys, "encrypted", "ed25519", { passphrase: "secret phrase" })],
-    ["a directory", () => keys],
-    ["a FIFO", () => {
-      const path = join(keys, "fifo");
-      run("mkfifo", [path]);
-      return path;
-    }],
-    ["a huge file", () => {
-      const path = join(keys, "huge");
-      writeFileSync(path, "");
-      truncateSync(path, 50 * 1024 * 1024);
-      return path;
-    }],
-    ["an empty file", () => {
-      const path = join(keys, "empty");
-      writeFileSync(path, "", { mode: 0o600 });
-      return path;
-    }],
-    ["a PEM block of garbage", () => {
-      const path = join(keys, "garbage");
-      writeFileSync(path, `-----BEGIN OPENSSH PRIVATE KEY-----\n${Buffer.alloc(300, 7).toString("base64")}\n-----END OPENSSH PRIVATE KEY-----\n`, { mode: 0o600 });
-      return path;
-    }],
-    ["an SSH public key", () => `${host.key}.pub`],
-    ["an age key with a bad checksum", () => {
-      const path = join(keys, "bad-age");
-      writeFileSync(path, `${crafting.identity.slice(0, -1)}${crafting.identity.endsWith("Q") ? "P" : "Q"}\n`, { mode: 0o600 });
-      return path;
-    }],
-    ["a symlink loop", () => {
-      const path = join(keys, "loop");
-      symlinkSync(path, path);
-      return path;
-    }],
-  ];
-  it.each(identityCases)("%s -> NO_IDENTITY", (_, make) => {
-    const outcome = activate(baseManifest({ good: { file: goodFile } }, [make()]));
+describe("hostile identity files (the only identity paths)", () => {
+  it("all of them together -> NO_IDENTITY, each one named, nothing touched", async () => {
+    // Each file alone is checked in process by the unit tier (test/unit/hostile-keys.test.ts).
+    const files = await makeHostileIdentityFiles(keys);
+    const outcome = activate(baseManifest({ good: { file: goodFile } }, files));
     expect(outcome.status).toBe(3);
     expect(outcome.codes).toContain("NO_IDENTITY");
+    for (const path of files) expect(outcome.stderr).toContain(`"msg":"${path}: `);
     expectUnchanged(outcome);
   });
 });

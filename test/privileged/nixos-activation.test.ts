@@ -15,8 +15,9 @@ import { dirname, join, resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { assertNoCanary } from "../helpers/canary.js";
 import { TestHost } from "../helpers/host.js";
+import { hostPerTest } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
-import { launcherPath, repoRoot } from "../helpers/tools.js";
+import { launcherPath, repoRoot } from "../helpers/paths.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -25,24 +26,11 @@ const { alice, bob } = TEST_USERS;
 // update-users-groups does for a newly declared user.
 const carol = { name: "agetest-carol", uid: 4103, gid: 4103 };
 
-const hosts: TestHost[] = [];
+const newHost = hostPerTest();
 const extraMounts: string[] = [];
-function newHost(): TestHost {
-  const host = new TestHost();
-  hosts.push(host);
-  return host;
-}
 afterEach(() => {
   // Only a mount this file stacked (the test users' own bind mount stays).
   for (const mount of extraMounts.splice(0).reverse()) if (readFileSync(mount, "utf8").includes(`${carol.name}:`)) spawnSync("umount", [mount]);
-  for (const host of hosts.splice(0)) {
-    try {
-      host.assertNoPlaintextOnDisk();
-    } finally {
-      spawnSync("umount", ["-R", host.mountPoint]);
-      host.cleanup();
-    }
-  }
 });
 
 /** The module's snippets for these manifests, from nix/lib/activation.nix. */

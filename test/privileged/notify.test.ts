@@ -2,44 +2,55 @@
 // real systemd-notify(1)), received on a real AF_UNIX datagram socket as
 // systemd would receive it. Node cannot bind datagram unix sockets, so a small
 // python3 listener stands in for systemd's end of the socket.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { TestHost } from "../helpers/host.js";
+import { beforeAll, expect, it } from "vitest";
+import type { AgebootRunOptions } from "../helpers/ageboot-process.js";
+import { hostPerFile } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
-import { agebootCommand, launcherPath } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
-const host = new TestHost();
-afterAll(() => {
-  spawnSync("umount", ["-R", host.mountPoint]);
-  host.cleanup();
-});
+const host = hostPerFile();
 
 const listener = `
-import socket, sys
+import os, select, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 print("ready", flush=True)
-s.settimeout(float(sys.argv[2]))
+def show(datagram):
+    print(datagram.decode().replace("\\n", " | "), flush=True)
+# Receive until the test closes our stdin: the run has exited by then, and
+# ageboot waits for each systemd-notify(1) it starts, so every datagram it
+# sent is already queued; drain them and stop (no idle timeout to wait out).
+while True:
+    readable, _, _ = select.select([s, 0], [], [], float(sys.argv[2]))
+    if not readable:
+        sys.exit("notify listener: stdin was never closed")
+    if s in readable:
+        show(s.recv(4096))
+    elif os.read(0, 1) == b"":
+        break
+s.setblocking(False)
 try:
     while True:
-        print(s.recv(4096).decode().replace("\\n", " | "), flush=True)
-except socket.timeout:
+        show(s.recv(4096))
+except BlockingIOError:
     pass
 `;
 
-/** Run ageboot as [file, args] with NOTIFY_SOCKET set; what the socket received, and the PID of what was run. */
-async function notifiedRun(command: [string, string[]], socketName: string): Promise<{ received: string; pid: number }> {
+/** Activate `host` (through `via`) with NOTIFY_SOCKET set; what the socket received, and the PID of what was run. */
+async function notifiedRun(via: AgebootRunOptions["via"], socketName: string): Promise<{ received: string; pid: number }> {
   const socketPath = join(host.root, socketName);
-  const receiver = spawn("python3", ["-c", listener, socketPath, "3"], { stdio: ["ignore", "pipe", "inherit"] });
+  const receiver = spawn("python3", ["-c", listener, socketPath, "60"], { stdio: ["pipe", "pipe", "inherit"] });
   let received = "";
   receiver.stdout.on("data", (chunk: Buffer) => (received += chunk.toString()));
   while (!received.includes("ready")) await new Promise((resolve) => setTimeout(resolve, 20));
-  const run = spawnSync(...command, { encoding: "utf8", env: { ...process.env, NOTIFY_SOCKET: socketPath } });
+  const run = host.activateWith({ via, env: { NOTIFY_SOCKET: socketPath } });
+  const receiverExit = new Promise((resolve) => receiver.on("exit", resolve));
+  receiver.stdin.end();
+  expect(await receiverExit).toBe(0);
   expect(run.status, run.stderr).toBe(0);
-  await new Promise((resolve) => receiver.on("exit", resolve));
   return { received, pid: run.pid };
 }
 
@@ -47,20 +58,20 @@ const mainPids = (received: string) => [...new Set([...received.matchAll(/MAINPI
 
 it("reports progress and the summary as STATUS=, and a dead socket never fails the run", async () => {
   host.writeManifest({ a: { file: host.encrypt("a") }, b: { file: host.encrypt("b") } });
-  const { received, pid } = await notifiedRun(agebootCommand(["activate", "--manifest", host.manifestPath]), "notify.sock");
+  const { received, pid } = await notifiedRun("node", "notify.sock");
   // node is the main process here: MAINPID= names it.
   expect(mainPids(received)).toEqual([pid]);
   expect(received).toContain("STATUS=Planning 2 secrets");
   expect(received).toContain("STATUS=Decrypting 2 secrets into generation 1");
   expect(received).toContain("STATUS=generation 1 is current: 2 added");
 
-  const dead = spawnSync(...agebootCommand(["activate", "--manifest", host.manifestPath]), { encoding: "utf8", env: { ...process.env, NOTIFY_SOCKET: join(host.root, "nobody-listens.sock") } });
+  const dead = host.activateWith({ env: { NOTIFY_SOCKET: join(host.root, "nobody-listens.sock") } });
   expect(dead.status, dead.stderr).toBe(0);
   expect(dead.stderr).not.toMatch(/error/);
 });
 
 it("names the launcher as MAINPID= when the launcher started node, since systemd can only see its own child exit", async () => {
-  const { received, pid } = await notifiedRun([launcherPath, ["activate", "--manifest", host.manifestPath]], "notify-launcher.sock");
+  const { received, pid } = await notifiedRun("launcher", "notify-launcher.sock");
   expect(received).toContain("STATUS=generation");
   expect(mainPids(received)).toEqual([pid]);
 });

@@ -1,21 +1,18 @@
 // Invariant 1 seen from a service: a reader that keeps opening every secret
 // through secretsDir while activations run must never see a missing, empty or
 // partial file.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
+import { runAgeboot } from "../helpers/ageboot-process.js";
 import { TestHost } from "../helpers/host.js";
+import { hostPerFile } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
-import { agebootCommand } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
-const host = new TestHost();
-afterAll(() => {
-  spawnSync("umount", ["-R", host.mountPoint]);
-  host.cleanup();
-});
+const host = hostPerFile();
 
 const ACTIVATIONS = 200;
 const NAMES = ["a", "b", "nested/c", "big"];
@@ -32,33 +29,39 @@ it(`a reader loop sees only complete values across ${ACTIVATIONS} activations`, 
     writeFileSync(path, JSON.stringify({ version: 1, secretsDir: host.secretsDir, secretsMountPoint: host.mountPoint, identityPaths: [host.key], keepGenerations: 1, secrets }));
     return path;
   });
-  const first = spawnSync(...agebootCommand(["activate", "--manifest", manifests[0]!]), { encoding: "utf8" });
+  const first = runAgeboot(["activate", "--manifest", manifests[0]!]);
   expect(first.status, first.stderr).toBe(0);
 
-  // The reader is a separate process, as a service would be.
+  // The reader is a separate process, as a service would be. The values it may
+  // see reach it on stdin: plaintext is never written outside the secrets mount.
   const allowed = Object.fromEntries(NAMES.map((name) => [name, [0, 1].map((version) => TestHost.withCanary(valueOf(name, version)).toString())]));
-  const allowedFile = join(host.root, "allowed.json");
-  writeFileSync(allowedFile, JSON.stringify(allowed));
-  const reader = spawn(process.execPath, ["-e", readerScript(host.secretsDir, allowedFile)], { stdio: ["ignore", "pipe", "inherit"] });
+  const reader = spawn(process.execPath, ["-e", readerScript(host.secretsDir)], { stdio: ["pipe", "pipe", "inherit"] });
+  reader.stdin.end(JSON.stringify(allowed));
   let report = "";
   reader.stdout.on("data", (chunk: Buffer) => (report += chunk.toString()));
   const readerDone = new Promise((resolve) => reader.on("exit", resolve));
+  // The activations below block this thread: start them once the reader has its values and reads.
+  while (!report.startsWith("ready\n")) {
+    expect(reader.exitCode, "the reader exited before it started reading").toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 
   for (let run = 1; run <= ACTIVATIONS; run++) {
-    const result = spawnSync(...agebootCommand(["activate", "--manifest", manifests[run % 2]!]), { encoding: "utf8" });
+    const result = runAgeboot(["activate", "--manifest", manifests[run % 2]!]);
     expect(result.status, result.stderr).toBe(0);
   }
   reader.kill("SIGTERM");
   await readerDone;
-  const { reads, anomalies } = JSON.parse(report) as { reads: number; anomalies: string[] };
+  const { reads, anomalies } = JSON.parse(report.slice("ready\n".length)) as { reads: number; anomalies: string[] };
   expect(anomalies).toEqual([]);
   expect(reads).toBeGreaterThan(ACTIVATIONS);
 }, 300_000);
 
-function readerScript(secretsDir: string, allowedFile: string): string {
+function readerScript(secretsDir: string): string {
   return `
     const fs = require("node:fs");
-    const allowed = JSON.parse(fs.readFileSync(${JSON.stringify(allowedFile)}, "utf8"));
+    const allowed = JSON.parse(fs.readFileSync(0, "utf8"));
+    process.stdout.write("ready\\n");
     let reads = 0; const anomalies = [];
     let stop = false;
     process.on("SIGTERM", () => { stop = true; });

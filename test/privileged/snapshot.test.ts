@@ -4,37 +4,26 @@
 // is particular to it: the launcher itself, its fallback to the plain bundle,
 // state that must be read when a run starts rather than when the snapshot was
 // built, the staging thread, and that nothing from the build's warm-up stays.
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import type { SpawnSyncReturns } from "node:child_process";
 import { cpSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertNoCanary } from "../helpers/canary.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { runAgeboot } from "../helpers/ageboot-process.js";
 import { TestHost } from "../helpers/host.js";
+import { hostPerTest } from "../helpers/host-lifecycle.js";
+import { launcherPath, repoRoot, snapshotPath } from "../helpers/paths.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
-import { launcherPath, repoRoot, run, snapshotPath, tempDir } from "../helpers/tools.js";
+import { tempDir } from "../helpers/temp-dir.js";
+import { run } from "../helpers/tools.js";
 
 beforeAll(() => requirePrivateNamespace());
 
-const hosts: TestHost[] = [];
-afterEach(() => {
-  for (const host of hosts.splice(0)) {
-    spawnSync("umount", ["-R", host.mountPoint]);
-    host.cleanup();
-  }
-});
-function newHost(): TestHost {
-  const host = new TestHost();
-  hosts.push(host);
-  return host;
-}
+const newHost = hostPerTest();
 
 /** Run a launcher the way a user or systemd does: the script itself, not node. Plaintext may only reach stdout when `input` asks `decrypt` for it. */
 function launch(launcher: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: Buffer): SpawnSyncReturns<string> {
-  const result = spawnSync(launcher, args, { encoding: "utf8", input, env: { ...process.env, JOURNAL_STREAM: "", NOTIFY_SOCKET: "", ...env } });
-  assertNoCanary(`stderr of ${launcher} ${args.join(" ")}`, result.stderr);
-  if (input === undefined) assertNoCanary(`stdout of ${launcher} ${args.join(" ")}`, result.stdout);
-  return result;
+  return runAgeboot(args, { via: launcher, env, ...(input === undefined ? {} : { input, plaintextOnStdout: true }) });
 }
 
 describe("the launcher", () => {

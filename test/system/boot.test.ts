@@ -12,7 +12,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { assertNoCanary } from "../helpers/canary.js";
 import { TestHost } from "../helpers/host.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
-import { ageEncrypt, repoRoot, sshKeygen } from "../helpers/tools.js";
+import { repoRoot } from "../helpers/paths.js";
+import { ageEncrypt, sshKeygen } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 

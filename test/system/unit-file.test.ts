@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { launcherPath, repoRoot } from "../helpers/tools.js";
+import { launcherPath, repoRoot } from "../helpers/paths.js";
 
 const dir = mkdtempSync("/tmp/ageboot-unit-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,7 +6,9 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { repoRoot, runCli, tempDir } from "./helpers/tools.js";
+import { runAgeboot } from "../helpers/ageboot-process.js";
+import { repoRoot } from "../helpers/paths.js";
+import { tempDir } from "../helpers/temp-dir.js";
 
 const { dir, cleanup } = tempDir();
 afterAll(cleanup);
@@ -55,8 +57,8 @@ describe("nix", () => {
     expect(Object.keys(manifest.secrets).sort()).toEqual(["db-password", "services/api-token", "sops-style"]);
     const manifestPath = join(dir, "manifest.json");
     writeFileSync(manifestPath, json);
-    const result = runCli(["activate", "--dry-run", "--manifest", manifestPath]);
-    expect(result.stderr.toString()).toContain("dry run: would install 3 added, 0 changed, 0 removed, 0 unchanged, 0 failed");
+    const result = runAgeboot(["activate", "--dry-run", "--manifest", manifestPath]);
+    expect(result.stderr).toContain("dry run: would install 3 added, 0 changed, 0 removed, 0 unchanged, 0 failed");
     expect(result.status).toBe(0);
   });
 });

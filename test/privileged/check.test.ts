@@ -2,12 +2,12 @@
 // or root, with real age files and ssh-keygen keys.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { TestHost } from "./helpers/host.js";
-import { ageEncrypt, ageKeygen, runCli, sshKeygen } from "./helpers/tools.js";
+import { describe, expect, it } from "vitest";
+import { runAgeboot } from "../helpers/ageboot-process.js";
+import { hostPerFile } from "../helpers/host-lifecycle.js";
+import { ageEncrypt, ageKeygen, sshKeygen } from "../helpers/tools.js";
 
-const host = new TestHost();
-afterAll(() => host.cleanup());
+const host = hostPerFile();
 const rsaKey = sshKeygen(join(host.root, "etc/ssh"), "ssh_host_rsa_key", "rsa", { bits: 2048 });
 const otherKey = sshKeygen(host.root, "other_ed25519", "ed25519");
 const [, ageRecipient] = ageKeygen(host.root, "age-identity.txt");
@@ -16,8 +16,8 @@ writeFileSync(usersFile, JSON.stringify({ users: ["root", "postgres"], groups: [
 
 function check(secrets: Record<string, Record<string, unknown>>, ...args: string[]) {
   const manifest = host.writeManifest(secrets as never);
-  const result = runCli(["check", "--manifest", manifest, ...args]);
-  return { status: result.status, stderr: result.stderr.toString() };
+  const result = runAgeboot(["check", "--manifest", manifest, ...args]);
+  return { status: result.status, stderr: result.stderr };
 }
 const hostKeys = ["--host-key", `${host.key}.pub`, "--host-key", `${rsaKey}.pub`];
 
@@ -67,12 +67,12 @@ describe("ageboot check", () => {
   it("an invalid manifest exits 4, a bad --host-key or --users exits 2", () => {
     const manifest = join(host.root, "broken.json");
     writeFileSync(manifest, JSON.stringify({ version: 2 }));
-    expect(runCli(["check", "--manifest", manifest]).status).toBe(4);
+    expect(runAgeboot(["check", "--manifest", manifest]).status).toBe(4);
     const good = host.writeManifest({ a: { file: host.encrypt("x") } });
-    expect(runCli(["check", "--manifest", good, "--host-key", join(host.root, "missing.pub")]).status).toBe(2);
-    expect(runCli(["check", "--manifest", good, "--host-key", `${host.key}`]).status).toBe(2); // a private key is not a public key file
+    expect(runAgeboot(["check", "--manifest", good, "--host-key", join(host.root, "missing.pub")]).status).toBe(2);
+    expect(runAgeboot(["check", "--manifest", good, "--host-key", `${host.key}`]).status).toBe(2); // a private key is not a public key file
     writeFileSync(usersFile + ".bad", JSON.stringify({ users: "root" }));
-    expect(runCli(["check", "--manifest", good, "--users", `${usersFile}.bad`]).status).toBe(2);
+    expect(runAgeboot(["check", "--manifest", good, "--users", `${usersFile}.bad`]).status).toBe(2);
   });
 });
 

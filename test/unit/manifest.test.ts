@@ -2,10 +2,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { AgebootError } from "../src/errors.js";
-import { loadManifest } from "../src/manifest/load.js";
-import { validateManifest } from "../src/manifest/validate.js";
-import { tempDir } from "./helpers/tools.js";
+import { AgebootError } from "../../src/errors.js";
+import { loadManifest } from "../../src/manifest/load.js";
+import { validateManifest } from "../../src/manifest/validate.js";
+import { tempDir } from "../helpers/temp-dir.js";
 
 const { dir, cleanup } = tempDir();
 afterAll(cleanup);

@@ -13,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "./helpers/tools.js";
+import { repoRoot } from "../helpers/paths.js";
 
 const nixpkgsLib = process.env["NIXPKGS_LIB"];
 const skipReason =

@@ -5,10 +5,11 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decryptAgeFile } from "../src/sources/age.js";
-import { loadIdentities } from "../src/identities/load.js";
-import type { LoadedIdentity } from "../src/identities/types.js";
-import { ageEncrypt, ageKeygen, run, sshKeygen, tempDir } from "./helpers/tools.js";
+import { decryptAgeFile } from "../../src/sources/age.js";
+import { loadIdentities } from "../../src/identities/load.js";
+import type { LoadedIdentity } from "../../src/identities/types.js";
+import { tempDir } from "../helpers/temp-dir.js";
+import { ageEncrypt, ageKeygen, run, sshKeygen } from "../helpers/tools.js";
 
 const { dir, cleanup } = tempDir();
 afterAll(cleanup);

@@ -1,7 +1,7 @@
 // Pure logic: no root, no network, no external tools.
 import { describe, expect, it } from "vitest";
-import { decodeCanonicalBase64, encodeBase64NoPad } from "../src/age/base64.js";
-import { formatTextLine } from "../src/log.js";
+import { decodeCanonicalBase64, encodeBase64NoPad } from "../../src/age/base64.js";
+import { formatTextLine } from "../../src/log.js";
 
 describe("canonical base64", () => {
   it("round-trips unpadded base64 of every length", () => {

@@ -1,11 +1,12 @@
 // The `ageboot decrypt` command as a user runs it: the built CLI in a child process.
 import { randomBytes } from "node:crypto";
-import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CANARY } from "./helpers/canary.js";
-import { ageEncrypt, agebootCommand, runCli, sshKeygen, tempDir } from "./helpers/tools.js";
+import { runAgeboot, type AgebootRunOptions } from "../helpers/ageboot-process.js";
+import { CANARY } from "../helpers/canary.js";
+import { tempDir } from "../helpers/temp-dir.js";
+import { ageEncrypt, sshKeygen } from "../helpers/tools.js";
 
 const { dir, cleanup } = tempDir();
 afterAll(cleanup);
@@ -20,6 +21,11 @@ beforeAll(() => {
   secretFile = join(dir, "secret.age");
   writeFileSync(secretFile, ageEncrypt(plaintext, [["-R", `${key}.pub`]]));
 });
+
+/** The CLI with its output as bytes (decrypt's stdout is the plaintext, byte for byte). */
+function runCli(args: string[], options: AgebootRunOptions = {}) {
+  return runAgeboot(args, { ...options, binary: true });
+}
 
 function expectNoCanary(result: ReturnType<typeof runCli>): void {
   expect(result.stderr.toString()).not.toContain(CANARY);
@@ -132,12 +138,7 @@ describe("ageboot decrypt", () => {
     const stderrFile = join(dir, "stderr.log");
     writeFileSync(stderrFile, "");
     const { dev, ino } = statSync(stderrFile);
-    const stderrFd = openSync(stderrFile, "a");
-    const result = spawnSync(...agebootCommand(["decrypt", "-i", join(dir, "nope"), secretFile]), {
-      stdio: ["ignore", "pipe", stderrFd],
-      env: { ...process.env, JOURNAL_STREAM: `${dev}:${ino}` },
-    });
-    closeSync(stderrFd);
+    const result = runAgeboot(["decrypt", "-i", join(dir, "nope"), secretFile], { stderrFile, env: { JOURNAL_STREAM: `${dev}:${ino}` } });
     expect(result.status).toBe(3);
     const lines = readFileSync(stderrFile, "utf8").trim().split("\n");
     expect(lines[0]).toMatch(/^<4>\/.*identity file does not exist, skipped$/);

@@ -1,0 +1,107 @@
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { assertNoCanary } from "./canary.js";
+import { cliPath, launcherPath, repoRoot, snapshotPath } from "./paths.js";
+
+/**
+ * The only way tests run ageboot as a process. Everything it prints is checked
+ * for the plaintext canary (test/helpers/canary.ts), stdout too unless the
+ * command prints plaintext by design (`decrypt` to stdout). A unit test
+ * (test/unit/test-hygiene.test.ts) fails any test file that starts the CLI
+ * some other way.
+ */
+export interface AgebootRunOptions {
+  input?: Uint8Array | string;
+  /** Added to the test's environment, after JOURNAL_STREAM and NOTIFY_SOCKET are cleared. */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** `decrypt` without -o prints the plaintext: stdout is then not checked. */
+  plaintextOnStdout?: boolean;
+  /**
+   * "node" (default): node started from the start-up snapshot, without the
+   * launcher's shell in between, so that a test sees node's own exit signal.
+   * "launcher": dist/ageboot, as a user or systemd runs it. Any other string is
+   * the path of a launcher (a copy of dist/ elsewhere).
+   */
+  via?: "node" | "launcher" | string;
+  /** Send stderr to this file instead of a pipe (then read back and checked). */
+  stderrFile?: string;
+}
+
+/**
+ * The command that runs ageboot with `args`, as [file, arguments].
+ * AGEBOOT_TEST_ENTRY=bundle runs the whole suite against the plain bundle
+ * (dist/cli.js), what the launcher falls back to.
+ */
+function agebootCommand(args: readonly string[], via: AgebootRunOptions["via"] = "node"): [string, string[]] {
+  if (via === "launcher") return [launcherPath, [...args]];
+  if (via !== "node") return [via, [...args]];
+  if (process.env["AGEBOOT_TEST_ENTRY"] === "bundle") return [process.execPath, [cliPath, ...args]];
+  return [process.execPath, ["--snapshot-blob", snapshotPath, "--", ...args]];
+}
+
+function environment(options: AgebootRunOptions): NodeJS.ProcessEnv {
+  return { ...process.env, JOURNAL_STREAM: "", NOTIFY_SOCKET: "", ...options.env };
+}
+
+function checkOutput(args: readonly string[], options: AgebootRunOptions, stdout: Buffer | string, stderr: Buffer | string): void {
+  const what = `ageboot ${args.join(" ")}`.slice(0, 200);
+  assertNoCanary(`stderr of ${what}`, stderr);
+  if (!options.plaintextOnStdout) assertNoCanary(`stdout of ${what}`, stdout);
+}
+
+/** Run ageboot to completion; stdout and stderr as text. */
+export function runAgeboot(args: readonly string[], options?: AgebootRunOptions): SpawnSyncReturns<string>;
+/** Run ageboot to completion; stdout and stderr as bytes. */
+export function runAgeboot(args: readonly string[], options: AgebootRunOptions & { binary: true }): SpawnSyncReturns<Buffer>;
+export function runAgeboot(args: readonly string[], options: AgebootRunOptions & { binary?: boolean } = {}): SpawnSyncReturns<string> | SpawnSyncReturns<Buffer> {
+  const stderrFd = options.stderrFile === undefined ? "pipe" : openSync(options.stderrFile, "a");
+  let result: SpawnSyncReturns<Buffer>;
+  try {
+    result = spawnSync(...agebootCommand(args, options.via), {
+      input: options.input ?? "",
+      env: environment(options),
+      cwd: options.cwd ?? repoRoot,
+      maxBuffer: 1 << 30,
+      stdio: ["pipe", "pipe", stderrFd],
+    });
+  } finally {
+    if (typeof stderrFd === "number") closeSync(stderrFd);
+  }
+  const stderr = options.stderrFile === undefined ? (result.stderr ?? Buffer.alloc(0)) : readFileSync(options.stderrFile);
+  checkOutput(args, options, result.stdout, stderr);
+  if (options.binary) return result;
+  return { ...result, stdout: result.stdout.toString("utf8"), stderr: result.stderr?.toString("utf8") ?? "", output: [] };
+}
+
+export interface AgebootExit {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Start ageboot without waiting: for concurrent runs and kills at random moments. `exited` checks its output. */
+export function startAgeboot(args: readonly string[], options: AgebootRunOptions = {}): { child: ChildProcess; exited: Promise<AgebootExit> } {
+  const child = spawn(...agebootCommand(args, options.via), { env: environment(options), cwd: options.cwd ?? repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout!.on("data", (chunk: Buffer) => stdout.push(chunk));
+  child.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk));
+  const exited = new Promise<AgebootExit>((resolve, reject) => {
+    child.on("error", reject);
+    // "close", not "exit": both pipes are drained by then.
+    child.on("close", (status, signal) => {
+      const out = Buffer.concat(stdout);
+      const err = Buffer.concat(stderr);
+      try {
+        checkOutput(args, options, out, err);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      resolve({ status, signal, stdout: out.toString("utf8"), stderr: err.toString("utf8") });
+    });
+  });
+  return { child, exited };
+}
