@@ -119,8 +119,9 @@ function compare(target, repetitions = plan.repetitions) {
   ageboot.length = 0;
   baseline.length = 0;
   for (let round = 0; round < repetitions; round++) {
-    if (round % 2 === 0) (runAgeboot(), runBaseline());
-    else (runBaseline(), runAgeboot());
+    // Alternating which goes first, so that neither always runs on a warmer machine.
+    const order = round % 2 === 0 ? [runAgeboot, runBaseline] : [runBaseline, runAgeboot];
+    for (const run of order) run();
   }
   const result = { name: target.name, count: target.count, ageboot: summarize(ageboot), baseline: summarize(baseline) };
   log(`${target.name}: ageboot ${result.ageboot.wall.toFixed(3)} s, baseline ${result.baseline.wall.toFixed(3)} s, ratio ${(result.baseline.wall / result.ageboot.wall).toFixed(1)}x`);

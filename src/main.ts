@@ -12,6 +12,7 @@ interface Command {
   summary: string;
   help: string;
   /** Resolves false when the job ran but failed (already reported); throws for errors that stop it. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a command that cannot fail softly resolves nothing.
   run(args: string[], log: Logger): Promise<boolean | void>;
 }
 

@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { AgebootError } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
@@ -129,7 +129,7 @@ function listGenerations(mountPoint: string): number[] {
  * delete it to install the link (agenix#291), and it does not delete what it did not make.
  */
 function currentGeneration(secretsDir: string, mountPoint: string, existing: readonly number[]): number | null {
-  let info;
+  let info: Stats;
   try {
     info = lstatSync(secretsDir);
   } catch (error) {

@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync } from "node:fs";
+import { lstatSync, readlinkSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
 
 /**
@@ -14,7 +14,7 @@ export function untrustedSymlinkIn(path: string): string | null {
   let current = "/";
   for (let index = 0, hops = 0; index < parts.length; index++) {
     const next = current === "/" ? `/${parts[index]}` : `${current}/${parts[index]}`;
-    let info;
+    let info: Stats;
     try {
       info = lstatSync(next);
     } catch {

@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readFileSync, statSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, statSync, type Stats } from "node:fs";
 import sshpk from "sshpk";
 import { describeCause } from "../errors.js";
 import { identitiesFromAgeFile } from "./age-keys.js";
@@ -51,7 +51,7 @@ export async function loadIdentities(paths: readonly string[]): Promise<Identity
 
 /** The file's text, or null (with a warning) when there is nothing usable to read. */
 function readIdentityFile(path: string, warn: (message: string) => void): string | null {
-  let info;
+  let info: Stats;
   try {
     info = statSync(path);
   } catch (error) {

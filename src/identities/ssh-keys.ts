@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, type KeyObject } from "node:crypto";
-import sshpk from "sshpk";
+import type sshpk from "sshpk";
 import { encodeBase64NoPad } from "../age/base64.js";
 import { ed25519PrivateKey, hkdfSha256, rawPublicKey, x25519PrivateKey } from "../age/x25519.js";
 import { x25519Identity } from "./age-keys.js";

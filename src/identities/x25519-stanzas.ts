@@ -1,5 +1,5 @@
 import type { Identity, Stanza } from "age-encryption";
-import { type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { decodeCanonicalBase64 } from "../age/base64.js";
 import { hkdfSha256, unwrapFileKey, x25519, X25519_KEY_SIZE } from "../age/x25519.js";
 import { AgebootError } from "../errors.js";

@@ -103,6 +103,7 @@ function validateSecret(
 export function secretNameProblem(name: string): string | null {
   if (name === "") return "empty";
   if (name.length > 255 * 4) return "longer than 1020 characters";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
   if (/[\u0000-\u001f\u007f]/.test(name)) return "contains a control character (NUL, newline, ...)";
   if (name.startsWith("/")) return "absolute (names are relative to secretsDir)";
   const segments = name.split("/");

@@ -20,6 +20,7 @@ function realWorkerThreads() {
 class Worker {
   constructor(...args) {
     const RealWorker = realWorkerThreads().Worker;
+    // biome-ignore lint/correctness/noConstructorReturn: a stand-in that hands out the real Worker once it may load.
     return new RealWorker(...args);
   }
 }

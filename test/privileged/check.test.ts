@@ -71,7 +71,7 @@ describe("ageboot check", () => {
     const good = host.writeManifest({ a: { file: host.encrypt("x") } });
     expect(runAgeboot(["check", "--manifest", good, "--host-key", join(host.root, "missing.pub")]).status).toBe(2);
     expect(runAgeboot(["check", "--manifest", good, "--host-key", `${host.key}`]).status).toBe(2); // a private key is not a public key file
-    writeFileSync(usersFile + ".bad", JSON.stringify({ users: "root" }));
+    writeFileSync(`${usersFile}.bad`, JSON.stringify({ users: "root" }));
     expect(runAgeboot(["check", "--manifest", good, "--users", `${usersFile}.bad`]).status).toBe(2);
   });
 });

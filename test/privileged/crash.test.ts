@@ -94,7 +94,10 @@ const startingStates = new Map<Scenario, SavedState>();
 
 function prepare(scenario: Scenario): void {
   const saved = startingStates.get(scenario);
-  if (saved !== undefined) return savedStates.restore(saved);
+  if (saved !== undefined) {
+    savedStates.restore(saved);
+    return;
+  }
   reset();
   for (const earlier of scenario.before) expect(activate(earlier, scenario.keepGenerations).status).toBe(0);
   startingStates.set(scenario, savedStates.save(`before ${scenario.name}`));

@@ -167,7 +167,10 @@ function bech32Encode(prefix: string, data: Buffer): string {
   for (const byte of data) {
     accumulator = (accumulator << 8) | byte;
     bits += 8;
-    while (bits >= 5) words.push((accumulator >> (bits -= 5)) & 31);
+    while (bits >= 5) {
+      bits -= 5;
+      words.push((accumulator >> bits) & 31);
+    }
   }
   if (bits > 0) words.push((accumulator << (5 - bits)) & 31);
   const polymod = (values: number[]) => {

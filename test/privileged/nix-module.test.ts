@@ -72,7 +72,7 @@ function evaluate(configuration: string): Facts {
   return facts;
 }
 
-function before(order: string[], first: string, second: string): void {
+function expectBefore(order: string[], first: string, second: string): void {
   expect(order, `activation order: ${order.join(" ")}`).toContain(first);
   expect(order).toContain(second);
   expect(order.indexOf(first), `${first} runs before ${second} in: ${order.join(" ")}`).toBeLessThan(order.indexOf(second));
@@ -85,12 +85,12 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       expect(facts.failedAssertions).toEqual([]);
       expect(facts.useSystemdActivation).toBe(false);
       const order = facts.activationOrder;
-      before(order, "specialfs", "agenixNewGeneration");
-      before(order, "agenixNewGeneration", "agenixInstall");
-      before(order, "agenixInstall", "users");
-      before(order, "users", "agenixChown");
-      before(order, "groups", "agenixChown");
-      before(order, "agenixChown", "agenix");
+      expectBefore(order, "specialfs", "agenixNewGeneration");
+      expectBefore(order, "agenixNewGeneration", "agenixInstall");
+      expectBefore(order, "agenixInstall", "users");
+      expectBefore(order, "users", "agenixChown");
+      expectBefore(order, "groups", "agenixChown");
+      expectBefore(order, "agenixChown", "agenix");
       expect(facts.services.ageboot).toBeNull();
     });
 
@@ -118,10 +118,10 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       expect(facts.manifest!.secrets["world"]!["mode"]).toBe("a+r");
       expect(facts.manifest!.secrets["short"]).toMatchObject({ mode: "440", path: "/etc/app/short", symlink: false });
       const order = facts.activationOrder;
-      before(order, "agenix", "foo");
-      before(order, "agenixChown", "foo");
-      before(order, "var", "agenixInstall");
-      before(order, "agenixInstall", "users");
+      expectBefore(order, "agenix", "foo");
+      expectBefore(order, "agenixChown", "foo");
+      expectBefore(order, "var", "agenixInstall");
+      expectBefore(order, "agenixInstall", "users");
     });
 
     it("users.users.root.hashedPasswordFile = a secret's path, mutableUsers = false: decrypted before users, no assertion", () => {
@@ -129,7 +129,7 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       expect(facts.failedAssertions).toEqual([]);
       expect(facts.userPasswordFiles["root"]).toBe("/run/agenix/rootpw");
       expect(facts.activation.users).toMatchObject({ deps: ["agenixInstall"] });
-      before(facts.activationOrder, "agenixInstall", "users");
+      expectBefore(facts.activationOrder, "agenixInstall", "users");
       // identityPaths default from services.openssh.hostKeys (rsa and ed25519), as agenix does.
       expect(facts.identityPaths).toEqual(["/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ed25519_key"]);
     });
@@ -137,7 +137,7 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
     it("no secrets: the agenix snippet names still exist, so deps on them evaluate", () => {
       const facts = evaluate("no-secrets");
       expect(facts.failedAssertions).toEqual([]);
-      before(facts.activationOrder, "agenix", "foo");
+      expectBefore(facts.activationOrder, "agenix", "foo");
       expect(facts.activation.agenixInstall).toBe("");
       expect(facts.checks).toEqual([]);
     });

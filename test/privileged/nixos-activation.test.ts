@@ -92,8 +92,8 @@ function ownerGroupMode(path: string): [number, number, string] {
 function usersSnippetAddingCarol(host: TestHost): string {
   const passwd = join(host.root, "passwd-with-carol");
   const group = join(host.root, "group-with-carol");
-  writeFileSync(passwd, readFileSync("/etc/passwd", "utf8") + `${carol.name}:x:${carol.uid}:${carol.gid}::/nonexistent:/usr/sbin/nologin\n`);
-  writeFileSync(group, readFileSync("/etc/group", "utf8") + `${carol.name}:x:${carol.gid}:\n`);
+  writeFileSync(passwd, `${readFileSync("/etc/passwd", "utf8")}${carol.name}:x:${carol.uid}:${carol.gid}::/nonexistent:/usr/sbin/nologin\n`);
+  writeFileSync(group, `${readFileSync("/etc/group", "utf8")}${carol.name}:x:${carol.gid}:\n`);
   extraMounts.push("/etc/passwd", "/etc/group");
   return `mount --bind '${passwd}' /etc/passwd && mount --bind '${group}' /etc/group`;
 }

@@ -18,14 +18,14 @@ const ACTIVATIONS = 200;
 const NAMES = ["a", "b", "nested/c", "big"];
 
 /** Two versions of every secret; activations alternate between them. */
-function valueOf(name: string, version: number): string {
+function valueFor(name: string, version: number): string {
   return name === "big" ? `${version}`.repeat(200_000) : `${name}-version-${version}`;
 }
 
 it(`a reader loop sees only complete values across ${ACTIVATIONS} activations`, async () => {
   const manifests = [0, 1].map((version) => {
     const path = join(host.root, `manifest-${version}.json`);
-    const secrets = Object.fromEntries(NAMES.map((name) => [name, { file: host.encrypt(valueOf(name, version)) }]));
+    const secrets = Object.fromEntries(NAMES.map((name) => [name, { file: host.encrypt(valueFor(name, version)) }]));
     writeFileSync(path, JSON.stringify({ version: 1, secretsDir: host.secretsDir, secretsMountPoint: host.mountPoint, identityPaths: [host.key], keepGenerations: 1, secrets }));
     return path;
   });
@@ -34,7 +34,7 @@ it(`a reader loop sees only complete values across ${ACTIVATIONS} activations`, 
 
   // The reader is a separate process, as a service would be. The values it may
   // see reach it on stdin: plaintext is never written outside the secrets mount.
-  const allowed = Object.fromEntries(NAMES.map((name) => [name, [0, 1].map((version) => TestHost.withCanary(valueOf(name, version)).toString())]));
+  const allowed = Object.fromEntries(NAMES.map((name) => [name, [0, 1].map((version) => TestHost.withCanary(valueFor(name, version)).toString())]));
   const reader = spawn(process.execPath, ["-e", readerScript(host.secretsDir)], { stdio: ["pipe", "pipe", "inherit"] });
   reader.stdin.end(JSON.stringify(allowed));
   let report = "";
