@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { classifyChanges } from "./activation/changes.js";
+import { commitGeneration } from "./activation/commit.js";
 import { commitCustomPaths, discardCustomPaths, prepareCustomPaths, type PreparedPath } from "./activation/custom-paths.js";
 import { newGenerationCommits } from "./activation/failure-policy.js";
 import { Generations } from "./activation/generations.js";
@@ -44,7 +45,8 @@ export interface ActivateOptions {
  *   4. mount        the memory-backed mount; generations read, leftovers of crashed runs removed
  *   5. stage        every planned secret decrypted through its source into a new generation
  *   6. custom paths symlinks and copies prepared under temporary names
- *   7. commit       or discard, by the failure policy (./activation/failure-policy.ts)
+ *   7. commit       or discard, by the failure policy (./activation/failure-policy.ts); a
+ *                   generation whose links cannot be made fails every secret it held
  *   8. prune        keep `keepGenerations` previous generations
  *   9. report       the outcomes, for the summary, sd_notify and the exit status
  *
@@ -116,7 +118,9 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
       generations.discard(generation);
       return finish({ generation: generations.current, installed: false, removed, pruned: [] });
     }
-    generations.makeCurrent(generation);
+    if (!commitGeneration(generations, generation, outcomes, prepared)) {
+      return finish({ generation: generations.current, installed: false, removed, pruned: [] });
+    }
     await commitCustomPaths(prepared);
     stepDone("7. commit");
 
