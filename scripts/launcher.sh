@@ -24,6 +24,15 @@
 # cannot see.
 AGEBOOT_MAIN_PID=$$
 export AGEBOOT_MAIN_PID
+# No core dumps, for every command and for the second run below: node holds the
+# host keys and plaintext in memory, and a core file would put them on disk
+# (issue 12, item 5). RLIMIT_CORE 0, soft and hard so that nothing below can raise
+# it, stops the kernel writing a core file. A core_pattern that pipes to a handler
+# (systemd-coredump, apport) is run whatever the limit (the handler is only told
+# it), so coredump_filter 0 also leaves it no memory mapping to receive. Both are
+# inherited by node. Lowering a limit cannot fail; if it does, nothing runs.
+ulimit -c 0 || { echo "ageboot: error: cannot turn core dumps off (ulimit -c 0); not running" >&2; exit 5; }
+{ echo 0 > /proc/self/coredump_filter; } 2>/dev/null || :
 self=$0
 [ -L "$self" ] && self=$(readlink -f -- "$self")
 case $self in */*) dir=${self%/*} ;; *) dir=. ;; esac

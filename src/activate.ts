@@ -1,10 +1,11 @@
 import { performance } from "node:perf_hooks";
 import { classifyChanges } from "./activation/changes.js";
+import { commitGeneration } from "./activation/commit.js";
 import { commitCustomPaths, discardCustomPaths, prepareCustomPaths, type PreparedPath } from "./activation/custom-paths.js";
 import { newGenerationCommits } from "./activation/failure-policy.js";
 import { Generations } from "./activation/generations.js";
 import { acquireLock } from "./activation/lock.js";
-import { ensureSecretsMount } from "./activation/mount.js";
+import { ensureSecretsMount, unmountSecretsMount } from "./activation/mount.js";
 import { planSecrets } from "./activation/plan.js";
 import type { ActivationResult } from "./activation/report.js";
 import { stageSecrets } from "./activation/stage.js";
@@ -44,7 +45,8 @@ export interface ActivateOptions {
  *   4. mount        the memory-backed mount; generations read, leftovers of crashed runs removed
  *   5. stage        every planned secret decrypted through its source into a new generation
  *   6. custom paths symlinks and copies prepared under temporary names
- *   7. commit       or discard, by the failure policy (./activation/failure-policy.ts)
+ *   7. commit       or discard, by the failure policy (./activation/failure-policy.ts); a
+ *                   generation whose links cannot be made fails every secret it held
  *   8. prune        keep `keepGenerations` previous generations
  *   9. report       the outcomes, for the summary, sd_notify and the exit status
  *
@@ -63,6 +65,10 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
   // A second staging thread for large sets starts now, loading while we plan.
   const threads = new StagingThreads(dryRun ? 0 : manifest.secrets.length);
   let releaseLock = () => {};
+  // A ramfs this run mounted is unmounted again unless a generation on it ends up current.
+  let mountedHere = false;
+  let committed = false;
+  let generationsRead: Generations | null = null;
   try {
     // 1. Plan.
     await status(`Planning ${manifest.secrets.length} secrets`);
@@ -90,8 +96,9 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
 
     // 4. Mount, and read which generations exist and which one users see.
     const keysGid = await keysGidLookup;
-    if (!dryRun) await ensureSecretsMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid }, log);
+    if (!dryRun) ({ mountedHere } = await ensureSecretsMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid }, log));
     const generations = Generations.read(mountPoint, secretsDir);
+    generationsRead = generations;
     if (!dryRun) generations.removeLeftovers();
     stepDone("4. mount");
 
@@ -116,7 +123,10 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
       generations.discard(generation);
       return finish({ generation: generations.current, installed: false, removed, pruned: [] });
     }
-    generations.makeCurrent(generation);
+    if (!commitGeneration(generations, generation, outcomes, prepared)) {
+      return finish({ generation: generations.current, installed: false, removed, pruned: [] });
+    }
+    committed = true;
     await commitCustomPaths(prepared);
     stepDone("7. commit");
 
@@ -127,6 +137,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     // 9. Report: the caller reads the outcomes (src/activation/report.ts).
     return finish({ generation, installed: true, removed, pruned });
   } finally {
+    if (mountedHere && !committed && (generationsRead?.current ?? null) === null) await unmountSecretsMount(mountPoint, log);
     releaseLock();
     threads.close();
   }

@@ -1,8 +1,5 @@
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
+import { NssLookups } from "./nss-lookups.js";
 
 export interface UserEntry {
   readonly uid: number;
@@ -12,14 +9,24 @@ export interface UserEntry {
 /**
  * Resolves owner and group names to ids the way a service manager would:
  * /etc/passwd and /etc/group first (read once), then `getent` for users and
- * groups that NSS provides (LDAP, systemd's dynamic users, ...). Numeric ids
- * are taken as they are, as chown(1) does.
+ * groups that NSS provides (LDAP, systemd's dynamic users, ...), each asked
+ * once per run within a time budget (./nss-lookups.ts). Numeric ids are taken
+ * as they are, as chown(1) does.
  */
 export class UserDatabase {
+  private readonly nss = new NssLookups();
+  /** Why a name is unknown, when it is not simply absent (NSS did not answer in time). */
+  private readonly missingReasons = new Map<string, string>();
+
   private constructor(
     private readonly users: Map<string, UserEntry>,
     private readonly groups: Map<string, number>,
   ) {}
+
+  /** Said after a user or group name that user() or group() did not find: "does not exist", or why it could not be looked up. */
+  whyMissing(database: "passwd" | "group", name: string): string {
+    return this.missingReasons.get(`${database}\0${name}`) ?? "does not exist";
+  }
 
   static load(passwdPath = "/etc/passwd", groupPath = "/etc/group"): UserDatabase {
     const users = new Map<string, UserEntry>();
@@ -41,11 +48,11 @@ export class UserDatabase {
     if (known) return known;
     if (isId(nameOrId)) {
       const uid = Number(nameOrId);
-      const byId = [...this.users.values()].find((entry) => entry.uid === uid) ?? (await getentUser(nameOrId));
+      const byId = [...this.users.values()].find((entry) => entry.uid === uid) ?? (await this.getentUser(nameOrId));
       // A numeric owner without a passwd entry is allowed; its group defaults to root.
       return byId ? { uid, gid: byId.gid } : { uid, gid: 0 };
     }
-    const fromNss = await getentUser(nameOrId);
+    const fromNss = await this.getentUser(nameOrId);
     if (fromNss) this.users.set(nameOrId, fromNss);
     return fromNss;
   }
@@ -55,9 +62,28 @@ export class UserDatabase {
     if (isId(nameOrId)) return Number(nameOrId);
     const known = this.groups.get(nameOrId);
     if (known !== undefined) return known;
-    const gid = await getentGroup(nameOrId);
+    const gid = await this.getentGroup(nameOrId);
     if (gid !== null) this.groups.set(nameOrId, gid);
     return gid;
+  }
+
+  /** `getent passwd NAME`: the user's uid and primary gid, or null when unknown. */
+  private async getentUser(name: string): Promise<UserEntry | null> {
+    const [, , uid, gid] = await this.getentFields("passwd", name);
+    return isId(uid) && isId(gid) ? { uid: Number(uid), gid: Number(gid) } : null;
+  }
+
+  /** `getent group NAME`: the group's gid, or null when unknown. */
+  private async getentGroup(name: string): Promise<number | null> {
+    const [, , gid] = await this.getentFields("group", name);
+    return isId(gid) ? Number(gid) : null;
+  }
+
+  private async getentFields(database: "passwd" | "group", name: string): Promise<readonly string[]> {
+    const answer = await this.nss.lookup(database, name);
+    if ("fields" in answer) return answer.fields;
+    if (answer.missing !== "does not exist") this.missingReasons.set(`${database}\0${name}`, answer.missing);
+    return [];
   }
 }
 
@@ -75,24 +101,3 @@ function readColonFile(path: string): string[][] {
   }
 }
 
-/** `getent passwd NAME`: the user's uid and primary gid, or null when unknown. */
-async function getentUser(name: string): Promise<UserEntry | null> {
-  const [, , uid, gid] = await getentFields("passwd", name);
-  return isId(uid) && isId(gid) ? { uid: Number(uid), gid: Number(gid) } : null;
-}
-
-/** `getent group NAME`: the group's gid, or null when unknown. */
-async function getentGroup(name: string): Promise<number | null> {
-  const [, , gid] = await getentFields("group", name);
-  return isId(gid) ? Number(gid) : null;
-}
-
-/** The colon-separated fields of the first line getent prints; none when the entry is unknown or getent is missing. */
-async function getentFields(database: "passwd" | "group", name: string): Promise<string[]> {
-  try {
-    const { stdout } = await run("getent", [database, name], { timeout: 10_000 });
-    return stdout.split("\n")[0]?.split(":") ?? [];
-  } catch {
-    return []; // exit 2: no such entry
-  }
-}

@@ -1,6 +1,6 @@
-import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, type Stats } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, type Stats, unlinkSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { AgebootError } from "../errors.js";
+import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import { setDirectoryAccess } from "./mount.js";
 import { replaceSymlink } from "./swap.js";
@@ -84,8 +84,45 @@ export class Generations {
    * the absolute link the host's services read through. Each is one rename.
    */
   makeCurrent(generation: number): void {
-    replaceSymlink(`${this.mountPoint}/${CURRENT_LINK}`, String(generation));
-    replaceSymlink(this.secretsDir, this.path(generation));
+    const containerLink = `${this.mountPoint}/${CURRENT_LINK}`;
+    try {
+      replaceSymlink(containerLink, String(generation));
+    } catch (error) {
+      throw linkFailure(containerLink, generation, error);
+    }
+    try {
+      replaceSymlink(this.secretsDir, this.path(generation));
+    } catch (error) {
+      this.restoreContainerLink();
+      throw linkFailure(this.secretsDir, generation, error);
+    }
+  }
+
+  /**
+   * After secretsDir could not be swapped: `current` back to the generation
+   * secretsDir still names, or removed when it names none (first boot), so both
+   * links agree again. If even that fails, `current` stays on the new generation,
+   * which is complete; discardUnlessLinked then keeps it, and the next run's
+   * swap puts the links right (the state a kill between the two swaps leaves).
+   */
+  private restoreContainerLink(): void {
+    const containerLink = `${this.mountPoint}/${CURRENT_LINK}`;
+    try {
+      if (this.current === null) {
+        unlinkSync(containerLink);
+        crashPoint("remove container link");
+      } else {
+        replaceSymlink(containerLink, String(this.current));
+      }
+    } catch {
+      // see above: a complete generation stays linked
+    }
+  }
+
+  /** A generation that could not be made current: discarded, unless `current` still names it (restoreContainerLink says when). */
+  discardUnlessLinked(generation: number): void {
+    if (readLink(`${this.mountPoint}/${CURRENT_LINK}`) === String(generation)) return;
+    this.discard(generation);
   }
 
   /** Keep `current` and `keep` generations before it; remove the rest. Returns what was removed. */
@@ -105,6 +142,12 @@ export class Generations {
       crashPoint(step);
     }
   }
+}
+
+/** Why `link` could not be pointed at `generation`, with a full file system said plainly. */
+function linkFailure(link: string, generation: number, error: unknown): AgebootError {
+  const why = (error as NodeJS.ErrnoException).code === "ENOSPC" ? "its file system is full (ENOSPC)" : describeCause(error);
+  return new AgebootError("IO", `${link}: cannot point it at generation ${generation}: ${why}`, { cause: error });
 }
 
 /** Generation numbers present in the mount point, ascending. */

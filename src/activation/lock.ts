@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, constants, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
@@ -20,11 +20,13 @@ export async function acquireLock(mountPoint: string, timeoutSeconds: number): P
   try {
     mkdirSync(dirname(mountPoint), { recursive: true, mode: 0o755 });
     crashPoint("mkdir lock directory");
-    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    // O_NONBLOCK: a FIFO planted there must not hang the boot in open().
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
     crashPoint("open lock file");
   } catch (error) {
     throw new AgebootError("SETUP", `${path}: cannot open the lock file (${describeCause(error)})`, { cause: error });
   }
+  requireOwnLockFile(fd, path);
   const status = await new Promise<number | null>((resolve, reject) => {
     const child = spawn("flock", ["--exclusive", "--wait", String(timeoutSeconds), "3"], { stdio: ["ignore", "ignore", "ignore", fd] });
     child.on("error", reject);
@@ -42,4 +44,30 @@ export async function acquireLock(mountPoint: string, timeoutSeconds: number): P
   writeSync(fd, `${process.pid}\n`, 0);
   crashPoint("write lock holder");
   return () => closeSync(fd);
+}
+
+/**
+ * The lock file is truncated and written (the holder's pid), so it must be one
+ * that only this program uses: a regular file (not a FIFO or device someone
+ * planted), with one link (a hard link to another file, /etc/shadow say, would
+ * be truncated through it), owned by the user ageboot runs as. Checked on the
+ * open descriptor, so the file checked is the file used. Mode 0600 again each
+ * run: anyone who can open it can flock(2) it and hold every run off.
+ */
+function requireOwnLockFile(fd: number, path: string): void {
+  const info = fstatSync(fd);
+  const self = process.geteuid?.() ?? 0;
+  const problem = !info.isFile()
+    ? "is not a regular file"
+    : info.nlink !== 1
+      ? `has ${info.nlink} hard links (it must have one)`
+      : info.uid !== self
+        ? `is owned by uid ${info.uid}, not ${self === 0 ? "root" : `uid ${self}`}`
+        : null;
+  if (problem !== null) {
+    closeSync(fd);
+    throw new AgebootError("SETUP", `${path}: the lock file ${problem}; refusing to use it. Remove it, and ageboot makes a new one`);
+  }
+  fchmodSync(fd, 0o600);
+  crashPoint("chmod lock file");
 }

@@ -49,7 +49,10 @@ export async function planSecrets(manifest: Manifest, users: UserDatabase, optio
 export async function resolveOwnership(secret: SecretSpec, users: UserDatabase): Promise<Ownership | string> {
   const owner = await users.user(secret.owner);
   const gid = secret.group === undefined ? owner?.gid : await users.group(secret.group);
-  const missing = [!owner ? `owner "${secret.owner}" does not exist` : null, gid === null ? `group "${secret.group}" does not exist` : null].filter((text) => text !== null);
+  const missing = [
+    !owner ? `owner "${secret.owner}" ${users.whyMissing("passwd", secret.owner)}` : null,
+    gid === null ? `group "${secret.group}" ${users.whyMissing("group", secret.group!)}` : null,
+  ].filter((text) => text !== null);
   if (missing.length > 0 || !owner || gid === undefined || gid === null) return missing.join("; ");
   return { uid: owner.uid, gid, mode: secret.mode };
 }

@@ -15,8 +15,8 @@ export interface Ownership {
 /**
  * Invariant 3, for every file ageboot writes plaintext into (a generation's
  * secret, a `symlink: false` copy): created exclusively with mode 0400 as root
- * before a byte is written, filled by `fill`, then given its owner, group and
- * mode through the same descriptor. On any failure the partial file is removed.
+ * before a byte is written, filled by `fill`, then given its mode, owner and
+ * group through the same descriptor. On any failure the partial file is removed.
  *
  * Synchronous file system calls on purpose: the target is on ramfs, where each
  * call takes microseconds, far less than a round trip through libuv's thread pool.
@@ -31,6 +31,13 @@ export async function writeExclusive(target: string, ownership: Ownership, fill:
   }
   try {
     await fill(fd);
+    // Never more readable than its final state, for anyone (invariant 3), in three
+    // steps. First the owner's bits only, while root still owns it: only root can
+    // open it. Then the owner and group, who now have exactly their final access
+    // (giving the owner first, with 0400 still set, let an owner whose mode
+    // denies them read it meanwhile). Then the group's and others' bits.
+    fchmodSync(fd, ownership.mode & 0o700);
+    crashPoint("chmod secret file (owner bits)");
     fchownSync(fd, ownership.uid, ownership.gid);
     crashPoint("chown secret file");
     fchmodSync(fd, ownership.mode);

@@ -68,6 +68,11 @@ function readIdentityFile(path: string, warn: (message: string) => void): string
     warn(`${info.size} bytes is too large for a key file, skipped`);
     return null;
   }
+  // Whoever owns the key can read it, and with it every secret encrypted to it.
+  const self = process.geteuid?.() ?? 0;
+  if (info.uid !== 0 && info.uid !== self) {
+    warn(`private key is owned by uid ${info.uid}, not ${self === 0 ? "root" : `root or uid ${self}`}: that user can read it, and every secret encrypted to it; chown root it`);
+  }
   if ((info.mode & 0o077) !== 0) {
     warn(`private key is readable or writable by group or others (mode ${(info.mode & 0o777).toString(8).padStart(4, "0")}); chmod 600 it`);
   }

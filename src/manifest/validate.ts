@@ -103,8 +103,17 @@ function validateSecret(
 export function secretNameProblem(name: string): string | null {
   if (name === "") return "empty";
   if (name.length > 255 * 4) return "longer than 1020 characters";
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
-  if (/[\u0000-\u001f\u007f]/.test(name)) return "contains a control character (NUL, newline, ...)";
+  if (/\p{Cc}/u.test(name)) return "contains a control character (NUL, newline, ...)";
+  // Names reach log lines and error messages. A bidirectional control (U+202E
+  // reverses what follows), a zero-width or other invisible format character, or
+  // a line separator makes such a line read as something else, so a manifest
+  // could spoof what the log says was installed.
+  if (/[\p{Cf}\p{Zl}\p{Zp}]/u.test(name)) return "contains an invisible or bidirectional format character (such as U+202E or U+200B) or a line separator";
+  if (/\p{Cs}/u.test(name)) return "is not valid Unicode (a lone surrogate)";
+  // One spelling per name: "é" precomposed and "e" + U+0301 look the same in a log
+  // line but are two different file names. NFC is what editors, Nix strings and
+  // most file names use, so requiring it rejects only names that were made odd.
+  if (name.normalize("NFC") !== name) return "is not in Unicode normalization form C (NFC); write it with precomposed characters";
   if (name.startsWith("/")) return "absolute (names are relative to secretsDir)";
   const segments = name.split("/");
   if (segments.some((segment) => segment === "..")) return 'contains ".."';
@@ -183,8 +192,10 @@ function describe(value: unknown): string {
   return String(value);
 }
 
-/** Escape control characters and cut long values, so an error message stays one readable line. */
+/** Escape control, invisible and bidirectional characters and cut long values, so an error message stays one readable line that says what it is. */
 export function printable(text: string): string {
-  const escaped = JSON.stringify(text).slice(1, -1);
+  const escaped = JSON.stringify(text)
+    .slice(1, -1)
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (character) => `\\u${character.codePointAt(0)!.toString(16).padStart(4, "0")}`);
   return escaped.length > 120 ? `${escaped.slice(0, 117)}...` : escaped;
 }
