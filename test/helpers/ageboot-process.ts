@@ -26,6 +26,12 @@ export interface AgebootRunOptions {
   via?: "node" | "launcher" | string;
   /** Send stderr to this file instead of a pipe (then read back and checked). */
   stderrFile?: string;
+  /** runAgeboot: kill it after this long (the result then has a signal). */
+  timeoutMs?: number;
+  /** startAgeboot: give it a stdin pipe the test holds open (a `decrypt -` that waits for input). */
+  keepStdinOpen?: boolean;
+  /** A shell command run before ageboot replaces the shell (exec): e.g. "ulimit -c unlimited", as an admin's shell may have set. */
+  shellBefore?: string;
 }
 
 /**
@@ -33,7 +39,11 @@ export interface AgebootRunOptions {
  * AGEBOOT_TEST_ENTRY=bundle runs the whole suite against the plain bundle
  * (dist/cli.js), what the launcher falls back to.
  */
-function agebootCommand(args: readonly string[], via: AgebootRunOptions["via"] = "node"): [string, string[]] {
+function agebootCommand(args: readonly string[], via: AgebootRunOptions["via"] = "node", shellBefore?: string): [string, string[]] {
+  if (shellBefore !== undefined) {
+    const [file, rest] = agebootCommand(args, via);
+    return ["sh", ["-c", `${shellBefore} && exec "$@"`, "sh", file, ...rest]];
+  }
   if (via === "launcher") return [launcherPath, [...args]];
   if (via !== "node") return [via, [...args]];
   if (process.env["AGEBOOT_TEST_ENTRY"] === "bundle") return [process.execPath, [cliPath, ...args]];
@@ -58,8 +68,9 @@ export function runAgeboot(args: readonly string[], options: AgebootRunOptions &
   const stderrFd = options.stderrFile === undefined ? "pipe" : openSync(options.stderrFile, "a");
   let result: SpawnSyncReturns<Buffer>;
   try {
-    result = spawnSync(...agebootCommand(args, options.via), {
+    result = spawnSync(...agebootCommand(args, options.via, options.shellBefore), {
       input: options.input ?? "",
+      ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
       env: environment(options),
       cwd: options.cwd ?? repoRoot,
       maxBuffer: 1 << 30,
@@ -81,9 +92,16 @@ export interface AgebootExit {
   stderr: string;
 }
 
-/** Start ageboot without waiting: for concurrent runs and kills at random moments. `exited` checks its output. */
-export function startAgeboot(args: readonly string[], options: AgebootRunOptions = {}): { child: ChildProcess; exited: Promise<AgebootExit> } {
-  const child = spawn(...agebootCommand(args, options.via), { env: environment(options), cwd: options.cwd ?? repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Start ageboot without waiting: for concurrent runs and kills at random moments.
+ * `exited` checks its output; `stderrSoFar` is what it has printed to stderr yet, checked too.
+ */
+export function startAgeboot(args: readonly string[], options: AgebootRunOptions = {}): { child: ChildProcess; exited: Promise<AgebootExit>; stderrSoFar: () => string } {
+  const child = spawn(...agebootCommand(args, options.via, options.shellBefore), {
+    env: environment(options),
+    cwd: options.cwd ?? repoRoot,
+    stdio: [options.keepStdinOpen ? "pipe" : "ignore", "pipe", "pipe"],
+  });
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   child.stdout!.on("data", (chunk: Buffer) => stdout.push(chunk));
@@ -103,5 +121,10 @@ export function startAgeboot(args: readonly string[], options: AgebootRunOptions
       resolve({ status, signal, stdout: out.toString("utf8"), stderr: err.toString("utf8") });
     });
   });
-  return { child, exited };
+  const stderrSoFar = () => {
+    const text = Buffer.concat(stderr);
+    assertNoCanary(`stderr of ageboot ${args.join(" ")}`.slice(0, 200), text);
+    return text.toString("utf8");
+  };
+  return { child, exited, stderrSoFar };
 }

@@ -6,34 +6,19 @@
 // temporary names; the next run, with space again, installs everything.
 // The tmpfs is made full by its inode count (nr_inodes), which every file,
 // directory and link takes one of, so the generation fits and a link does not.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertNoCanary } from "../helpers/canary.js";
-import { TestHost } from "../helpers/host.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { TestHost } from "../helpers/host.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
-import { agebootCommand } from "../helpers/tools.js";
+import { runAgeboot } from "../helpers/ageboot-process.js";
+import { hostPerTest } from "../helpers/host-lifecycle.js";
 
 beforeAll(requirePrivateNamespace);
 
-const hosts: TestHost[] = [];
-afterEach(() => {
-  for (const host of hosts.splice(0)) {
-    try {
-      host.assertNoPlaintextOnDisk();
-    } finally {
-      spawnSync("umount", ["-R", host.mountPoint]);
-      spawnSync("umount", ["-R", dirname(host.secretsDir)]);
-      host.cleanup();
-    }
-  }
-});
-function newHost(): TestHost {
-  const host = new TestHost();
-  hosts.push(host);
-  return host;
-}
+// The fixture unmounts every mount below the host (the mount point and the small tmpfs for secretsDir).
+const newHost = hostPerTest();
 
 function tmpfs(path: string, inodes: number): void {
   mkdirSync(path, { recursive: true });
@@ -135,7 +120,5 @@ describe("first boot, a link cannot be made (issue 12, item 7)", () => {
 
 /** The CLI with fault-injection variables (src/fault-injection.ts). */
 function activateWith(host: TestHost, env: Record<string, string>) {
-  const result = spawnSync(...agebootCommand(["activate", "--manifest", host.manifestPath]), { encoding: "utf8", env: { ...process.env, JOURNAL_STREAM: "", NOTIFY_SOCKET: "", ...env } });
-  assertNoCanary("ageboot activate output", result.stdout + result.stderr);
-  return result;
+  return runAgeboot(["activate", "--manifest", host.manifestPath], { env });
 }

@@ -11,14 +11,17 @@
 // launcher shows that a core does appear then); when it pipes to a handler
 // (systemd-coredump, apport) the test checks what the kernel passes it: the
 // process's core limit and coredump_filter, both of which must be 0.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { assertNoCanary } from "../helpers/canary.js";
-import { TestHost } from "../helpers/host.js";
+import type { TestHost } from "../helpers/host.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
-import { launcherPath, repoRoot, snapshotPath, tempDir } from "../helpers/tools.js";
+import { startAgeboot } from "../helpers/ageboot-process.js";
+import { hostPerTest } from "../helpers/host-lifecycle.js";
+import { repoRoot } from "../helpers/paths.js";
+import { tempDir } from "../helpers/temp-dir.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -31,14 +34,7 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0).reverse()) cleanup();
 });
 
-function newHost(): TestHost {
-  const host = new TestHost();
-  cleanups.push(() => {
-    spawnSync("umount", ["-R", host.mountPoint]);
-    host.cleanup();
-  });
-  return host;
-}
+const newHost = hostPerTest();
 
 /** A directory the crashing process runs in, where a core named by a plain core_pattern would land. */
 function workingDirectory(): string {
@@ -48,17 +44,11 @@ function workingDirectory(): string {
 }
 
 /** Start `command` from a shell that allows core dumps of any size, the way a careless admin shell would. */
-function startWithCoreDumps(command: readonly string[], cwd: string): ChildProcess & { stderrText: () => string } {
-  const child = spawn("sh", ["-c", 'ulimit -c unlimited && exec "$@"', "sh", ...command], {
-    cwd,
-    stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, JOURNAL_STREAM: "", NOTIFY_SOCKET: "", AGEBOOT_LOG_LEVEL: "debug" },
-  });
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("latin1")));
-  child.stdout!.resume();
+function startWithCoreDumps(args: readonly string[], via: "node" | "launcher", cwd: string): ChildProcess & { stderrText: () => string } {
+  // stdin stays open: `decrypt -` then waits for its input with the key loaded.
+  const { child, stderrSoFar } = startAgeboot(args, { via, cwd, keepStdinOpen: true, shellBefore: "ulimit -c unlimited", env: { AGEBOOT_LOG_LEVEL: "debug" } });
   cleanups.push(() => child.kill("SIGKILL"));
-  return Object.assign(child, { stderrText: () => stderr });
+  return Object.assign(child, { stderrText: stderrSoFar });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -146,7 +136,7 @@ describe("no core dumps (issue 12, item 5)", () => {
     host.writeManifest({ a: { file: host.encrypt("a") } });
     holdLock(host);
     const cwd = workingDirectory();
-    const node = startWithCoreDumps([process.execPath, "--snapshot-blob", snapshotPath, "--", "activate", "--manifest", host.manifestPath], cwd);
+    const node = startWithCoreDumps(["activate", "--manifest", host.manifestPath], "node", cwd);
     await waitFor("node waiting for the lock", () => (node.stderrText().includes("2. identities done") ? true : null));
     expect(dumpSettingsOf(node.pid!).soft).toBe("unlimited");
     process.kill(node.pid!, "SIGSEGV");
@@ -161,7 +151,7 @@ describe("no core dumps (issue 12, item 5)", () => {
     host.writeManifest({ a: { file: host.encrypt("a") }, b: { file: host.encrypt("b") } });
     const holder = holdLock(host);
     const cwd = workingDirectory();
-    const launcher = startWithCoreDumps([launcherPath, "activate", "--manifest", host.manifestPath], cwd);
+    const launcher = startWithCoreDumps(["activate", "--manifest", host.manifestPath], "launcher", cwd);
     const { settings, exit } = await crashTwice(launcher, "2. identities done");
     holder.kill("SIGKILL");
     assertNoCanary("launcher stderr", launcher.stderrText());
@@ -177,7 +167,7 @@ describe("no core dumps (issue 12, item 5)", () => {
   it("decrypt: SIGSEGV while waiting for its input with the key loaded, twice: no core", async () => {
     const host = newHost();
     const cwd = workingDirectory();
-    const launcher = startWithCoreDumps([launcherPath, "decrypt", "-i", host.key, "-"], cwd);
+    const launcher = startWithCoreDumps(["decrypt", "-i", host.key, "-"], "launcher", cwd);
     const { settings, exit } = await crashTwice(launcher, "identity loaded:");
     expect(exit.signal).toBe("SIGSEGV");
     if (coreLandsInWorkingDirectory) expect(coresIn(cwd)).toEqual([]);

@@ -1,47 +1,26 @@
 // Issue 12, item 10: the small ones, each tried as an attacker (or an unlucky
 // host) would, through the built CLI on real mounts with real users.
-import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, chownSync, linkSync, mkdirSync, readdirSync, readFileSync, type Stats, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { mountedFilesystemAt } from "../../src/activation/mount.js";
 import { NSS_BUDGET_MS } from "../../src/nss-lookups.js";
-import { assertNoCanary } from "../helpers/canary.js";
-import { TestHost } from "../helpers/host.js";
+import type { TestHost } from "../helpers/host.js";
 import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
-import { agebootCommand } from "../helpers/tools.js";
+import { runAgeboot } from "../helpers/ageboot-process.js";
+import { hostPerTest } from "../helpers/host-lifecycle.js";
 
 beforeAll(requirePrivateNamespace);
 
 const { alice, bob } = TEST_USERS;
 const shared = TEST_GROUPS.shared;
 
-const hosts: TestHost[] = [];
-afterEach(() => {
-  for (const host of hosts.splice(0)) {
-    try {
-      host.assertNoPlaintextOnDisk();
-    } finally {
-      spawnSync("umount", ["-R", host.mountPoint]);
-      host.cleanup();
-    }
-  }
-});
-function newHost(): TestHost {
-  const host = new TestHost();
-  hosts.push(host);
-  return host;
-}
+const newHost = hostPerTest();
 
 /** The CLI with extra environment (PATH, fault injection), its output checked for the canary. */
 function activateWith(host: TestHost, env: Record<string, string>, timeoutMs?: number) {
-  const result = spawnSync(...agebootCommand(["activate", "--manifest", host.manifestPath]), {
-    encoding: "utf8",
-    env: { ...process.env, JOURNAL_STREAM: "", NOTIFY_SOCKET: "", ...env },
-    timeout: timeoutMs,
-  });
-  assertNoCanary("ageboot activate output", result.stdout + result.stderr);
-  return result;
+  return runAgeboot(["activate", "--manifest", host.manifestPath], { env, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
 }
 
 function lockPathOf(host: TestHost): string {
@@ -182,7 +161,7 @@ describe("a secret file on its way to its owner (mode before owner)", () => {
       expect(activateWith(host, { AGEBOOT_TEST_KILL_AFTER_STEP: String(step) }).signal).toBe("SIGKILL");
       const newest = Math.max(...readdirSync(host.mountPoint).filter((name) => /^\d+$/.test(name)).map(Number));
       for (const [name, final] of Object.entries(finals)) {
-        let info;
+        let info: Stats;
         try {
           info = statSync(join(host.mountPoint, String(newest), name));
         } catch {
