@@ -25,7 +25,8 @@ export interface PreparedPath {
  * Step 6, first phase: for every staged secret with a custom path, the symlink
  * (to secretsDir/<name>, so it follows every future generation) or the copy
  * (owner and mode set) under a temporary name in the same directory. Nothing
- * users read has changed yet. A secret whose path cannot be prepared fails.
+ * users read has changed yet. A path that cannot be prepared fails the path,
+ * not the secret (./failure-policy.ts).
  * Every step below happens inside the directory held by descriptor
  * (./held-directory.ts), never through the path again (invariant 7).
  */
@@ -36,7 +37,7 @@ export async function prepareCustomPaths(outcomes: readonly SecretOutcome[], sec
     try {
       prepared.push(await prepareCustomPath(outcome, secretsDir, `${generationDir}/${outcome.name}`, log));
     } catch (error) {
-      outcome.fail(error);
+      outcome.failPath(error);
     }
   }
   return prepared;
@@ -98,7 +99,7 @@ async function warnUnlessMemoryBacked({ secret }: SecretOutcome, directory: Held
   }
 }
 
-/** Step 7, after the swap: one rename each, atomic for every reader of that path. A path that fails fails its secret. */
+/** Step 7, after the swap: one rename each, atomic for every reader of that path. A rename that fails fails the path. */
 export async function commitCustomPaths(prepared: readonly PreparedPath[]): Promise<void> {
   for (const { outcome, directory, temporary } of prepared) {
     try {
@@ -106,7 +107,7 @@ export async function commitCustomPaths(prepared: readonly PreparedPath[]): Prom
       crashPoint("install custom path");
     } catch (error) {
       unlinkQuietly(directory.entry(temporary));
-      outcome.fail(new AgebootError("IO", `path ${outcome.secret.path}: cannot install (${directory.explain(describeCause(error))})`));
+      outcome.failPath(new AgebootError("IO", `path ${outcome.secret.path}: cannot install (${directory.explain(describeCause(error))})`));
     } finally {
       directory.close();
     }
