@@ -72,6 +72,15 @@ export class HeldDirectory {
  * Each refusal is an AgebootError naming the component and why.
  */
 export function holdParentDirectory(path: string, trustedOwners: ReadonlySet<number>): HeldDirectory {
+  return walkToParent(path, trustedOwners, true)!;
+}
+
+/** The same walk, for removing what is there: creates nothing, and returns null when a directory is missing. */
+export function holdExistingParentDirectory(path: string, trustedOwners: ReadonlySet<number>): HeldDirectory | null {
+  return walkToParent(path, trustedOwners, false);
+}
+
+function walkToParent(path: string, trustedOwners: ReadonlySet<number>, create: boolean): HeldDirectory | null {
   let remaining = dirname(path).split("/").filter(Boolean);
   let held = new HeldDirectory("/", openDirectory("/", "/"));
   let symlinks = 0;
@@ -79,7 +88,11 @@ export function holdParentDirectory(path: string, trustedOwners: ReadonlySet<num
     while (remaining.length > 0) {
       const name = remaining.shift()!;
       const next = `${held.path === "/" ? "" : held.path}/${name}`;
-      const step = descend(held, name, next, trustedOwners);
+      const step = descend(held, name, next, trustedOwners, create);
+      if (step === null) {
+        held.close();
+        return null;
+      }
       if ("symlinkTarget" in step) {
         if (++symlinks > MAX_SYMLINKS) throw refusal(`${next}: too many symlinks`);
         // Continue from the target, walked again from "/" with the same checks.
@@ -100,13 +113,14 @@ export function holdParentDirectory(path: string, trustedOwners: ReadonlySet<num
 }
 
 /** One component down from `parent`: the child held open, or the target of a symlink root alone can have made. */
-function descend(parent: HeldDirectory, name: string, shownAs: string, trustedOwners: ReadonlySet<number>): { child: HeldDirectory } | { symlinkTarget: string } {
+function descend(parent: HeldDirectory, name: string, shownAs: string, trustedOwners: ReadonlySet<number>, create: boolean): { child: HeldDirectory } | { symlinkTarget: string } | null {
   for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
     let fd: number;
     try {
       fd = openSync(parent.entry(name), OPEN_DIRECTORY);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" && !create) return null;
       if (code === "ENOENT") {
         // The parent is about to gain an entry: it must be one we may write in.
         requireTrusted(parent, fstatSync(parent.fd), trustedOwners);
