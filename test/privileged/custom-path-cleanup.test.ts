@@ -125,4 +125,29 @@ describe("custom paths of removed secrets", () => {
     expect([installed(paths.copy), installed(paths.link)]).toEqual([false, false]);
     expect(existsSync(paths.kept)).toBe(true);
   });
+
+  it("killed after every step of the removing run: the next run always finishes the job", () => {
+    const { host, paths, all, onlyKept } = setUp();
+    const reset = () => {
+      spawnSync("umount", ["-R", host.mountPoint]);
+      rmSync(join(host.root, "run"), { recursive: true, force: true });
+      host.writeManifest(all);
+      expect(host.activate().status).toBe(0);
+      host.writeManifest(onlyKept);
+    };
+    reset();
+    const countFile = join(host.root, "steps-all.txt");
+    expect(spawnSync(...agebootCommand(["activate", "--manifest", host.manifestPath]), { env: { ...process.env, AGEBOOT_TEST_COUNT_STEPS: countFile } }).status).toBe(0);
+    const steps = readFileSync(countFile, "utf8").trim().split("\n");
+    expect(steps.filter((step) => step === "remove stale custom path")).toHaveLength(2);
+    for (let step = 1; step <= steps.length; step++) {
+      reset();
+      const killed = spawnSync(...agebootCommand(["activate", "--manifest", host.manifestPath]), { env: { ...process.env, AGEBOOT_TEST_KILL_AFTER_STEP: String(step) } });
+      expect(killed.signal, `step ${step} (${steps[step - 1]})`).toBe("SIGKILL");
+      const next = host.activate();
+      expect(next.status, `after a kill at step ${step} (${steps[step - 1]}): ${next.stderr}`).toBe(0);
+      expect([installed(paths.copy), installed(paths.link)], `after a kill at step ${step} (${steps[step - 1]})`).toEqual([false, false]);
+      expect(TestHost.stripCanary(readFileSync(paths.kept, "utf8"), paths.kept)).toBe("kept");
+    }
+  }, 300_000);
 });
