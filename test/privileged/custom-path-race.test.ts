@@ -95,7 +95,7 @@ describe("a custom path raced by the owner of its directory", () => {
     mkdirSync(generationDir, { recursive: true });
     for (const name of Object.keys(manifestSecrets)) writeFileSync(join(generationDir, name), `${name} staged\n`, { mode: 0o400 });
     const log = pino({ level: "silent" });
-    const deadline = Date.now() + 12_000;
+    const deadline = Date.now() + 10_000;
     let rounds = 0;
     let installed = 0;
     let refused = 0;
@@ -108,12 +108,12 @@ describe("a custom path raced by the owner of its directory", () => {
       if (rounds % 2 === 0) await commitCustomPaths(prepared);
       else discardCustomPaths(prepared);
       for (const outcome of outcomes) {
-        if (outcome.failed === null) installed++;
+        if (outcome.failed === null && outcome.pathFailed === null) installed++;
         else refused++;
       }
       if (victimState() !== before) break;
     }
-    const duration = 12_000 - (deadline - Date.now());
+    const duration = 10_000 - (deadline - Date.now());
     process.stderr.write(`custom-path race (in process): ${rounds} rounds in ${duration} ms, ${installed} paths prepared, ${refused} refused\n`);
     expect(victimState(), `after ${rounds} rounds, something was written in ${victim}: ${readdirSync(victim).join(", ")}`).toBe(before);
     expect(readFileSync(join(victim, "untouched"), "utf8")).toBe("root's file\n");
@@ -126,7 +126,8 @@ describe("a custom path raced by the owner of its directory", () => {
   it("ageboot activate, run again and again under the same attack: nothing lands there either", () => {
     const before = victimState();
     host.writeManifest(manifestSecrets);
-    const deadline = Date.now() + 8_000;
+    // Each run is a whole process (about 0.3 s, more on a loaded machine): fewer rounds, the real entry point.
+    const deadline = Date.now() + 10_000;
     let runs = 0;
     const statuses = new Map<number | null, number>();
     while (runs < 200 && Date.now() < deadline) {
@@ -138,7 +139,7 @@ describe("a custom path raced by the owner of its directory", () => {
     }
     process.stderr.write(`custom-path race (CLI): ${runs} runs, exit statuses ${JSON.stringify([...statuses])}\n`);
     expect(victimState(), `after ${runs} runs, something was written in ${victim}: ${readdirSync(victim).join(", ")}`).toBe(before);
-    expect(runs).toBeGreaterThanOrEqual(10);
+    expect(runs).toBeGreaterThanOrEqual(5);
     // What did land is in alice's real directory, as hers.
     attacker?.kill("SIGKILL");
     attacker = null;
