@@ -4,6 +4,7 @@ import { commitGeneration } from "./activation/commit.js";
 import { commitCustomPaths, discardCustomPaths, prepareCustomPaths, type PreparedPath } from "./activation/custom-paths.js";
 import { newGenerationCommits } from "./activation/failure-policy.js";
 import { Generations } from "./activation/generations.js";
+import { nextRecord, readRecord, removeStalePaths, writeRecord, type InstalledPath } from "./activation/installed-paths.js";
 import { acquireLock } from "./activation/lock.js";
 import { ensureSecretsMount, unmountSecretsMount } from "./activation/mount.js";
 import { planSecrets } from "./activation/plan.js";
@@ -44,9 +45,10 @@ export interface ActivateOptions {
  *   3. lock         runs are serialised
  *   4. mount        the memory-backed mount; generations read, leftovers of crashed runs removed
  *   5. stage        every planned secret decrypted through its source into a new generation
- *   6. custom paths symlinks and copies prepared under temporary names
+ *   6. custom paths symlinks and copies prepared under temporary names; the record of them
  *   7. commit       or discard, by the failure policy (./activation/failure-policy.ts); a
- *                   generation whose links cannot be made fails every secret it held
+ *                   generation whose links cannot be made fails every secret it held;
+ *                   custom paths of removed secrets removed
  *   8. prune        keep `keepGenerations` previous generations
  *   9. report       the outcomes, for the summary, sd_notify and the exit status
  *
@@ -113,8 +115,21 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     if (generationDir === null) return finish({ generation: generations.current, installed: false, removed, pruned: [] });
 
     // 6. Custom paths, under temporary names; not worth preparing for a generation that will not commit.
+    //    The new generation's record of what it installs outside the mount is written beside it.
     let prepared: PreparedPath[] = [];
-    if (newGenerationCommits(outcomes, generations.current)) prepared = await prepareCustomPaths(outcomes, secretsDir, generationDir, log);
+    let stale: InstalledPath[] = [];
+    if (newGenerationCommits(outcomes, generations.current)) {
+      prepared = await prepareCustomPaths(outcomes, secretsDir, generationDir, log);
+      const next = nextRecord(readRecord(mountPoint, generations.current, log), prepared, manifest.secrets, secretsDir, log);
+      stale = next.stale;
+      try {
+        if (next.record.length > 0) writeRecord(mountPoint, generation, next.record);
+      } catch (error) {
+        discardCustomPaths(prepared);
+        generations.discard(generation);
+        throw error;
+      }
+    }
     stepDone("6. custom paths");
 
     // 7. Commit (one rename makes the new generation current; custom paths follow) or discard.
@@ -128,6 +143,8 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     }
     committed = true;
     await commitCustomPaths(prepared);
+    // Custom paths of secrets the manifest no longer declares, if still as ageboot left them.
+    removeStalePaths(stale, log);
     stepDone("7. commit");
 
     // 8. Prune.

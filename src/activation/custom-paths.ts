@@ -1,12 +1,12 @@
-import { createReadStream } from "node:fs";
-import { mkdir, rename, statfs, symlink } from "node:fs/promises";
-import { dirname } from "node:path";
+import { createReadStream, lstatSync, renameSync, symlinkSync } from "node:fs";
+import { statfs } from "node:fs/promises";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
+import { finalName, holdParentDirectory, type HeldDirectory } from "./held-directory.js";
 import type { SecretOutcome } from "./outcome.js";
 import { hasCustomPath } from "./plan.js";
-import { removeStaleTemporaries, temporaryNameFor, unlinkQuietly } from "./temporary-names.js";
+import { removeStaleTemporariesIn, temporaryBaseNameFor, unlinkQuietly } from "./temporary-names.js";
 import { writeAll, writeExclusive } from "./write-exclusive.js";
 
 const RAMFS_MAGIC = 0x858458f6;
@@ -15,6 +15,9 @@ const TMPFS_MAGIC = 0x01021994;
 /** A custom path made under a temporary name, waiting for its rename. */
 export interface PreparedPath {
   readonly outcome: SecretOutcome;
+  /** The directory that holds the custom path, held open from the walk until the rename. */
+  readonly directory: HeldDirectory;
+  /** The temporary's name inside `directory`. */
   readonly temporary: string;
 }
 
@@ -22,7 +25,10 @@ export interface PreparedPath {
  * Step 6, first phase: for every staged secret with a custom path, the symlink
  * (to secretsDir/<name>, so it follows every future generation) or the copy
  * (owner and mode set) under a temporary name in the same directory. Nothing
- * users read has changed yet. A secret whose path cannot be prepared fails.
+ * users read has changed yet. A path that cannot be prepared fails the path,
+ * not the secret (./failure-policy.ts).
+ * Every step below happens inside the directory held by descriptor
+ * (./held-directory.ts), never through the path again (invariant 7).
  */
 export async function prepareCustomPaths(outcomes: readonly SecretOutcome[], secretsDir: string, generationDir: string, log: Logger): Promise<PreparedPath[]> {
   const prepared: PreparedPath[] = [];
@@ -31,7 +37,7 @@ export async function prepareCustomPaths(outcomes: readonly SecretOutcome[], sec
     try {
       prepared.push(await prepareCustomPath(outcome, secretsDir, `${generationDir}/${outcome.name}`, log));
     } catch (error) {
-      outcome.fail(error);
+      outcome.failPath(error);
     }
   }
   return prepared;
@@ -39,31 +45,53 @@ export async function prepareCustomPaths(outcomes: readonly SecretOutcome[], sec
 
 async function prepareCustomPath(outcome: SecretOutcome, secretsDir: string, stagedFile: string, log: Logger): Promise<PreparedPath> {
   const { secret } = outcome;
-  const temporary = temporaryNameFor(secret.path);
+  // Directories of root's or of the secret's owner: nobody else can redirect what is made in them.
+  const trustedOwners = new Set([0, outcome.ownership!.uid]);
+  let directory: HeldDirectory;
   try {
-    await mkdir(dirname(secret.path), { recursive: true, mode: 0o755 });
-    crashPoint("mkdir custom path directory");
-    removeStaleTemporaries(secret.path);
+    directory = holdParentDirectory(secret.path, trustedOwners);
+  } catch (error) {
+    if (error instanceof AgebootError) throw new AgebootError(error.code, `path ${secret.path}: ${error.message}`, { cause: error });
+    throw new AgebootError("IO", `path ${secret.path}: cannot prepare (${describeCause(error)})`, { cause: error });
+  }
+  const name = finalName(secret.path);
+  const temporary = temporaryBaseNameFor(name);
+  try {
+    if (isDirectory(directory.entry(name))) {
+      throw new AgebootError("PLAN", `path ${secret.path} is a directory; ageboot does not delete directories, remove it or choose another path`);
+    }
+    removeStaleTemporariesIn(directory.self, name);
     if (secret.symlink) {
-      await symlink(`${secretsDir}/${secret.name}`, temporary);
+      symlinkSync(`${secretsDir}/${secret.name}`, directory.entry(temporary));
       crashPoint("symlink custom path temporary");
     } else {
-      await warnUnlessMemoryBacked(outcome, log);
-      await writeExclusive(temporary, outcome.ownership!, async (fd) => {
-        for await (const chunk of createReadStream(stagedFile)) writeAll(fd, chunk as Buffer, temporary);
+      await warnUnlessMemoryBacked(outcome, directory, log);
+      const target = directory.entry(temporary);
+      await writeExclusive(target, outcome.ownership!, async (fd) => {
+        for await (const chunk of createReadStream(stagedFile)) writeAll(fd, chunk as Buffer, target);
       });
     }
   } catch (error) {
-    unlinkQuietly(temporary);
+    unlinkQuietly(directory.entry(temporary));
+    directory.close();
+    if (error instanceof AgebootError && error.code === "PLAN") throw error;
     const cause = error instanceof AgebootError ? error.message : describeCause(error);
-    throw new AgebootError("IO", `path ${secret.path}: cannot prepare (${cause})`, { cause: error });
+    throw new AgebootError("IO", `path ${secret.path}: cannot prepare (${directory.explain(cause)})`, { cause: error });
   }
-  return { outcome, temporary };
+  return { outcome, directory, temporary };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Invariant 2: plaintext outside the memory-backed mount only on request, and logged. */
-async function warnUnlessMemoryBacked({ secret }: SecretOutcome, log: Logger): Promise<void> {
-  const { type } = await statfs(dirname(secret.path));
+async function warnUnlessMemoryBacked({ secret }: SecretOutcome, directory: HeldDirectory, log: Logger): Promise<void> {
+  const { type } = await statfs(directory.self);
   if (type === RAMFS_MAGIC || type === TMPFS_MAGIC) {
     log.info(`secret ${secret.name}: writing a copy to ${secret.path} (symlink: false)`);
   } else {
@@ -71,22 +99,26 @@ async function warnUnlessMemoryBacked({ secret }: SecretOutcome, log: Logger): P
   }
 }
 
-/** Step 7, after the swap: one rename each, atomic for every reader of that path. A path that fails fails its secret. */
+/** Step 7, after the swap: one rename each, atomic for every reader of that path. A rename that fails fails the path. */
 export async function commitCustomPaths(prepared: readonly PreparedPath[]): Promise<void> {
-  for (const { outcome, temporary } of prepared) {
+  for (const { outcome, directory, temporary } of prepared) {
     try {
-      await rename(temporary, outcome.secret.path);
+      renameSync(directory.entry(temporary), directory.entry(finalName(outcome.secret.path)));
       crashPoint("install custom path");
     } catch (error) {
-      outcome.fail(new AgebootError("IO", `path ${outcome.secret.path}: cannot install (${describeCause(error)})`));
+      unlinkQuietly(directory.entry(temporary));
+      outcome.failPath(new AgebootError("IO", `path ${outcome.secret.path}: cannot install (${directory.explain(describeCause(error))})`));
+    } finally {
+      directory.close();
     }
   }
 }
 
 /** Step 7, when the new generation is discarded: its custom paths go with it. */
 export function discardCustomPaths(prepared: readonly PreparedPath[]): void {
-  for (const { temporary } of prepared) {
-    unlinkQuietly(temporary);
+  for (const { directory, temporary } of prepared) {
+    unlinkQuietly(directory.entry(temporary));
     crashPoint("discard custom path temporary");
+    directory.close();
   }
 }

@@ -2,6 +2,7 @@ import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, type Stats, un
 import { dirname, resolve } from "node:path";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
+import { recordedGenerations, recordPath } from "./installed-paths.js";
 import { setDirectoryAccess } from "./mount.js";
 import { replaceSymlink } from "./swap.js";
 
@@ -59,6 +60,9 @@ export class Generations {
   removeLeftovers(): number[] {
     const leftovers = this.existing.filter((generation) => (this.current === null || generation > this.current) && !this.linked.has(generation));
     this.remove(leftovers, "remove leftover generation");
+    // A record whose generation is gone (a run killed between removing the two).
+    const remaining = new Set(this.existing.filter((generation) => !leftovers.includes(generation)));
+    for (const generation of recordedGenerations(this.mountPoint)) if (!remaining.has(generation)) this.removeRecord(generation);
     return leftovers;
   }
 
@@ -75,6 +79,7 @@ export class Generations {
   discard(generation: number): void {
     rmSync(this.path(generation), { recursive: true, force: true });
     crashPoint("discard failed generation");
+    this.removeRecord(generation);
   }
 
   /**
@@ -140,7 +145,19 @@ export class Generations {
     for (const generation of generations) {
       rmSync(this.path(generation), { recursive: true, force: true });
       crashPoint(step);
+      this.removeRecord(generation);
     }
+  }
+
+  /** The record of what a generation installed outside the mount (./installed-paths.ts) goes with it. */
+  private removeRecord(generation: number): void {
+    try {
+      unlinkSync(recordPath(this.mountPoint, generation));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    crashPoint("remove custom paths record");
   }
 }
 

@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
 import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
+import { lockFilePath } from "../manifest/forbidden-paths.js";
 
 /**
  * Serialise runs with flock(2) on a lock file beside the mount point
@@ -15,7 +16,7 @@ import { crashPoint } from "../fault-injection.js";
  * exist yet and mounting it must itself be serialised.
  */
 export async function acquireLock(mountPoint: string, timeoutSeconds: number): Promise<() => void> {
-  const path = join(dirname(mountPoint), `.${basename(mountPoint)}.lock`);
+  const path = lockFilePath(mountPoint);
   let fd: number;
   try {
     mkdirSync(dirname(mountPoint), { recursive: true, mode: 0o755 });

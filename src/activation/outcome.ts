@@ -20,6 +20,7 @@ export interface SecretFailure {
  */
 export class SecretOutcome {
   private failure: SecretFailure | null = null;
+  private pathFailure: SecretFailure | null = null;
   private comparison: { sameContent: boolean } | null = null;
   private classified: Change | null = null;
 
@@ -40,6 +41,22 @@ export class SecretOutcome {
     if (this.failure !== null) return;
     const { code, message } = error instanceof AgebootError ? error : { code: "IO" as const, message: describeCause(error) };
     this.failure = { name: this.name, code, message };
+  }
+
+  /**
+   * Record why its custom path could not be made or installed: the secret
+   * itself is still installed in the generation (the failure policy says why,
+   * ./failure-policy.ts); the path keeps what it held. The first cause wins.
+   */
+  failPath(error: unknown): void {
+    if (this.pathFailure !== null) return;
+    const { code, message } = error instanceof AgebootError ? error : { code: "IO" as const, message: describeCause(error) };
+    this.pathFailure = { name: this.name, code, message };
+  }
+
+  /** Why its custom path was not installed by this run, or null. */
+  get pathFailed(): SecretFailure | null {
+    return this.pathFailure;
   }
 
   /** The stage step decrypted it into the new generation (or, in a dry run, compared it only). */

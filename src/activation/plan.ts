@@ -1,9 +1,8 @@
-import { lstatSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { AgebootError, describeCause } from "../errors.js";
 import type { Manifest, SecretSpec } from "../manifest/types.js";
 import type { UserDatabase } from "../users.js";
 import { SecretOutcome } from "./outcome.js";
-import { untrustedSymlinkIn } from "./trusted-path.js";
 import type { Ownership } from "./write-exclusive.js";
 
 /** Whether users read the secret at a path of its own rather than secretsDir/<name>. */
@@ -21,7 +20,9 @@ export const DEFERRED_OWNERSHIP = { uid: 0, gid: 0, mode: 0o400 } as const;
 /**
  * Step 1 of a run: one outcome per declared secret, in manifest order. Checks
  * everything that can be checked before decrypting: its file exists, its owner
- * and group exist, and its custom path can be replaced. A secret that fails
+ * and group exist. Its custom path is checked where it is used, on directory
+ * descriptors (./custom-paths.ts): a check here, by name, would prove nothing
+ * about the path a moment later (invariant 7). A secret that fails
  * here fails under the failure policy; the others go on to be staged. With
  * \`deferUnknownOwners\`, an owner or group that does not exist yet is no
  * failure: the secret is staged with DEFERRED_OWNERSHIP and marked deferred.
@@ -29,7 +30,7 @@ export const DEFERRED_OWNERSHIP = { uid: 0, gid: 0, mode: 0o400 } as const;
 export async function planSecrets(manifest: Manifest, users: UserDatabase, options: { deferUnknownOwners?: boolean } = {}): Promise<SecretOutcome[]> {
   const outcomes: SecretOutcome[] = [];
   for (const secret of manifest.secrets) {
-    const problems = problemsOf(secret, manifest.secretsDir);
+    const problems = problemsOf(secret);
     const ownership = await resolveOwnership(secret, users);
     if (typeof ownership === "string" && !(options.deferUnknownOwners && problems.length === 0)) problems.push(ownership);
     if (problems.length > 0) {
@@ -57,23 +58,13 @@ export async function resolveOwnership(secret: SecretSpec, users: UserDatabase):
   return { uid: owner.uid, gid, mode: secret.mode };
 }
 
-function problemsOf(secret: SecretSpec, secretsDir: string): string[] {
+function problemsOf(secret: SecretSpec): string[] {
   const problems: string[] = [];
   try {
     const info = statSync(secret.file);
     if (!info.isFile()) problems.push(`file ${secret.file} is not a regular file`);
   } catch (error) {
     problems.push(`file ${secret.file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : describeCause(error)}`);
-  }
-  if (hasCustomPath(secret, secretsDir)) {
-    try {
-      const existing = lstatSync(secret.path);
-      if (existing.isDirectory()) problems.push(`path ${secret.path} is a directory; ageboot does not delete directories, remove it or choose another path`);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") problems.push(`path ${secret.path}: ${describeCause(error)}`);
-    }
-    const symlink = untrustedSymlinkIn(secret.path);
-    if (symlink) problems.push(`path ${secret.path}: ${symlink}`);
   }
   return problems;
 }

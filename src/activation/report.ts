@@ -24,6 +24,8 @@ export interface ActivationSummary {
   /** Installed root:root 0400 until \`ageboot chown\`: their owner or group did not exist yet. */
   readonly deferred: string[];
   readonly failures: SecretFailure[];
+  /** Custom paths not installed; their secrets are in the generation (src/activation/failure-policy.ts). */
+  readonly pathFailures: SecretFailure[];
 }
 
 export function summarize(result: ActivationResult): ActivationSummary {
@@ -32,18 +34,21 @@ export function summarize(result: ActivationResult): ActivationSummary {
       .filter((outcome) => outcome.change === change)
       .map((outcome) => outcome.name)
       .sort();
-  const failures = result.outcomes.flatMap((outcome) => (outcome.failed === null ? [] : [outcome.failed])).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const byName = (a: SecretFailure, b: SecretFailure) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const failures = result.outcomes.flatMap((outcome) => (outcome.failed === null ? [] : [outcome.failed])).sort(byName);
+  const pathFailures = result.outcomes.flatMap((outcome) => (outcome.pathFailed === null ? [] : [outcome.pathFailed])).sort(byName);
   const deferred = result.outcomes
     .filter((outcome) => outcome.deferredBecause !== null && outcome.failed === null)
     .map((outcome) => outcome.name)
     .sort();
-  return { added: named("added"), changed: named("changed"), unchanged: named("unchanged"), removed: [...result.removed], deferred, failures };
+  return { added: named("added"), changed: named("changed"), unchanged: named("unchanged"), removed: [...result.removed], deferred, failures, pathFailures };
 }
 
 /** One line for people: what is current now, and the counts. */
 export function headline(result: ActivationResult, summary: ActivationSummary): string {
-  const { added, changed, removed, unchanged, failures } = summary;
-  const counts = `${added.length} added, ${changed.length} changed, ${removed.length} removed, ${unchanged.length} unchanged, ${failures.length} failed`;
+  const { added, changed, removed, unchanged, failures, pathFailures } = summary;
+  const paths = pathFailures.length === 0 ? "" : `; ${pathFailures.length} custom path${pathFailures.length === 1 ? "" : "s"} not installed`;
+  const counts = `${added.length} added, ${changed.length} changed, ${removed.length} removed, ${unchanged.length} unchanged, ${failures.length} failed${paths}`;
   const current = result.generation ?? "none";
   if (result.dryRun) return `dry run: would install ${counts}; current generation ${current}`;
   if (result.installed) return `generation ${result.generation} is current: ${counts}`;

@@ -8,25 +8,35 @@ import { crashPoint } from "../fault-injection.js";
  * in the same directory (rename is atomic only within one file system).
  */
 export function temporaryNameFor(path: string): string {
-  return `${dirname(path)}/${temporaryPrefix(path)}${randomBytes(6).toString("hex")}`;
+  return `${dirname(path)}/${temporaryBaseNameFor(basename(path))}`;
 }
 
-function temporaryPrefix(path: string): string {
-  return `.${basename(path)}.ageboot-`;
+/** The temporary's name alone, for a caller that reaches the directory by descriptor. */
+export function temporaryBaseNameFor(name: string): string {
+  return `${temporaryPrefix(name)}${randomBytes(6).toString("hex")}`;
+}
+
+function temporaryPrefix(name: string): string {
+  return `.${name}.ageboot-`;
 }
 
 /** Remove temporaries for `path` that a killed run left behind (call under the lock). */
 export function removeStaleTemporaries(path: string): void {
-  const prefix = temporaryPrefix(path);
+  removeStaleTemporariesIn(dirname(path), basename(path));
+}
+
+/** The same, for the entry `name` of `directory` (a path, or a directory descriptor's /proc/self/fd/N). */
+export function removeStaleTemporariesIn(directory: string, name: string): void {
+  const prefix = temporaryPrefix(name);
   let names: string[];
   try {
-    names = readdirSync(dirname(path));
+    names = readdirSync(directory);
   } catch {
     return;
   }
-  const stale = names.filter((name) => name.startsWith(prefix) && /^[0-9a-f]{12}$/.test(name.slice(prefix.length)));
-  for (const name of stale) {
-    unlinkQuietly(`${dirname(path)}/${name}`);
+  const stale = names.filter((entry) => entry.startsWith(prefix) && /^[0-9a-f]{12}$/.test(entry.slice(prefix.length)));
+  for (const entry of stale) {
+    unlinkQuietly(`${directory}/${entry}`);
     crashPoint("remove stale temporary");
   }
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { activate } from "../activate.js";
+import { runSucceeded } from "../activation/failure-policy.js";
 import { headline, summarize, type ActivationResult } from "../activation/report.js";
 import type { Logger } from "../log.js";
 import { loadManifest } from "../manifest/load.js";
@@ -17,6 +18,9 @@ previous generations.
 If any secret fails, the run exits 1 and names each failure. When a generation
 is already current it stays current, untouched. On the first run after boot
 (nothing current yet) the secrets that did decrypt are installed.
+A custom path that cannot be installed does not hold the others back: its
+secret is installed in the new generation, the path keeps what it held, and
+the run exits 1 naming it.
 
 Options:
   --manifest PATH              JSON or YAML manifest (default: ${DEFAULT_MANIFESTS.join(", then ")})
@@ -65,7 +69,7 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
   });
   const summary = reportResult(result, log);
   await status(summary);
-  return result.outcomes.every((outcome) => outcome.failed === null);
+  return runSucceeded(result.outcomes);
 }
 
 const MAX_NAMES_IN_SUMMARY = 20;
@@ -79,6 +83,9 @@ function abbreviate(names: readonly string[]): string[] {
 function reportResult(result: ActivationResult, log: Logger): string {
   const summary = summarize(result);
   for (const failure of summary.failures) log.error({ code: failure.code }, `secret ${failure.name}: ${failure.message}`);
+  for (const failure of summary.pathFailures) {
+    log.error({ code: failure.code }, `secret ${failure.name}: ${failure.message}; the secret itself is installed, its custom path keeps what it held`);
+  }
   for (const outcome of result.outcomes) {
     if (outcome.deferredBecause !== null && outcome.failed === null) {
       log.info(`secret ${outcome.name}: ${outcome.deferredBecause} yet; installed as root:root 0400, deferred until ageboot chown applies its owner, group and mode`);
@@ -86,7 +93,7 @@ function reportResult(result: ActivationResult, log: Logger): string {
   }
   const line = headline(result, summary);
   const { added, changed, removed, deferred } = summary;
-  const lists = { added, changed, removed, deferred, failed: summary.failures.map((failure) => failure.name), pruned: result.pruned.map(String) };
+  const lists = { added, changed, removed, deferred, failed: summary.failures.map((failure) => failure.name), pathFailed: summary.pathFailures.map((failure) => failure.name), pruned: result.pruned.map(String) };
   // Empty lists say nothing the counts did not; long ones are cut so the line stays a line.
   const fields = {
     generation: result.generation,
@@ -97,7 +104,7 @@ function reportResult(result: ActivationResult, log: Logger): string {
     ),
     durationMs: result.durationMs,
   };
-  if (summary.failures.length > 0) log.error(fields, line);
+  if (summary.failures.length > 0 || summary.pathFailures.length > 0) log.error(fields, line);
   else log.info(fields, line);
   return line;
 }

@@ -1,4 +1,5 @@
 import { isAbsolute, normalize, posix } from "node:path";
+import { forbiddenCustomPathReason } from "./forbidden-paths.js";
 import { parseMode } from "./mode.js";
 import { MANIFEST_DEFAULTS, SECRET_FORMATS, type Manifest, type SecretFormat, type SecretSpec } from "./types.js";
 
@@ -47,7 +48,7 @@ export function validateManifest(input: unknown): { manifest: Manifest } | { pro
     const names = Object.keys(rawSecrets);
     if (names.length > MAX_SECRETS) problem("secrets", `more than ${MAX_SECRETS} secrets`);
     else for (const name of names) {
-      const spec = validateSecret(name, rawSecrets[name], secretsDir ?? MANIFEST_DEFAULTS.secretsDir, secretsMountPoint ?? undefined, problem);
+      const spec = validateSecret(name, rawSecrets[name], secretsDir ?? MANIFEST_DEFAULTS.secretsDir, secretsMountPoint ?? undefined, identityPaths, problem);
       if (spec) secrets.push(spec);
     }
   }
@@ -64,6 +65,7 @@ function validateSecret(
   raw: unknown,
   secretsDir: string,
   secretsMountPoint: string | undefined,
+  identityPaths: readonly string[],
   problem: (where: string, what: string) => void,
 ): SecretSpec | null {
   const where = (field?: string) => `secret "${printable(name)}"${field ? ` field "${field}"` : ""}`;
@@ -87,7 +89,11 @@ function validateSecret(
   const path = raw["path"] === undefined ? defaultPath : absolutePath(raw["path"], "", (_, what) => report("path", what));
   if (path && path !== defaultPath) {
     if (isWithin(path, secretsDir)) report("path", `a custom path must not be inside secretsDir (${secretsDir}); leave "path" unset for ${defaultPath}`);
-    if (secretsMountPoint && isWithin(path, secretsMountPoint)) report("path", `must not be inside secretsMountPoint (${secretsMountPoint})`);
+    else if (secretsMountPoint && isWithin(path, secretsMountPoint)) report("path", `must not be inside secretsMountPoint (${secretsMountPoint})`);
+    else {
+      const forbidden = forbiddenCustomPathReason(path, { secretsDir, secretsMountPoint: secretsMountPoint ?? MANIFEST_DEFAULTS.secretsMountPoint, identityPaths });
+      if (forbidden) report("path", forbidden);
+    }
   }
   const owner = principal(raw["owner"] ?? MANIFEST_DEFAULTS.owner, (what) => report("owner", what));
   const group = raw["group"] === undefined || raw["group"] === null ? undefined : principal(raw["group"], (what) => report("group", what));

@@ -1,0 +1,191 @@
+import { closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeSync } from "node:fs";
+import { AgebootError, describeCause } from "../errors.js";
+import { crashPoint } from "../fault-injection.js";
+import type { Logger } from "../log.js";
+import type { SecretSpec } from "../manifest/types.js";
+import type { PreparedPath } from "./custom-paths.js";
+import { finalName, holdExistingParentDirectory } from "./held-directory.js";
+
+/**
+ * What one generation installed outside the mount: the custom paths ageboot
+ * made (a symlink to secretsDir/<name>, or a copy owned by `uid`), so that a
+ * later run removes those whose secret left the manifest, and only those.
+ * `uid` is the secret's owner then: the walk back to the path trusts the same
+ * directories as the walk that installed it.
+ */
+export interface InstalledPath {
+  readonly secret: string;
+  readonly path: string;
+  readonly uid: number;
+  /** For a symlink: what it points to. Absent for a copy. */
+  readonly target?: string;
+}
+
+/**
+ * The record of generation N lives beside it on the mount point, as
+ * `.custom-paths-N.json`, root's and 0400. Not inside the generation: there
+ * every regular file is a secret to whoever lists it (the change classification,
+ * `ageboot chown`, containers reading through `current`), and a secret may be
+ * named anything that is not "." or "..", so no name inside could be reserved
+ * without breaking a manifest. The mount point itself holds only generation
+ * numbers, `current` and `.current.ageboot-*` temporaries, so this name collides
+ * with nothing. It is written before the generation becomes current and removed
+ * with it (./generations.ts), so it always describes a generation that exists.
+ */
+const RECORD_NAME = /^\.custom-paths-([1-9][0-9]{0,15})\.json$/;
+
+export function recordPath(mountPoint: string, generation: number): string {
+  return `${mountPoint}/.custom-paths-${generation}.json`;
+}
+
+/** Generation numbers that have a record on the mount point. */
+export function recordedGenerations(mountPoint: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(mountPoint);
+  } catch {
+    return [];
+  }
+  return names.flatMap((name) => {
+    const match = RECORD_NAME.exec(name);
+    return match ? [Number(match[1])] : [];
+  });
+}
+
+/** The record of `generation`; empty when there is none (a generation made before records existed) or it is unreadable. */
+export function readRecord(mountPoint: string, generation: number | null, log: Logger): InstalledPath[] {
+  if (generation === null) return [];
+  const path = recordPath(mountPoint, generation);
+  let text: string;
+  try {
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      text = readFileSync(fd, "utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.warn(`${path}: cannot read (${describeCause(error)}); custom paths of removed secrets stay in place`);
+    return [];
+  }
+  try {
+    const parsed = JSON.parse(text) as { paths?: unknown };
+    if (!Array.isArray(parsed.paths)) throw new Error("no list of paths");
+    return parsed.paths.filter(isInstalledPath);
+  } catch (error) {
+    log.warn(`${path}: not a record ageboot wrote (${describeCause(error)}); custom paths of removed secrets stay in place`);
+    return [];
+  }
+}
+
+function isInstalledPath(value: unknown): value is InstalledPath {
+  if (typeof value !== "object" || value === null) return false;
+  const entry = value as Record<string, unknown>;
+  return typeof entry["secret"] === "string" && typeof entry["path"] === "string" && entry["path"].startsWith("/") && Number.isSafeInteger(entry["uid"]) && (entry["target"] === undefined || typeof entry["target"] === "string");
+}
+
+/**
+ * What the new generation's record holds: the paths this run installs, the
+ * previous record's paths still declared but not installed now (they keep
+ * what they held, docs/activation.md), and the previous record's paths no
+ * longer declared and still as ageboot left them: they are removed after the
+ * swap, and recorded until then, so that a run killed in between leaves them
+ * to the next run rather than forgotten.
+ */
+export function nextRecord(previous: readonly InstalledPath[], prepared: readonly PreparedPath[], declared: readonly SecretSpec[], secretsDir: string, log: Logger): { record: InstalledPath[]; stale: InstalledPath[] } {
+  const record: InstalledPath[] = prepared.map(({ outcome: { secret, ownership } }) => ({
+    secret: secret.name,
+    path: secret.path,
+    uid: ownership!.uid,
+    ...(secret.symlink ? { target: `${secretsDir}/${secret.name}` } : {}),
+  }));
+  const installedNow = new Set(record.map((entry) => entry.path));
+  const declaredPaths = new Set(declared.map((secret) => secret.path));
+  const stale: InstalledPath[] = [];
+  for (const entry of previous) {
+    if (installedNow.has(entry.path)) continue;
+    if (declaredPaths.has(entry.path)) record.push(entry);
+    else {
+      const held = stillAsInstalled(entry);
+      if (held === null) {
+        // Gone, or no longer ageboot's: forgotten.
+        leftInPlace(entry, log);
+        continue;
+      }
+      held.close();
+      record.push(entry);
+      stale.push(entry);
+    }
+  }
+  return { record, stale };
+}
+
+/** Write generation N's record, exclusively, before N becomes current. */
+export function writeRecord(mountPoint: string, generation: number, record: readonly InstalledPath[]): void {
+  const path = recordPath(mountPoint, generation);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o400);
+  } catch (error) {
+    throw new AgebootError("IO", `${path}: cannot create the record of custom paths (${describeCause(error)})`, { cause: error });
+  }
+  try {
+    const bytes = Buffer.from(`${JSON.stringify({ version: 1, paths: record }, null, 1)}\n`);
+    for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
+  } catch (error) {
+    throw new AgebootError("IO", `${path}: cannot write the record of custom paths (${describeCause(error)})`, { cause: error });
+  } finally {
+    closeSync(fd);
+  }
+  crashPoint("write custom paths record");
+}
+
+/**
+ * After the swap: remove each stale path that is still what ageboot put there
+ * (a symlink with the recorded target, or a regular file with one link owned
+ * by the recorded owner), reached by the same descriptor walk as when it was
+ * installed, and never creating anything on the way. Anything else is left.
+ */
+export function removeStalePaths(stale: readonly InstalledPath[], log: Logger): void {
+  for (const entry of stale) {
+    const held = stillAsInstalled(entry);
+    if (held === null) {
+      leftInPlace(entry, log);
+      continue;
+    }
+    try {
+      unlinkSync(held.entry(finalName(entry.path)));
+      crashPoint("remove stale custom path");
+      log.info(`secret ${entry.secret} was removed from the manifest; removed its ${entry.target === undefined ? "copy" : "symlink"} ${entry.path}`);
+    } catch (error) {
+      log.warn(`secret ${entry.secret} was removed from the manifest; cannot remove ${entry.path} (${held.explain(describeCause(error))})`);
+    } finally {
+      held.close();
+    }
+  }
+}
+
+function leftInPlace(entry: InstalledPath, log: Logger): void {
+  log.info(`secret ${entry.secret} was removed from the manifest; ${entry.path} is gone or no longer what ageboot installed there, left in place`);
+}
+
+/** The directory of `entry.path`, held, when what is at the path is still what ageboot installed; otherwise null. */
+function stillAsInstalled(entry: InstalledPath): ReturnType<typeof holdExistingParentDirectory> {
+  let held: ReturnType<typeof holdExistingParentDirectory>;
+  try {
+    held = holdExistingParentDirectory(entry.path, new Set([0, entry.uid]));
+  } catch {
+    return null; // a directory on the way is no longer one ageboot would write under
+  }
+  if (held === null) return null;
+  const name = held.entry(finalName(entry.path));
+  try {
+    const info = lstatSync(name);
+    const ours = entry.target === undefined ? info.isFile() && info.nlink === 1 && info.uid === entry.uid : info.isSymbolicLink() && readlinkSync(name) === entry.target;
+    if (ours) return held;
+  } catch {
+    // gone
+  }
+  held.close();
+  return null;
+}
