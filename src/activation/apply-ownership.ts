@@ -5,6 +5,7 @@ import type { Logger } from "../log.js";
 import type { Manifest, SecretSpec } from "../manifest/types.js";
 import { UserDatabase } from "../users.js";
 import { Generations } from "./generations.js";
+import { finalName, holdExistingParentDirectory } from "./held-directory.js";
 import { acquireLock } from "./lock.js";
 import type { SecretFailure } from "./outcome.js";
 import { hasCustomPath, resolveOwnership } from "./plan.js";
@@ -41,10 +42,9 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
         failures.push({ name: secret.name, code: "PLAN", message: `${ownership}; its file stays root:root 0400` });
         continue;
       }
-      const paths = [`${generationDir}/${secret.name}`, ...(hasCustomPath(secret, manifest.secretsDir) && !secret.symlink ? [secret.path] : [])];
       try {
-        let changed = false;
-        for (const path of paths) changed = applyTo(path, ownership, secret, log) || changed;
+        let changed = applyTo(`${generationDir}/${secret.name}`, `${generationDir}/${secret.name}`, ownership, secret, log);
+        if (hasCustomPath(secret, manifest.secretsDir) && !secret.symlink) changed = applyToCopy(ownership, secret, log) || changed;
         if (changed) applied.push(secret.name);
       } catch (error) {
         failures.push({ name: secret.name, code: error instanceof AgebootError ? error.code : "IO", message: describeCause(error) });
@@ -57,16 +57,35 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
 }
 
 /**
- * Give one file its ownership, through a descriptor. The mode goes to 0000
+ * A `symlink: false` copy lives in a directory its owner may write to: it is
+ * reached through the directory held by descriptor, walked with the same checks
+ * as when it was written (held-directory.ts), never by its path again.
+ */
+function applyToCopy(ownership: Ownership, secret: SecretSpec, log: Logger): boolean {
+  const held = holdExistingParentDirectory(secret.path, new Set([0, ownership.uid]));
+  if (held === null) {
+    log.warn(`secret ${secret.name}: ${secret.path} is not installed; no owner to apply`);
+    return false;
+  }
+  try {
+    return applyTo(secret.path, held.entry(finalName(secret.path)), ownership, secret, log);
+  } finally {
+    held.close();
+  }
+}
+
+/**
+ * Give one file its ownership, through a descriptor (`reachedAs`: its path, or
+ * a name under a held directory; `path` is what messages say). The mode goes to 0000
  * first, so that at no moment is the file more readable than its final owner,
  * group and mode allow (the new owner or group never sees the 0400 of root's).
  * Returns whether anything changed; a missing file (the secret failed to
  * install) is logged and skipped: the activation has already reported it.
  */
-function applyTo(path: string, ownership: Ownership, secret: SecretSpec, log: Logger): boolean {
+function applyTo(path: string, reachedAs: string, ownership: Ownership, secret: SecretSpec, log: Logger): boolean {
   let fd: number;
   try {
-    fd = openSync(path, OPEN_OWN_FILE);
+    fd = openSync(reachedAs, OPEN_OWN_FILE);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       log.warn(`secret ${secret.name}: ${path} is not installed; no owner to apply`);
