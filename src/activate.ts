@@ -1,10 +1,11 @@
 import { performance } from "node:perf_hooks";
 import { classifyChanges } from "./activation/changes.js";
 import { commitGeneration } from "./activation/commit.js";
-import { commitCustomPaths, discardCustomPaths, prepareCustomPaths, type PreparedPath } from "./activation/custom-paths.js";
+import { commitCustomPaths, discardCustomPaths } from "./activation/custom-paths.js";
+import { prepareCustomPathsStep } from "./activation/custom-paths-step.js";
 import { newGenerationCommits } from "./activation/failure-policy.js";
 import { Generations } from "./activation/generations.js";
-import { nextRecord, readRecord, removeStalePaths, writeRecord, type InstalledPath } from "./activation/installed-paths.js";
+import { removeStalePaths } from "./activation/installed-paths.js";
 import { acquireLock } from "./activation/lock.js";
 import { ensureSecretsMount, unmountSecretsMount } from "./activation/mount.js";
 import { planSecrets } from "./activation/plan.js";
@@ -114,22 +115,10 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     stepDone(`5. stage (${threads.threadsUsed} thread${threads.threadsUsed === 1 ? "" : "s"})`);
     if (generationDir === null) return finish({ generation: generations.current, installed: false, removed, pruned: [] });
 
-    // 6. Custom paths, under temporary names; not worth preparing for a generation that will not commit.
-    //    The new generation's record of what it installs outside the mount is written beside it.
-    let prepared: PreparedPath[] = [];
-    let stale: InstalledPath[] = [];
-    if (newGenerationCommits(outcomes, generations.current)) {
-      prepared = await prepareCustomPaths(outcomes, secretsDir, generationDir, log);
-      const next = nextRecord(readRecord(mountPoint, generations.current, log), prepared, manifest.secrets, secretsDir, log);
-      stale = next.stale;
-      try {
-        if (next.record.length > 0) writeRecord(mountPoint, generation, next.record);
-      } catch (error) {
-        discardCustomPaths(prepared);
-        generations.discard(generation);
-        throw error;
-      }
-    }
+    // 6. Custom paths, under temporary names, and their record; not worth preparing for a generation that will not commit.
+    const { prepared, stale } = newGenerationCommits(outcomes, generations.current)
+      ? await prepareCustomPathsStep(outcomes, manifest.secrets, generations, generation, secretsDir, log)
+      : { prepared: [], stale: [] };
     stepDone("6. custom paths");
 
     // 7. Commit (one rename makes the new generation current; custom paths follow) or discard.
