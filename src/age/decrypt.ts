@@ -6,11 +6,10 @@ import { unwrapFileKey } from "./file-key.js";
 import { parseHeader, type Stanza } from "./header.js";
 import type { AgeIdentity } from "./identity.js";
 import { inputName, readCiphertext, type Ciphertext, type CiphertextInput } from "./input.js";
+import { MAX_HEADER_BYTES } from "./limits.js";
 import { chunkCount, decryptChunk, ENCRYPTED_CHUNK_SIZE, NONCE_SIZE, payloadKey } from "./stream.js";
 
 const VERSION_LINE = Buffer.from("age-encryption.org/v1\n");
-/** No real header comes near this (a post-quantum stanza is ~1.6 KiB); a bigger one is hostile. */
-const MAX_HEADER_SIZE = 1024 * 1024;
 /** How much of a large file is read per step: 16 chunks. */
 const STREAM_BATCH = 16 * ENCRYPTED_CHUNK_SIZE;
 
@@ -80,11 +79,11 @@ function findHeaderEnd(bytes: Buffer): number {
   if (!bytes.subarray(0, VERSION_LINE.length).equals(VERSION_LINE)) {
     throw new AgebootError("MALFORMED", "not an age file (no age-encryption.org/v1 version line)");
   }
-  const searchable = bytes.subarray(0, MAX_HEADER_SIZE);
+  const searchable = bytes.subarray(0, MAX_HEADER_BYTES);
   const macLine = searchable.indexOf("\n---");
   const end = macLine < 0 ? -1 : searchable.indexOf("\n", macLine + 1);
   if (end < 0) {
-    throw new AgebootError("MALFORMED", bytes.length > MAX_HEADER_SIZE ? `header is larger than ${MAX_HEADER_SIZE} bytes` : "malformed or truncated age header (no MAC line)");
+    throw new AgebootError("MALFORMED", bytes.length > MAX_HEADER_BYTES ? `header is larger than ${MAX_HEADER_BYTES} bytes` : "malformed or truncated age header (no MAC line)");
   }
   return end + 1;
 }
