@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { AgebootError } from "../errors.js";
 import { readFully } from "../read-fully.js";
 import { decodeArmor, isArmored } from "./armor.js";
@@ -6,6 +6,8 @@ import { decodeArmor, isArmored } from "./armor.js";
 /** Where an age file comes from. */
 export type CiphertextInput =
   | { readonly file: string }
+  /** A regular file opened by the caller (src/sources/trusted-ciphertext.ts); read and closed here. */
+  | { readonly descriptor: number; readonly name: string }
   | { readonly stdin: true }
   | { readonly bytes: Uint8Array; readonly name: string };
 
@@ -36,7 +38,7 @@ const WHOLE_FILE_LIMIT = 4 * 1024 * 1024;
 export async function readCiphertext(input: CiphertextInput): Promise<Ciphertext> {
   if ("stdin" in input) return inMemory(await readAllStdin());
   if ("bytes" in input) return inMemory(Buffer.from(input.bytes));
-  const fd = openSync(input.file, "r");
+  const fd = "descriptor" in input ? input.descriptor : openRegularFile(input.file);
   let keepOpen = false;
   try {
     const { size } = fstatSync(fd);
@@ -49,6 +51,20 @@ export async function readCiphertext(input: CiphertextInput): Promise<Ciphertext
   } finally {
     if (!keepOpen) closeSync(fd);
   }
+}
+
+/**
+ * O_NONBLOCK: a FIFO at the path must not hang the run (with no writer, a
+ * blocking open waits forever); it is then refused, as is anything but a
+ * regular file, on the open descriptor rather than by a stat of the path.
+ */
+function openRegularFile(path: string): number {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new AgebootError("IO", "not a regular file (for a pipe, give - and use standard input)");
+  }
+  return fd;
 }
 
 async function inMemory(bytes: Buffer): Promise<Ciphertext> {
