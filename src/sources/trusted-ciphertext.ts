@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, type Stats } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readlinkSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { AgebootError, describeCause } from "../errors.js";
 
@@ -70,6 +70,10 @@ class DescriptorWalk {
     this.remaining = components(path);
     this.directory = openSync("/", DIRECTORY_FLAGS);
     this.directoryInfo = fstatSync(this.directory);
+    if (!existsSync(`/proc/self/fd/${this.directory}`)) {
+      closeSync(this.directory);
+      throw new AgebootError("IO", `file ${path}: cannot be read safely without /proc (ageboot walks paths through /proc/self/fd); mount /proc`);
+    }
   }
 
   openFile(): number {

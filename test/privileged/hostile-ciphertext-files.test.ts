@@ -124,6 +124,28 @@ describe("what the Nix store and root's own directories look like is accepted", 
   });
 });
 
+describe("symbolic links in root's directories are followed as the kernel would", () => {
+  it("a relative link through .. is followed; a loop is refused, not followed forever", () => {
+    const rootDir = directory(0o755);
+    mkdirSync(join(rootDir, "real"));
+    copyFileSync(host.encrypt("through a relative link"), join(rootDir, "real", "secret.age"));
+    mkdirSync(join(rootDir, "links"));
+    symlinkSync("../real/./secret.age", join(rootDir, "links", "secret.age"));
+    symlinkSync("loop-b", join(rootDir, "loop-a"));
+    symlinkSync("loop-a", join(rootDir, "loop-b"));
+    host.writeManifest({ "bob-token": { file: bobFile, owner: bob.name }, relative: { file: join(rootDir, "links", "secret.age") } });
+    const followed = host.activate();
+    expect(followed.status, followed.stderr).toBe(0);
+    expect(host.read("relative")).toBe("through a relative link");
+    host.writeManifest({ "bob-token": { file: bobFile, owner: bob.name }, loop: { file: join(rootDir, "loop-a") } });
+    const looped = host.activate();
+    expect(looped.status).toBe(1);
+    // The plan's early stat says it first; the walk would refuse it in the same words.
+    expect(looped.stderr).toContain(`file ${join(rootDir, "loop-a")}: `);
+    expect(looped.stderr).toMatch(/too many (levels of )?symbolic links/);
+  });
+});
+
 describe("a FIFO swapped in for the ciphertext after planning", () => {
   it("fails that secret at once and releases the lock, instead of waiting for a writer forever", async () => {
     const file = host.encrypt("about to become a FIFO");
