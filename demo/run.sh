@@ -20,6 +20,10 @@ trap 'umount "$work/run/agenix.d" 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/etc/ssh"
 install -m 0600 "$here/DEMO-ONLY-ssh_host_ed25519_key" "$work/etc/ssh/ssh_host_ed25519_key"
 install -m 0600 "$here/DEMO-ONLY-ssh_host_rsa_key" "$work/etc/ssh/ssh_host_rsa_key"
+# Ciphertexts too: activation refuses a file in a directory that a user other than root
+# can write (docs/activation.md), and a checkout usually belongs to its user.
+mkdir -p "$work/secrets"
+install -m 0644 "$here"/secrets/*.age "$work/secrets/"
 extra=()
 if [ -z "${AGEBOOT_DEMO_INSIDE:-}" ]; then
   echo "demo: not root, so no ramfs: using --insecure-plain-directory in $work (development only)"
@@ -44,10 +48,10 @@ secrets:
     owner: $owner
     mode: "0440"
   services/api-token:
-    file: $here/secrets/api-token.age
+    file: $work/secrets/api-token.age
     owner: $default_owner
   sops-style:
-    file: $here/secrets/sops-style.age
+    file: $work/secrets/sops-style.age
     owner: $default_owner
     path: $work/etc/app/sops-style
 YAML
@@ -60,15 +64,15 @@ show() {
 }
 
 echo "== 1. first activation (throwaway demo keys and values, see demo/README.md)"
-manifest "$here/secrets/db-password.age"
+manifest "$work/secrets/db-password.age"
 "$ageboot" activate --manifest "$work/manifest.yaml" "${extra[@]}"
 show
 echo "== 2. rotation: db-password now comes from another file"
-manifest "$here/secrets/sops-style.age"
+manifest "$work/secrets/sops-style.age"
 "$ageboot" activate --manifest "$work/manifest.yaml" "${extra[@]}"
 show
 echo "== 3. a broken secret: the run fails, and generation 2 stays current"
-head -c 100 "$here/secrets/db-password.age" > "$work/truncated.age"
+head -c 100 "$work/secrets/db-password.age" > "$work/truncated.age"
 manifest "$work/truncated.age"
 "$ageboot" activate --manifest "$work/manifest.yaml" "${extra[@]}" || echo "   (exit status $?, as expected)"
 show

@@ -1,16 +1,14 @@
-import { closeSync } from "node:fs";
 import { AgebootError } from "../errors.js";
-import { readFully } from "../read-fully.js";
 import { explainFailure } from "./explain-failure.js";
 import { unwrapFileKey } from "./file-key.js";
 import { parseHeader, type Stanza } from "./header.js";
 import type { AgeIdentity } from "./identity.js";
 import { inputName, readCiphertext, type Ciphertext, type CiphertextInput } from "./input.js";
+import { MAX_HEADER_BYTES } from "./limits.js";
+import type { PayloadReader } from "./payload-reader.js";
 import { chunkCount, decryptChunk, ENCRYPTED_CHUNK_SIZE, NONCE_SIZE, payloadKey } from "./stream.js";
 
 const VERSION_LINE = Buffer.from("age-encryption.org/v1\n");
-/** No real header comes near this (a post-quantum stanza is ~1.6 KiB); a bigger one is hostile. */
-const MAX_HEADER_SIZE = 1024 * 1024;
 /** How much of a large file is read per step: 16 chunks. */
 const STREAM_BATCH = 16 * ENCRYPTED_CHUNK_SIZE;
 
@@ -45,7 +43,7 @@ export async function openPlaintext(input: CiphertextInput, identities: readonly
     const chunks = chunkCount(source.size - payloadStart);
     return plaintextOf(name, source, key, payloadStart, chunks);
   } catch (error) {
-    if (source?.fd !== undefined) closeSync(source.fd);
+    source?.payload?.close();
     throw explainFailure(name, error, "header");
   }
 }
@@ -63,7 +61,7 @@ export async function readStanzas(input: CiphertextInput): Promise<readonly Stan
   } catch (error) {
     throw explainFailure(inputName(input), error, "header");
   } finally {
-    if (source?.fd !== undefined) closeSync(source.fd);
+    source?.payload?.close();
   }
 }
 
@@ -80,25 +78,25 @@ function findHeaderEnd(bytes: Buffer): number {
   if (!bytes.subarray(0, VERSION_LINE.length).equals(VERSION_LINE)) {
     throw new AgebootError("MALFORMED", "not an age file (no age-encryption.org/v1 version line)");
   }
-  const searchable = bytes.subarray(0, MAX_HEADER_SIZE);
+  const searchable = bytes.subarray(0, MAX_HEADER_BYTES);
   const macLine = searchable.indexOf("\n---");
   const end = macLine < 0 ? -1 : searchable.indexOf("\n", macLine + 1);
   if (end < 0) {
-    throw new AgebootError("MALFORMED", bytes.length > MAX_HEADER_SIZE ? `header is larger than ${MAX_HEADER_SIZE} bytes` : "malformed or truncated age header (no MAC line)");
+    throw new AgebootError("MALFORMED", bytes.length > MAX_HEADER_BYTES ? `header is larger than ${MAX_HEADER_BYTES} bytes` : "malformed or truncated age header (no MAC line)");
   }
   return end + 1;
 }
 
 function plaintextOf(name: string, source: Ciphertext, key: Buffer, payloadStart: number, chunks: number): Plaintext {
   const size = source.size - payloadStart - chunks * 16;
-  let fd = source.fd;
+  let payload = source.payload;
   const release = () => {
-    if (fd !== undefined) closeSync(fd);
-    fd = undefined;
+    payload?.close();
+    payload = undefined;
   };
   const pipeTo = async (sink: PlaintextSink) => {
     try {
-      if (fd !== undefined) await streamChunks(fd, source.size, key, payloadStart, chunks, sink);
+      if (payload !== undefined) await streamChunks(payload, source.size, key, payloadStart, chunks, sink);
       else
         for (let index = 0; index < chunks; index++) {
           const start = payloadStart + index * ENCRYPTED_CHUNK_SIZE;
@@ -115,12 +113,12 @@ function plaintextOf(name: string, source: Ciphertext, key: Buffer, payloadStart
 }
 
 /** Read a large file batch by batch: memory stays constant whatever the size of the secret. */
-async function streamChunks(fd: number, size: number, key: Buffer, payloadStart: number, chunks: number, sink: PlaintextSink): Promise<void> {
+async function streamChunks(payload: PayloadReader, size: number, key: Buffer, payloadStart: number, chunks: number, sink: PlaintextSink): Promise<void> {
   const batch = Buffer.allocUnsafe(STREAM_BATCH);
   for (let index = 0; index < chunks; ) {
     const position = payloadStart + index * ENCRYPTED_CHUNK_SIZE;
     const length = Math.min(STREAM_BATCH, size - position);
-    if (readFully(fd, batch.subarray(0, length), position) < length) throw new AgebootError("IO", "file shrank while being read");
+    if (payload.read(batch.subarray(0, length), position) < length) throw new AgebootError("IO", "file shrank while being read");
     for (let offset = 0; offset < length; offset += ENCRYPTED_CHUNK_SIZE, index++) {
       const chunk = batch.subarray(offset, Math.min(offset + ENCRYPTED_CHUNK_SIZE, length));
       await sink(decryptChunk(key, index, index === chunks - 1, chunk));

@@ -1,5 +1,7 @@
-import { parseHeader, verifyHeaderMac } from "./header.js";
+import { AgebootError } from "../errors.js";
+import { parseHeader, verifyHeaderMac, type Stanza } from "./header.js";
 import type { AgeIdentity } from "./identity.js";
+import { MAX_POST_QUANTUM_STANZAS } from "./limits.js";
 import { NoIdentityMatchedError } from "./no-identity-matched.js";
 
 /**
@@ -19,6 +21,7 @@ export async function unwrapFileKey(header: Buffer, identities: readonly AgeIden
   }
   const libraryIdentities = identities.filter((identity): identity is string => typeof identity === "string");
   if (libraryIdentities.length > 0) {
+    refuseCostlyPostQuantumWork(parsed.stanzas);
     const { Decrypter } = await import("age-encryption");
     const decrypter = new Decrypter();
     for (const identity of libraryIdentities) decrypter.addIdentity(identity);
@@ -30,4 +33,12 @@ export async function unwrapFileKey(header: Buffer, identities: readonly AgeIden
     }
   }
   throw new NoIdentityMatchedError(parsed.stanzas);
+}
+
+/** Each mlkem768x25519 stanza costs milliseconds of JavaScript key agreement: refuse a header that asks for too many. */
+function refuseCostlyPostQuantumWork(stanzas: readonly Stanza[]): void {
+  const count = stanzas.filter((stanza) => stanza.args[0] === "mlkem768x25519").length;
+  if (count > MAX_POST_QUANTUM_STANZAS) {
+    throw new AgebootError("MALFORMED", `malformed age header (${count} mlkem768x25519 stanzas; ageboot tries at most ${MAX_POST_QUANTUM_STANZAS}, see src/age/limits.ts)`);
+  }
 }

@@ -2,6 +2,7 @@ import type { Stanza as AgeStanza } from "age-encryption";
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 import { AgebootError } from "../errors.js";
 import { decodeCanonicalBase64 } from "./base64.js";
+import { MAX_STANZAS } from "./limits.js";
 
 const VERSION_LINE = "age-encryption.org/v1";
 const BODY_LINE_CHARS = 64;
@@ -47,6 +48,8 @@ export function parseHeader(header: Buffer): ParsedHeader {
   const stanzas: Stanza[] = [];
   let index = 1;
   while (index < lines.length && lines[index]!.startsWith("-> ")) {
+    // Checked before the stanza is parsed: identities try every stanza, so their number bounds the work.
+    if (stanzas.length === MAX_STANZAS) throw malformed(`more than ${MAX_STANZAS} recipient stanzas; no real file has that many (src/age/limits.ts)`);
     const args = lines[index]!.slice(3).split(" ");
     if (args.some((arg) => arg === "")) throw malformed(`empty argument in stanza ${stanzas.length + 1}`);
     const bodyParts: Buffer[] = [];

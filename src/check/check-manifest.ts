@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { readStanzas } from "../age/decrypt.js";
 import type { Stanza } from "../age/header.js";
 import { AgebootError, describeCause } from "../errors.js";
+import { summarizeList } from "../summarize-list.js";
 import type { Manifest, SecretSpec } from "../manifest/types.js";
 import type { UserDatabase } from "../users.js";
 import type { HostPublicKey } from "./host-keys.js";
@@ -67,14 +68,14 @@ async function fileProblems(secret: SecretSpec, problems: string[]): Promise<rea
 function matchHostKeys(stanzas: readonly Stanza[], hostKeys: readonly HostPublicKey[], problems: string[], notes: string[]): void {
   const forHost = stanzas.some((stanza) => hostKeys.some((key) => stanza.args[0] === key.type && stanza.args[1] === key.tag));
   if (forHost) return;
-  const recipients = stanzas.map((stanza) => (ANONYMOUS_STANZAS.has(stanza.args[0] ?? "") ? stanza.args[0] : `${stanza.args[0]} ${stanza.args[1] ?? ""}`.trim()));
+  const recipients = stanzas.map((stanza) => (ANONYMOUS_STANZAS.has(stanza.args[0] ?? "") ? (stanza.args[0] ?? "") : `${stanza.args[0]} ${stanza.args[1] ?? ""}`.trim()));
   const anonymous = stanzas.filter((stanza) => ANONYMOUS_STANZAS.has(stanza.args[0] ?? "")).length;
   if (anonymous > 0) {
     // An X25519 stanza carries only an ephemeral share: it may be for the age1... key derived from the host's ed25519 key (ssh-to-age).
     notes.push(`no stanza names a host key; its ${anonymous} X25519-style stanza${anonymous === 1 ? "" : "s"} may be for the host (age1... from ssh-to-age), which only the private key can tell`);
     return;
   }
-  problems.push(`not encrypted to this host: the file is for [${recipients.join(", ")}], the host keys are [${hostKeys.map((key) => `${key.type} ${key.tag} (${key.path})`).join(", ")}]; rekey it`);
+  problems.push(`not encrypted to this host: the file is for [${summarizeList(recipients, 10)}], the host keys are [${hostKeys.map((key) => `${key.type} ${key.tag} (${key.path})`).join(", ")}]; rekey it`);
 }
 
 async function principalProblems(secret: SecretSpec, principals: Principals, problems: string[]): Promise<void> {

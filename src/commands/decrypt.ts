@@ -1,10 +1,9 @@
-import { constants } from "node:fs";
-import { open, unlink, type FileHandle } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { AgebootError, describeCause } from "../errors.js";
+import { AgebootError } from "../errors.js";
 import { requireIdentities } from "../identities/require.js";
 import type { Logger } from "../log.js";
 import { openAgeFile } from "../sources/age.js";
+import { writeOutputFile } from "./output-file.js";
 
 export const decryptHelp = `Usage: ageboot decrypt -i KEY [-i KEY ...] [-o OUTPUT] [--] FILE
 
@@ -18,8 +17,9 @@ An ed25519 key also decrypts files encrypted to its age1... recipient
 
 Options:
   -i, --identity KEY   identity file to try (repeatable)
-  -o, --output OUTPUT  write the plaintext here (created with mode 0600)
-                       instead of standard output
+  -o, --output OUTPUT  write the plaintext here instead of standard output:
+                       a new file (mode 0600) that replaces OUTPUT by rename,
+                       so an existing OUTPUT is never written through
   -h, --help           show this help
 
 Use "--" before a file name that starts with "-".`;
@@ -61,26 +61,4 @@ function writeToStdout(chunk: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
     process.stdout.write(chunk, (error) => (error ? reject(error) : resolve()));
   });
-}
-
-/**
- * Create OUTPUT mode 0600 (never following a symlink planted there), fill it,
- * and remove it again if decryption fails halfway, so no partial plaintext stays.
- */
-async function writeOutputFile(path: string, fill: (output: FileHandle) => Promise<void>): Promise<void> {
-  let output: FileHandle;
-  try {
-    output = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
-    await output.chmod(0o600); // an existing file keeps its old mode otherwise
-  } catch (error) {
-    throw new AgebootError("IO", `${path}: cannot create output (${describeCause(error)})`, { cause: error });
-  }
-  try {
-    await fill(output);
-    await output.close();
-  } catch (error) {
-    await output.close().catch(() => {});
-    await unlink(path).catch(() => {});
-    throw error;
-  }
 }

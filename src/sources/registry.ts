@@ -2,6 +2,7 @@ import type { Plaintext } from "../age/decrypt.js";
 import type { LoadedIdentity } from "../identities/types.js";
 import type { SecretFormat, SecretSource } from "../manifest/types.js";
 import { openAgeFile } from "./age.js";
+import { openTrustedCiphertext } from "./trusted-ciphertext.js";
 
 /**
  * Where "a secret's source yields plaintext" is decided, per secret: the
@@ -14,7 +15,7 @@ import { openAgeFile } from "./age.js";
 type Opener = (source: SecretSource, identities: readonly LoadedIdentity[]) => Promise<Plaintext>;
 
 const openers: Record<SecretFormat, Opener> = {
-  age: (source, identities) => openAgeFile({ file: source.file }, identities),
+  age: (source, identities) => openAgeFile({ descriptor: openTrustedCiphertext(source.file), name: source.file }, identities),
 };
 
 export function openSecret(source: SecretSource, identities: readonly LoadedIdentity[]): Promise<Plaintext> {

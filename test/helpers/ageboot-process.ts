@@ -128,3 +128,38 @@ export function startAgeboot(args: readonly string[], options: AgebootRunOptions
   };
   return { child, exited, stderrSoFar };
 }
+
+/** A run of ageboot to completion, with its peak resident memory. */
+export interface MeasuredRun {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The largest resident set ageboot reached, in KiB (getrusage of the child, as GNU time's %M). */
+  readonly peakKiB: number;
+}
+
+/**
+ * Run ageboot to completion under a small python3 parent that reports the
+ * child's peak resident memory on descriptor 3 (ageboot's own stdout and
+ * stderr pass through and are checked like any other run's): for the tests
+ * that bound memory on hostile or large input.
+ */
+export function runAgebootMeasured(args: readonly string[], options: AgebootRunOptions = {}): MeasuredRun {
+  const [file, rest] = agebootCommand(args, options.via, options.shellBefore);
+  const parent = [
+    "import os, resource, subprocess, sys",
+    "status = subprocess.run(sys.argv[1:]).returncode",
+    "os.write(3, f'{status} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}'.encode())",
+  ].join("\n");
+  const result = spawnSync("python3", ["-c", parent, file, ...rest], {
+    input: options.input ?? "",
+    env: environment(options),
+    cwd: options.cwd ?? repoRoot,
+    maxBuffer: 1 << 30,
+    stdio: ["pipe", "pipe", "pipe", "pipe"],
+  });
+  checkOutput(args, options, result.stdout, result.stderr);
+  const [status, peakKiB] = String(result.output[3] ?? "").trim().split(" ").map(Number);
+  if (status === undefined || peakKiB === undefined || Number.isNaN(peakKiB)) throw new Error(`could not measure ageboot ${args.join(" ")}: ${result.stderr}`);
+  return { status, stdout: result.stdout.toString("utf8"), stderr: result.stderr.toString("utf8"), peakKiB };
+}
