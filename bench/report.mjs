@@ -10,10 +10,7 @@ function row(result) {
 }
 
 export function renderTables(results, machine, plan) {
-  const header = [
-    "| set | ageboot wall | ageboot CPU | ageboot peak | baseline wall | baseline CPU | baseline peak | speed-up |",
-    "|---|---|---|---|---|---|---|---|",
-  ];
+  const header = ["| set | ageboot wall | ageboot CPU | ageboot peak | baseline wall | baseline CPU | baseline peak | speed-up |", "|---|---|---|---|---|---|---|---|"];
   const scalingRows = results.scaling.map((result) => {
     const perSecret = (value) => `${((value / result.count) * 1000).toFixed(2)} ms`;
     return `| ${result.count} | ${seconds(result.ageboot.wall)} | ${perSecret(result.ageboot.wall)} | ${result.baseline ? seconds(result.baseline.wall) : "not run"} | ${result.baseline ? perSecret(result.baseline.wall) : ""} |`;

@@ -34,7 +34,14 @@ if (!process.env.AGEBOOT_BENCH_INSIDE) {
 
 const plan = quick
   ? { repetitions: 2, grid: { counts: [10, 100], sizes: [64] }, scaling: [10, 100], baselineScaling: [10, 100], largeMiB: 16, mixed: 20 }
-  : { repetitions: 5, grid: { counts: [10, 100, 1000], sizes: [64, 4096, 1024 * 1024] }, scaling: [10, 100, 1000, 10000], baselineScaling: [10, 100, 1000], largeMiB: 256, mixed: 100 };
+  : {
+      repetitions: 5,
+      grid: { counts: [10, 100, 1000], sizes: [64, 4096, 1024 * 1024] },
+      scaling: [10, 100, 1000, 10000],
+      baselineScaling: [10, 100, 1000],
+      largeMiB: 256,
+      mixed: 100,
+    };
 
 const work = mkdtempSync("/tmp/ageboot-bench-");
 execFileSync("mount", ["-t", "tmpfs", "-o", "size=20g", "tmpfs", work]);
@@ -124,7 +131,9 @@ function compare(target, repetitions = plan.repetitions) {
     for (const run of order) run();
   }
   const result = { name: target.name, count: target.count, ageboot: summarize(ageboot), baseline: summarize(baseline) };
-  log(`${target.name}: ageboot ${result.ageboot.wall.toFixed(3)} s, baseline ${result.baseline.wall.toFixed(3)} s, ratio ${(result.baseline.wall / result.ageboot.wall).toFixed(1)}x`);
+  log(
+    `${target.name}: ageboot ${result.ageboot.wall.toFixed(3)} s, baseline ${result.baseline.wall.toFixed(3)} s, ratio ${(result.baseline.wall / result.ageboot.wall).toFixed(1)}x`,
+  );
   return result;
 }
 
@@ -180,7 +189,9 @@ for (const count of plan.scaling) {
   const tenSecrets = summarize(tenSamples);
   const withoutSnapshot = summarize(bundleSamples);
   results.startup = { nodeAlone, tenSecrets, withoutSnapshot, ratio: tenSecrets.wall / nodeAlone.wall };
-  log(`start-up: node -e 0 ${nodeAlone.wall.toFixed(3)} s; ageboot with 10 secrets ${tenSecrets.wall.toFixed(3)} s (${results.startup.ratio.toFixed(2)}x); without the snapshot ${withoutSnapshot.wall.toFixed(3)} s`);
+  log(
+    `start-up: node -e 0 ${nodeAlone.wall.toFixed(3)} s; ageboot with 10 secrets ${tenSecrets.wall.toFixed(3)} s (${results.startup.ratio.toFixed(2)}x); without the snapshot ${withoutSnapshot.wall.toFixed(3)} s`,
+  );
 }
 
 const machine = {

@@ -60,8 +60,5 @@ export function createLogger(options: { format?: LogFormat; level?: string } = {
     return pino({ level, base: null }, { write: (line: string) => void writeSync(2, line) });
   }
   const journal = stderrIsJournal();
-  return pino(
-    { level, base: null, timestamp: false },
-    { write: (line: string) => void writeSync(2, formatTextLine(JSON.parse(line) as Record<string, unknown>, journal)) },
-  );
+  return pino({ level, base: null, timestamp: false }, { write: (line: string) => void writeSync(2, formatTextLine(JSON.parse(line) as Record<string, unknown>, journal)) });
 }

@@ -48,7 +48,8 @@ export class NssLookups {
       const { stdout } = await run("getent", [database, name], { timeout: Math.min(left, LOOKUP_TIMEOUT_MS) });
       return { fields: stdout.split("\n")[0]?.split(":") ?? [] };
     } catch (error) {
-      if ((error as { killed?: boolean }).killed) return { missing: `could not be looked up: getent ${database} did not answer in time (NSS lookups take at most ${this.budgetMs / 1000} s per run)` };
+      if ((error as { killed?: boolean }).killed)
+        return { missing: `could not be looked up: getent ${database} did not answer in time (NSS lookups take at most ${this.budgetMs / 1000} s per run)` };
       return { missing: "does not exist" }; // exit 2: no such entry (or no getent at all)
     }
   }

@@ -94,10 +94,12 @@ function isId(text: string | undefined): text is string {
 function readColonFile(path: string): string[][] {
   try {
     const text = readFileSync(path, "utf8");
-    return text.split("\n").filter((line) => line && !line.startsWith("#")).map((line) => line.split(":"));
+    return text
+      .split("\n")
+      .filter((line) => line && !line.startsWith("#"))
+      .map((line) => line.split(":"));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw error;
   }
 }
-

@@ -98,7 +98,10 @@ function applyTo(path: string, reachedAs: string, ownership: Ownership, secret: 
     // A copy outside the mount lives in a directory others may write to: only a
     // file ageboot made (regular, one link, root's or already the owner's) is touched.
     if (!info.isFile() || info.nlink !== 1 || (info.uid !== 0 && info.uid !== ownership.uid)) {
-      throw new AgebootError("IO", `${path}: not the file ageboot installed (a ${info.isFile() ? `file with ${info.nlink} links owned by uid ${info.uid}` : "non-regular file"}); left alone`);
+      throw new AgebootError(
+        "IO",
+        `${path}: not the file ageboot installed (a ${info.isFile() ? `file with ${info.nlink} links owned by uid ${info.uid}` : "non-regular file"}); left alone`,
+      );
     }
     if (info.uid === ownership.uid && info.gid === ownership.gid && (info.mode & 0o7777) === ownership.mode) return false;
     fchmodSync(fd, 0);

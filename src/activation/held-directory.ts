@@ -113,7 +113,13 @@ function walkToParent(path: string, trustedOwners: ReadonlySet<number>, create: 
 }
 
 /** One component down from `parent`: the child held open, or the target of a symlink root alone can have made. */
-function descend(parent: HeldDirectory, name: string, shownAs: string, trustedOwners: ReadonlySet<number>, create: boolean): { child: HeldDirectory } | { symlinkTarget: string } | null {
+function descend(
+  parent: HeldDirectory,
+  name: string,
+  shownAs: string,
+  trustedOwners: ReadonlySet<number>,
+  create: boolean,
+): { child: HeldDirectory } | { symlinkTarget: string } | null {
   for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
     let fd: number;
     try {

@@ -81,7 +81,13 @@ export function readRecord(mountPoint: string, generation: number | null, log: L
 function isInstalledPath(value: unknown): value is InstalledPath {
   if (typeof value !== "object" || value === null) return false;
   const entry = value as Record<string, unknown>;
-  return typeof entry["secret"] === "string" && typeof entry["path"] === "string" && entry["path"].startsWith("/") && Number.isSafeInteger(entry["uid"]) && (entry["target"] === undefined || typeof entry["target"] === "string");
+  return (
+    typeof entry["secret"] === "string" &&
+    typeof entry["path"] === "string" &&
+    entry["path"].startsWith("/") &&
+    Number.isSafeInteger(entry["uid"]) &&
+    (entry["target"] === undefined || typeof entry["target"] === "string")
+  );
 }
 
 /**
@@ -92,7 +98,13 @@ function isInstalledPath(value: unknown): value is InstalledPath {
  * swap, and recorded until then, so that a run killed in between leaves them
  * to the next run rather than forgotten.
  */
-export function nextRecord(previous: readonly InstalledPath[], prepared: readonly PreparedPath[], declared: readonly SecretSpec[], secretsDir: string, log: Logger): { record: InstalledPath[]; stale: InstalledPath[] } {
+export function nextRecord(
+  previous: readonly InstalledPath[],
+  prepared: readonly PreparedPath[],
+  declared: readonly SecretSpec[],
+  secretsDir: string,
+  log: Logger,
+): { record: InstalledPath[]; stale: InstalledPath[] } {
   const record: InstalledPath[] = prepared.map(({ outcome: { secret, ownership } }) => ({
     secret: secret.name,
     path: secret.path,

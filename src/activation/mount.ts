@@ -89,7 +89,9 @@ function warnAboutMissingOptions(mountPoint: string, fstype: string, log: Logger
   const present = topmostMountAt(mountPoint)?.options ?? [];
   const missing = HARDENING_OPTIONS.filter((option) => !present.includes(option));
   if (missing.length === 0) return;
-  log.warn(`${mountPoint}: the ${fstype} mounted there lacks ${missing.join(",")}; using it, but add ${missing.join(",")} to its mount options (agenix and ageboot mount theirs so)`);
+  log.warn(
+    `${mountPoint}: the ${fstype} mounted there lacks ${missing.join(",")}; using it, but add ${missing.join(",")} to its mount options (agenix and ageboot mount theirs so)`,
+  );
 }
 
 /**

@@ -30,7 +30,12 @@ export async function stageSecrets(
   }
   const jobs = planned.map((outcome): StageJob => {
     const sink: StageSink = target === null ? { kind: "compare-only" } : { kind: "file", target: `${target.directory}/${outcome.name}`, ownership: outcome.ownership! };
-    return { name: outcome.name, source: { format: outcome.secret.format, file: outcome.secret.file }, sink, currentFile: currentDir === null ? null : `${currentDir}/${outcome.name}` };
+    return {
+      name: outcome.name,
+      source: { format: outcome.secret.format, file: outcome.secret.file },
+      sink,
+      currentFile: currentDir === null ? null : `${currentDir}/${outcome.name}`,
+    };
   });
   const byName = new Map(planned.map((outcome) => [outcome.name, outcome]));
   for (const result of await threads.stageAll(jobs, identities, concurrency)) {

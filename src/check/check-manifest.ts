@@ -72,16 +72,21 @@ function matchHostKeys(stanzas: readonly Stanza[], hostKeys: readonly HostPublic
   const anonymous = stanzas.filter((stanza) => ANONYMOUS_STANZAS.has(stanza.args[0] ?? "")).length;
   if (anonymous > 0) {
     // An X25519 stanza carries only an ephemeral share: it may be for the age1... key derived from the host's ed25519 key (ssh-to-age).
-    notes.push(`no stanza names a host key; its ${anonymous} X25519-style stanza${anonymous === 1 ? "" : "s"} may be for the host (age1... from ssh-to-age), which only the private key can tell`);
+    notes.push(
+      `no stanza names a host key; its ${anonymous} X25519-style stanza${anonymous === 1 ? "" : "s"} may be for the host (age1... from ssh-to-age), which only the private key can tell`,
+    );
     return;
   }
-  problems.push(`not encrypted to this host: the file is for [${summarizeList(recipients, 10)}], the host keys are [${hostKeys.map((key) => `${key.type} ${key.tag} (${key.path})`).join(", ")}]; rekey it`);
+  problems.push(
+    `not encrypted to this host: the file is for [${summarizeList(recipients, 10)}], the host keys are [${hostKeys.map((key) => `${key.type} ${key.tag} (${key.path})`).join(", ")}]; rekey it`,
+  );
 }
 
 async function principalProblems(secret: SecretSpec, principals: Principals, problems: string[]): Promise<void> {
   if (principals.kind === "declared") {
     if (!isId(secret.owner) && !principals.users.has(secret.owner)) problems.push(`owner "${secret.owner}" is not a user this configuration declares`);
-    if (secret.group !== undefined && !isId(secret.group) && !principals.groups.has(secret.group)) problems.push(`group "${secret.group}" is not a group this configuration declares`);
+    if (secret.group !== undefined && !isId(secret.group) && !principals.groups.has(secret.group))
+      problems.push(`group "${secret.group}" is not a group this configuration declares`);
     return;
   }
   if (!(await principals.database.user(secret.owner))) problems.push(`owner "${secret.owner}" does not exist`);

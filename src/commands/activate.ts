@@ -7,7 +7,6 @@ import { loadManifest } from "../manifest/load.js";
 import { statusNotifier } from "../notify.js";
 import { DEFAULT_MANIFESTS, defaultManifestPath, lockTimeoutSeconds, refusePositionals } from "./manifest-arguments.js";
 
-
 export const activateHelp = `Usage: ageboot activate [--manifest PATH] [--dry-run] [OPTIONS]
 
 Decrypt every secret the manifest declares into a new generation on the
@@ -93,7 +92,15 @@ function reportResult(result: ActivationResult, log: Logger): string {
   }
   const line = headline(result, summary);
   const { added, changed, removed, deferred } = summary;
-  const lists = { added, changed, removed, deferred, failed: summary.failures.map((failure) => failure.name), pathFailed: summary.pathFailures.map((failure) => failure.name), pruned: result.pruned.map(String) };
+  const lists = {
+    added,
+    changed,
+    removed,
+    deferred,
+    failed: summary.failures.map((failure) => failure.name),
+    pathFailed: summary.pathFailures.map((failure) => failure.name),
+    pruned: result.pruned.map(String),
+  };
   // Empty lists say nothing the counts did not; long ones are cut so the line stays a line.
   const fields = {
     generation: result.generation,

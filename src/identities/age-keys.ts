@@ -18,10 +18,7 @@ export interface IdentityLineProblem {
  * (AGE-SECRET-KEY-PQ-1...) are handed to age-encryption as strings. A bad line
  * is reported by number and skipped; the key text itself is never echoed.
  */
-export async function identitiesFromAgeFile(
-  text: string,
-  path: string,
-): Promise<{ identities: LoadedIdentity[]; problems: IdentityLineProblem[] }> {
+export async function identitiesFromAgeFile(text: string, path: string): Promise<{ identities: LoadedIdentity[]; problems: IdentityLineProblem[] }> {
   const identities: LoadedIdentity[] = [];
   const problems: IdentityLineProblem[] = [];
   const lines = text.split(/\r?\n/);

@@ -35,13 +35,7 @@ export function identitiesFromSshKey(key: sshpk.PrivateKey, path: string): Loade
   }
 }
 
-function ed25519Identities(
-  key: sshpk.PrivateKey,
-  sshWirePublicKey: Buffer,
-  fingerprint: string,
-  tag: string,
-  path: string,
-): LoadedIdentity[] {
+function ed25519Identities(key: sshpk.PrivateKey, sshWirePublicKey: Buffer, fingerprint: string, tag: string, path: string): LoadedIdentity[] {
   // @types/sshpk types `part` by algorithm name; at run time it is keyed by part name.
   const parts = key.part as unknown as Record<string, { data: Buffer } | undefined>;
   const seed = parts["k"]?.data;

@@ -27,7 +27,11 @@ export function parseMode(text: string): { mode: number } | { problem: string } 
   for (const clause of text.split(",")) {
     const match = CLAUSE.exec(clause);
     if (!match) {
-      const hint = /^[-+=]/.test(clause) ? ` (say who it is for: "a${clause}" or "u${clause}")` : /[st]/.test(clause) ? " (setuid, setgid and sticky bits are not allowed on a secret)" : "";
+      const hint = /^[-+=]/.test(clause)
+        ? ` (say who it is for: "a${clause}" or "u${clause}")`
+        : /[st]/.test(clause)
+          ? " (setuid, setgid and sticky bits are not allowed on a secret)"
+          : "";
       return { problem: `"${clause}" is not a chmod mode clause${hint}` };
     }
     const who = [...match[1]!].reduce((bits, letter) => bits | WHO_BITS[letter]!, 0);

@@ -31,10 +31,11 @@ export function validateManifest(input: unknown): { manifest: Manifest } | { pro
   const identityPaths: string[] = [];
   const rawIdentityPaths = input["identityPaths"] ?? MANIFEST_DEFAULTS.identityPaths;
   if (!Array.isArray(rawIdentityPaths)) problem("identityPaths", "must be a list of absolute paths");
-  else rawIdentityPaths.forEach((entry, index) => {
-    const path = absolutePath(entry, `identityPaths[${index}]`, problem);
-    if (path) identityPaths.push(path);
-  });
+  else
+    rawIdentityPaths.forEach((entry, index) => {
+      const path = absolutePath(entry, `identityPaths[${index}]`, problem);
+      if (path) identityPaths.push(path);
+    });
 
   const keepGenerations = input["keepGenerations"] ?? MANIFEST_DEFAULTS.keepGenerations;
   if (!Number.isSafeInteger(keepGenerations) || (keepGenerations as number) < 0) {
@@ -47,10 +48,11 @@ export function validateManifest(input: unknown): { manifest: Manifest } | { pro
   else {
     const names = Object.keys(rawSecrets);
     if (names.length > MAX_SECRETS) problem("secrets", `more than ${MAX_SECRETS} secrets`);
-    else for (const name of names) {
-      const spec = validateSecret(name, rawSecrets[name], secretsDir ?? MANIFEST_DEFAULTS.secretsDir, secretsMountPoint ?? undefined, identityPaths, problem);
-      if (spec) secrets.push(spec);
-    }
+    else
+      for (const name of names) {
+        const spec = validateSecret(name, rawSecrets[name], secretsDir ?? MANIFEST_DEFAULTS.secretsDir, secretsMountPoint ?? undefined, identityPaths, problem);
+        if (spec) secrets.push(spec);
+      }
   }
   checkTargetsAreDistinct(secrets, problem);
 
@@ -77,7 +79,7 @@ function validateSecret(
   const nameProblem = secretNameProblem(name);
   if (nameProblem) report(undefined, `invalid name: ${nameProblem}`);
   if (!isRecord(raw)) {
-    report(undefined, "settings must be a mapping with at least \"file\"");
+    report(undefined, 'settings must be a mapping with at least "file"');
     return null;
   }
   for (const field of Object.keys(raw)) if (!secretFields.has(field)) report(field, "unknown field");
@@ -155,7 +157,9 @@ function fileMode(value: unknown, problem: (what: string) => void): number | nul
   const parsed = typeof value === "string" ? parseMode(value) : null;
   if (parsed === null || "problem" in parsed) {
     const why = parsed !== null && "problem" in parsed ? `: ${parsed.problem}` : "";
-    problem(`must be an octal permission string such as "0400" or a symbolic mode such as "u=r,g=r,o=", as chmod takes them (no setuid, setgid or sticky bits), found ${describe(value)}${why}`);
+    problem(
+      `must be an octal permission string such as "0400" or a symbolic mode such as "u=r,g=r,o=", as chmod takes them (no setuid, setgid or sticky bits), found ${describe(value)}${why}`,
+    );
     return null;
   }
   return parsed.mode;

@@ -87,7 +87,9 @@ class DescriptorWalk {
       }
       const entry = lstatSync(this.pinned(name));
       if (!closedDirectory(this.directoryInfo) && !(stickyRootDirectory(this.directoryInfo) && trustedOwner(entry.uid))) {
-        throw this.refuse(`${this.directoryPath} is writable by users other than root, who could put another file at ${join(this.directoryPath, name)}; make the directory root's and not writable by group or others (chown root, chmod go-w), or keep the file in the Nix store`);
+        throw this.refuse(
+          `${this.directoryPath} is writable by users other than root, who could put another file at ${join(this.directoryPath, name)}; make the directory root's and not writable by group or others (chown root, chmod go-w), or keep the file in the Nix store`,
+        );
       }
       if (entry.isSymbolicLink()) this.follow(name);
       else if (this.remaining.length > 0) this.enterDirectory(name, entry);
@@ -132,7 +134,9 @@ class DescriptorWalk {
       const info = fstatSync(descriptor);
       if (!info.isFile() || !sameFile(entry, info)) throw this.refuse("it changed while it was being checked");
       if (!trustedOwner(info.uid) || (info.mode & 0o022) !== 0) {
-        throw this.refuse(`writable by users other than root (owner uid ${info.uid}, mode ${(info.mode & 0o7777).toString(8).padStart(4, "0")}); make it root's and not writable by group or others (chown root, chmod go-w)`);
+        throw this.refuse(
+          `writable by users other than root (owner uid ${info.uid}, mode ${(info.mode & 0o7777).toString(8).padStart(4, "0")}); make it root's and not writable by group or others (chown root, chmod go-w)`,
+        );
       }
       return descriptor;
     } catch (error) {

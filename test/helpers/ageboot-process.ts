@@ -159,7 +159,10 @@ export function runAgebootMeasured(args: readonly string[], options: AgebootRunO
     stdio: ["pipe", "pipe", "pipe", "pipe"],
   });
   checkOutput(args, options, result.stdout, result.stderr);
-  const [status, peakKiB] = String(result.output[3] ?? "").trim().split(" ").map(Number);
+  const [status, peakKiB] = String(result.output[3] ?? "")
+    .trim()
+    .split(" ")
+    .map(Number);
   if (status === undefined || peakKiB === undefined || Number.isNaN(peakKiB)) throw new Error(`could not measure ageboot ${args.join(" ")}: ${result.stderr}`);
   return { status, stdout: result.stdout.toString("utf8"), stderr: result.stderr.toString("utf8"), peakKiB };
 }

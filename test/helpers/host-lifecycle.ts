@@ -50,7 +50,9 @@ const MEMORY_FILESYSTEMS = new Set(["ramfs", "tmpfs"]);
 /** Check for plaintext on disk, then unmount and remove the host's directory, whatever the check found. */
 export function retireHost(host: TestHost): void {
   try {
-    const memoryMounts = mountsBelow(host.root).filter((entry) => MEMORY_FILESYSTEMS.has(entry.fstype)).map((entry) => entry.path);
+    const memoryMounts = mountsBelow(host.root)
+      .filter((entry) => MEMORY_FILESYSTEMS.has(entry.fstype))
+      .map((entry) => entry.path);
     host.assertNoPlaintextOnDisk(memoryMounts);
   } finally {
     unmountAllBelow(host.root);

@@ -20,37 +20,61 @@ function privateFile(dir: string, name: string, contents: string | Buffer): stri
 }
 
 export const hostileIdentityFiles: readonly HostileIdentityFile[] = [
-  ["a truncated OpenSSH key", (dir) => {
-    const text = readFileSync(writeSshKey(dir, "truncated", "ed25519"), "utf8");
-    return privateFile(dir, "truncated-cut", text.slice(0, text.length / 2));
-  }, "not a valid OpenSSH, PEM or PKCS#8 private key"],
+  [
+    "a truncated OpenSSH key",
+    (dir) => {
+      const text = readFileSync(writeSshKey(dir, "truncated", "ed25519"), "utf8");
+      return privateFile(dir, "truncated-cut", text.slice(0, text.length / 2));
+    },
+    "not a valid OpenSSH, PEM or PKCS#8 private key",
+  ],
   ["a DSA key", (dir) => writeSshKey(dir, "dsa", "dsa"), "dsa keys cannot decrypt age files"],
   ["an ECDSA key", (dir) => writeSshKey(dir, "ecdsa", "ecdsa"), "ecdsa keys cannot decrypt age files"],
   ["a passphrase-protected key", (dir) => writeSshKey(dir, "encrypted", "ed25519", { passphrase: "secret phrase" }), "passphrase-protected"],
   ["a directory", (dir) => dir, "not a regular file, skipped"],
-  ["a FIFO", (dir) => {
-    const path = join(dir, "fifo");
-    // coreutils, not one of the reference tools: Node has no mkfifo of its own.
-    execFileSync("mkfifo", [path]);
-    return path;
-  }, "not a regular file, skipped"],
-  ["a huge file", (dir) => {
-    const path = privateFile(dir, "huge", "");
-    truncateSync(path, 50 * 1024 * 1024);
-    return path;
-  }, "too large for a key file"],
+  [
+    "a FIFO",
+    (dir) => {
+      const path = join(dir, "fifo");
+      // coreutils, not one of the reference tools: Node has no mkfifo of its own.
+      execFileSync("mkfifo", [path]);
+      return path;
+    },
+    "not a regular file, skipped",
+  ],
+  [
+    "a huge file",
+    (dir) => {
+      const path = privateFile(dir, "huge", "");
+      truncateSync(path, 50 * 1024 * 1024);
+      return path;
+    },
+    "too large for a key file",
+  ],
   ["an empty file", (dir) => privateFile(dir, "empty", ""), "identity file is empty, skipped"],
-  ["a PEM block of garbage", (dir) => privateFile(dir, "garbage", `-----BEGIN OPENSSH PRIVATE KEY-----\n${Buffer.alloc(300, 7).toString("base64")}\n-----END OPENSSH PRIVATE KEY-----\n`), "not a valid OpenSSH, PEM or PKCS#8 private key"],
+  [
+    "a PEM block of garbage",
+    (dir) => privateFile(dir, "garbage", `-----BEGIN OPENSSH PRIVATE KEY-----\n${Buffer.alloc(300, 7).toString("base64")}\n-----END OPENSSH PRIVATE KEY-----\n`),
+    "not a valid OpenSSH, PEM or PKCS#8 private key",
+  ],
   ["an SSH public key", (dir) => `${writeSshKey(dir, "public-only", "ed25519")}.pub`, "an SSH public key; the private key is needed"],
-  ["an age key with a bad checksum", async (dir) => {
-    const identity = await generateX25519Identity();
-    return privateFile(dir, "bad-age", `${identity.slice(0, -1)}${identity.endsWith("Q") ? "P" : "Q"}\n`);
-  }, "line 1: not a valid age identity, skipped"],
-  ["a symlink loop", (dir) => {
-    const path = join(dir, "loop");
-    symlinkSync(path, path);
-    return path;
-  }, "cannot read identity file"],
+  [
+    "an age key with a bad checksum",
+    async (dir) => {
+      const identity = await generateX25519Identity();
+      return privateFile(dir, "bad-age", `${identity.slice(0, -1)}${identity.endsWith("Q") ? "P" : "Q"}\n`);
+    },
+    "line 1: not a valid age identity, skipped",
+  ],
+  [
+    "a symlink loop",
+    (dir) => {
+      const path = join(dir, "loop");
+      symlinkSync(path, path);
+      return path;
+    },
+    "cannot read identity file",
+  ],
 ];
 
 /** Every case made in `dir`, in corpus order: their paths. */

@@ -5,7 +5,17 @@
  * resource attacks through the CLI.
  */
 export const hostileManifests: ReadonlyArray<[string, () => string]> = [
-  ["a YAML alias bomb", () => `version: 1\na: &a ["x","x","x","x","x","x","x","x","x","x"]\n${Array.from({ length: 12 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(10).fill(i === 0 ? "*a" : `*l${i}`).join(",")}]`).join("\n")}\n`],
+  [
+    "a YAML alias bomb",
+    () =>
+      `version: 1\na: &a ["x","x","x","x","x","x","x","x","x","x"]\n${Array.from(
+        { length: 12 },
+        (_, i) =>
+          `l${i + 1}: &l${i + 1} [${Array(10)
+            .fill(i === 0 ? "*a" : `*l${i}`)
+            .join(",")}]`,
+      ).join("\n")}\n`,
+  ],
   ["duplicate keys in YAML", () => `version: 1\nsecrets:\n  a:\n    file: /x\n  a:\n    file: /y\n`],
   ["duplicate keys in JSON", () => `{"version": 1, "secrets": {}, "secrets": {}}`],
   ["a duplicate key deep inside JSON", () => `{"version": 1, "secrets": {"a": {"file": "/x", "file": "/y"}}}`],

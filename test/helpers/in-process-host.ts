@@ -48,7 +48,14 @@ export class InProcessHost {
   /** A validated manifest for `secrets` (name -> settings), owned by the running user unless said otherwise. */
   manifest(secrets: Record<string, Record<string, unknown>>, extra: Record<string, unknown> = {}) {
     const withOwners = Object.fromEntries(Object.entries(secrets).map(([name, settings]) => [name, { owner: this.owner, group: this.group, ...settings }]));
-    const result = validateManifest({ version: 1, secretsDir: this.secretsDir, secretsMountPoint: this.mountPoint, identityPaths: [this.identityPath], secrets: withOwners, ...extra });
+    const result = validateManifest({
+      version: 1,
+      secretsDir: this.secretsDir,
+      secretsMountPoint: this.mountPoint,
+      identityPaths: [this.identityPath],
+      secrets: withOwners,
+      ...extra,
+    });
     if ("problems" in result) throw new Error(result.problems.join("\n"));
     return result.manifest;
   }

@@ -38,7 +38,10 @@ export class SavedStates {
   /** The directories ageboot writes to, each restored whole. */
   private readonly tracked: string[];
 
-  constructor(private readonly host: TestHost, otherDirectories: readonly string[]) {
+  constructor(
+    private readonly host: TestHost,
+    otherDirectories: readonly string[],
+  ) {
     this.tracked = [join(host.root, "run"), ...otherDirectories];
     this.store = join(host.root, "saved-states");
     mkdirSync(this.store);
@@ -85,7 +88,13 @@ export class SavedStates {
     if (mountsBelow(this.host.mountPoint).length > (mount === null ? 0 : 1)) lines.push("more than one mount at or below the mount point");
     const walk = (path: string) => {
       const info = lstatSync(path);
-      const what = info.isSymbolicLink() ? `-> ${readlinkSync(path)}` : info.isFile() ? createHash("sha256").update(readFileSync(path)).digest("hex") : info.isDirectory() ? "dir" : "other";
+      const what = info.isSymbolicLink()
+        ? `-> ${readlinkSync(path)}`
+        : info.isFile()
+          ? createHash("sha256").update(readFileSync(path)).digest("hex")
+          : info.isDirectory()
+            ? "dir"
+            : "other";
       lines.push(`${relative(this.host.root, path)} ${(info.mode & 0o177777).toString(8)} ${info.uid}:${info.gid} ${what}`);
       if (info.isDirectory()) for (const entry of readdirSync(path).sort()) walk(join(path, entry));
     };

@@ -13,7 +13,12 @@ export function run(tool: string, args: string[], input?: Uint8Array | string): 
 }
 
 /** Generate a key with the real ssh-keygen; returns the private key path (".pub" beside it). */
-export function sshKeygen(dir: string, name: string, type: "ed25519" | "rsa" | "ecdsa" | "dsa", options: { bits?: number; format?: "PEM" | "PKCS8"; passphrase?: string } = {}): string {
+export function sshKeygen(
+  dir: string,
+  name: string,
+  type: "ed25519" | "rsa" | "ecdsa" | "dsa",
+  options: { bits?: number; format?: "PEM" | "PKCS8"; passphrase?: string } = {},
+): string {
   const path = join(dir, name);
   const args = ["-q", "-t", type, "-N", options.passphrase ?? "", "-C", `test-${name}`, "-f", path];
   if (options.bits) args.push("-b", String(options.bits));

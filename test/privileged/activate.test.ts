@@ -20,7 +20,10 @@ function ownerGroupMode(path: string): [number, number, string] {
 }
 
 function generationsOf(host: TestHost): number[] {
-  return readdirSync(host.mountPoint).filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
+  return readdirSync(host.mountPoint)
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 function currentOf(host: TestHost): string {
@@ -36,7 +39,7 @@ describe("first activation", () => {
     host.writeManifest({
       "db-password": { file: host.encrypt("db-pass-1"), owner: alice.name, mode: "0400" },
       "shared-token": { file: host.encrypt("token-1"), owner: alice.name, group: TEST_GROUPS.shared.name, mode: "0440" },
-      "numeric": { file: host.encrypt("numeric-1"), owner: bob.uid, group: 4242, mode: "0600" },
+      numeric: { file: host.encrypt("numeric-1"), owner: bob.uid, group: 4242, mode: "0600" },
       "root-default": { file: host.encrypt("root-1") },
       "nested/dir/cert": { file: host.encrypt("cert-1"), owner: bob.name, mode: "0444" },
     });
@@ -45,7 +48,9 @@ describe("first activation", () => {
     expect(result.status).toBe(0);
 
     expect(mountedFilesystemAt(host.mountPoint)).toBe("ramfs");
-    const mountLine = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((line) => line.split(" ")[4] === host.mountPoint)!;
+    const mountLine = readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .find((line) => line.split(" ")[4] === host.mountPoint)!;
     expect(mountLine).toMatch(/nosuid/);
     expect(mountLine).toMatch(/nodev/);
     expect(ownerGroupMode(host.mountPoint)).toEqual([0, keysGid, "0751"]);
@@ -71,7 +76,11 @@ describe("first activation", () => {
     host.writeManifest({ a: { file: host.encrypt("a") } });
     expect(host.activate().status).toBe(0);
     expect(mountedFilesystemAt(host.mountPoint)).toBe("tmpfs");
-    expect(readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((line) => line.split(" ")[4] === host.mountPoint)).toHaveLength(1);
+    expect(
+      readFileSync("/proc/self/mountinfo", "utf8")
+        .split("\n")
+        .filter((line) => line.split(" ")[4] === host.mountPoint),
+    ).toHaveLength(1);
     expect(ownerGroupMode(host.mountPoint)).toEqual([0, keysGid, "0751"]);
   });
 
@@ -294,7 +303,7 @@ describe("custom paths", () => {
     const path = join(host.root, "etc/app/conf.d");
     mkdirSync(path, { recursive: true });
     writeFileSync(join(path, "keep"), "x");
-    host.writeManifest({ conf: { file: host.encrypt("c") , path }, other: { file: host.encrypt("o") } });
+    host.writeManifest({ conf: { file: host.encrypt("c"), path }, other: { file: host.encrypt("o") } });
     const result = host.activate();
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`secret conf: path ${path} is a directory; ageboot does not delete directories`);
@@ -385,4 +394,3 @@ function waitFor(condition: () => boolean): void {
   for (let tries = 0; tries < 200 && !condition(); tries++) spawnSync("sleep", ["0.05"]);
   expect(condition()).toBe(true);
 }
-

@@ -24,7 +24,10 @@ let plaintextHash = "";
 beforeAll(async () => {
   execFileSync("sh", ["-c", `head -c ${SIZE_MIB}M /dev/urandom > "$1"`, "sh", plaintextPath]);
   plaintextHash = await sha256(plaintextPath);
-  for (const [name, armor] of [["binary.age", ""], ["armored.age", "--armor"]] as const) {
+  for (const [name, armor] of [
+    ["binary.age", ""],
+    ["armored.age", "--armor"],
+  ] as const) {
     execFileSync("sh", ["-c", `age --encrypt -R "$1" ${armor} -o "$2" "$3"`, "sh", `${host.key}.pub`, join(host.root, name), plaintextPath]);
   }
   rmSync(plaintextPath);
@@ -43,7 +46,10 @@ function sha256(path: string): Promise<string> {
 /** Activate one secret from `file` in a fresh generation; the peak resident memory of ageboot, in KiB (getrusage of the child). */
 function activatePeakKiB(file: string): number {
   const manifest = join(host.root, "memory-manifest.json");
-  writeFileSync(manifest, JSON.stringify({ version: 1, secretsDir: host.secretsDir, secretsMountPoint: host.mountPoint, identityPaths: [host.key], keepGenerations: 0, secrets: { big: { file } } }));
+  writeFileSync(
+    manifest,
+    JSON.stringify({ version: 1, secretsDir: host.secretsDir, secretsMountPoint: host.mountPoint, identityPaths: [host.key], keepGenerations: 0, secrets: { big: { file } } }),
+  );
   const result = runAgebootMeasured(["activate", "--manifest", manifest]);
   expect(result.status, result.stderr).toBe(0);
   return result.peakKiB;

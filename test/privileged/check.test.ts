@@ -26,7 +26,12 @@ describe("ageboot check", () => {
     const armored = join(host.root, "armored.age");
     writeFileSync(armored, ageEncrypt("x", [["-R", `${host.key}.pub`]], true));
     const result = check(
-      { ed: { file: host.encrypt("a"), owner: "postgres", group: "keys" }, rsa: { file: host.encrypt("b", `${rsaKey}.pub`) }, armored: { file: armored }, numeric: { file: host.encrypt("c"), owner: 4242 } },
+      {
+        ed: { file: host.encrypt("a"), owner: "postgres", group: "keys" },
+        rsa: { file: host.encrypt("b", `${rsaKey}.pub`) },
+        armored: { file: armored },
+        numeric: { file: host.encrypt("c"), owner: 4242 },
+      },
       ...hostKeys,
       "--users",
       usersFile,

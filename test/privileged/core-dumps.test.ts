@@ -87,7 +87,9 @@ function childrenOf(pid: number): number[] {
 
 /** What the kernel would use for a core dump of `pid`: its core size limits and which mappings it would write. */
 function dumpSettingsOf(pid: number): { soft: string; hard: string; filter: number } {
-  const line = readFileSync(`/proc/${pid}/limits`, "utf8").split("\n").find((text) => text.startsWith("Max core file size"))!;
+  const line = readFileSync(`/proc/${pid}/limits`, "utf8")
+    .split("\n")
+    .find((text) => text.startsWith("Max core file size"))!;
   const [soft, hard] = line.replace("Max core file size", "").trim().split(/\s+/);
   return { soft: soft!, hard: hard!, filter: Number.parseInt(readFileSync(`/proc/${pid}/coredump_filter`, "utf8").trim(), 16) };
 }

@@ -57,7 +57,12 @@ function version(tag: string, withCustomPaths: boolean, extraName: string): Vers
   add(extraName, `extra-${tag}`, {}, { uid: 0, gid: 0, mode: 0o400 });
   if (withCustomPaths) {
     add("linked", `linked-${tag}`, { path: join(customDir, "linked") }, { uid: 0, gid: 0, mode: 0o400, path: join(customDir, "linked") });
-    add("copied", `copied-${tag}`, { path: join(customDir, "copied"), symlink: false, owner: alice.name, mode: "0440" }, { uid: alice.uid, gid: alice.gid, mode: 0o440, path: join(customDir, "copied"), copy: true });
+    add(
+      "copied",
+      `copied-${tag}`,
+      { path: join(customDir, "copied"), symlink: false, owner: alice.name, mode: "0440" },
+      { uid: alice.uid, gid: alice.gid, mode: 0o440, path: join(customDir, "copied"), copy: true },
+    );
   }
   return { secrets, expected };
 }
@@ -121,7 +126,13 @@ function visibleState(candidates: Array<State | null>): State | null {
 function matches(path: string, expected: Expected): boolean {
   try {
     const info = lstatSync(path);
-    return info.isFile() && info.uid === expected.uid && info.gid === expected.gid && (info.mode & 0o7777) === expected.mode && TestHost.stripCanary(readFileSync(path, "utf8"), path) === expected.value;
+    return (
+      info.isFile() &&
+      info.uid === expected.uid &&
+      info.gid === expected.gid &&
+      (info.mode & 0o7777) === expected.mode &&
+      TestHost.stripCanary(readFileSync(path, "utf8"), path) === expected.value
+    );
   } catch {
     return false;
   }
@@ -136,9 +147,7 @@ function checkCurrentLink(candidates: Array<State | null>): void {
     return;
   }
   const generation = join(host.mountPoint, readlinkSync(link));
-  const complete = candidates.some(
-    (state) => state !== null && Object.entries(state).every(([name, expected]) => matches(join(generation, name), expected)),
-  );
+  const complete = candidates.some((state) => state !== null && Object.entries(state).every(([name, expected]) => matches(join(generation, name), expected)));
   expect(complete, `${link} -> ${readlinkSync(link)} is not a complete generation`).toBe(true);
 }
 
@@ -147,7 +156,11 @@ function checkCustomPaths(candidates: Array<State | null>): void {
   for (const state of candidates) {
     for (const expected of Object.values(state ?? {})) {
       if (!expected.path || !existsSync(expected.path)) continue;
-      const values = candidates.flatMap((candidate) => Object.values(candidate ?? {}).filter((other) => other.path === expected.path).map((other) => other.value));
+      const values = candidates.flatMap((candidate) =>
+        Object.values(candidate ?? {})
+          .filter((other) => other.path === expected.path)
+          .map((other) => other.value),
+      );
       const content = TestHost.stripCanary(readFileSync(expected.path, "utf8"), expected.path);
       expect(values, `${expected.path} holds neither old nor new value`).toContain(content);
       if (expected.copy) expect(lstatSync(expected.path).mode & 0o7777).toBe(expected.mode);
@@ -159,7 +172,11 @@ function checkNoLeftovers(keepGenerations: number): void {
   const generations = readdirSync(host.mountPoint).filter((name) => /^\d+$/.test(name));
   expect(generations.length).toBeLessThanOrEqual(keepGenerations + 1);
   for (const dir of [dirname(host.secretsDir), customDir, host.mountPoint]) {
-    if (existsSync(dir)) expect(readdirSync(dir).filter((name) => name.includes(".ageboot-")), `temporaries in ${dir}`).toEqual([]);
+    if (existsSync(dir))
+      expect(
+        readdirSync(dir).filter((name) => name.includes(".ageboot-")),
+        `temporaries in ${dir}`,
+      ).toEqual([]);
   }
 }
 
@@ -176,29 +193,33 @@ afterAll(() => {
 });
 
 describe("SIGKILL after every file-system step", () => {
-  it.each(scenarios.map((scenario) => [scenario.name, scenario] as const))("%s", (_, scenario) => {
-    const steps = stepsOf(scenario);
-    expect(steps.length).toBeGreaterThan(5);
-    const old = scenario.before.at(-1)?.expected ?? null;
-    for (let step = 1; step <= steps.length; step++) {
-      prepare(scenario);
-      const killed = activate(scenario.run, scenario.keepGenerations, { AGEBOOT_TEST_KILL_AFTER_STEP: String(step) });
-      expect(killed.signal, `step ${step} (${steps[step - 1]}) should have been killed`).toBe("SIGKILL");
-      try {
-        visibleState([old, scenario.run.expected]);
-        checkCurrentLink([old, scenario.run.expected]);
-        checkCustomPaths([old, scenario.run.expected]);
-      } catch (error) {
-        throw new Error(`after a kill at step ${step} (${steps[step - 1]}): ${(error as Error).message}`);
+  it.each(scenarios.map((scenario) => [scenario.name, scenario] as const))(
+    "%s",
+    (_, scenario) => {
+      const steps = stepsOf(scenario);
+      expect(steps.length).toBeGreaterThan(5);
+      const old = scenario.before.at(-1)?.expected ?? null;
+      for (let step = 1; step <= steps.length; step++) {
+        prepare(scenario);
+        const killed = activate(scenario.run, scenario.keepGenerations, { AGEBOOT_TEST_KILL_AFTER_STEP: String(step) });
+        expect(killed.signal, `step ${step} (${steps[step - 1]}) should have been killed`).toBe("SIGKILL");
+        try {
+          visibleState([old, scenario.run.expected]);
+          checkCurrentLink([old, scenario.run.expected]);
+          checkCustomPaths([old, scenario.run.expected]);
+        } catch (error) {
+          throw new Error(`after a kill at step ${step} (${steps[step - 1]}): ${(error as Error).message}`);
+        }
+        const next = activate(scenario.run, scenario.keepGenerations);
+        expect(next.status, `run after a kill at step ${step}: ${next.stderr}`).toBe(0);
+        expect(visibleState([scenario.run.expected])).toBe(scenario.run.expected);
+        checkCustomPaths([scenario.run.expected]);
+        checkNoLeftovers(scenario.keepGenerations);
       }
-      const next = activate(scenario.run, scenario.keepGenerations);
-      expect(next.status, `run after a kill at step ${step}: ${next.stderr}`).toBe(0);
-      expect(visibleState([scenario.run.expected])).toBe(scenario.run.expected);
-      checkCustomPaths([scenario.run.expected]);
-      checkNoLeftovers(scenario.keepGenerations);
-    }
-    report.push(`${scenario.name}: ${steps.length} kill points, all survived`);
-  }, 600_000);
+      report.push(`${scenario.name}: ${steps.length} kill points, all survived`);
+    },
+    600_000,
+  );
 });
 
 describe("SIGKILL during the run that recovers from a kill", () => {

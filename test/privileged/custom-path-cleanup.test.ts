@@ -57,7 +57,11 @@ describe("custom paths of removed secrets", () => {
     expect(result.stderr).toContain(`secret copied was removed from the manifest; removed its copy ${paths.copy}`);
     // The record goes with its generation once it is pruned.
     expect(host.activate().status).toBe(0);
-    expect(readdirSync(host.mountPoint).filter((name) => name.startsWith(".custom-paths-")).sort()).toEqual([".custom-paths-2.json", ".custom-paths-3.json"]);
+    expect(
+      readdirSync(host.mountPoint)
+        .filter((name) => name.startsWith(".custom-paths-"))
+        .sort(),
+    ).toEqual([".custom-paths-2.json", ".custom-paths-3.json"]);
   });
 
   it("are left in place when they are no longer what ageboot put there", () => {

@@ -78,7 +78,7 @@ beforeAll(async () => {
   writeFileSync(join(victim, "untouched"), "root's file\n");
   manifestSecrets = {
     "ssh-key": { file: host.encrypt("alice-key"), path: copyPath, owner: alice.name, symlink: false, mode: "0400" },
-    "token": { file: host.encrypt("alice-token"), path: linkPath, owner: alice.name, symlink: true, mode: "0400" },
+    token: { file: host.encrypt("alice-token"), path: linkPath, owner: alice.name, symlink: true, mode: "0400" },
   };
   attacker = await startAttacker();
 });
@@ -180,7 +180,7 @@ describe("custom paths in directories of other users", () => {
     mkdirSync(open, { recursive: true });
     chmodSync(open, 0o777);
     const path = join(open, "token");
-    host.writeManifest({ token: { file: host.encrypt("t") , path } });
+    host.writeManifest({ token: { file: host.encrypt("t"), path } });
     const result = host.activate();
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`secret token: path ${path}: ${open} is writable by every user and not sticky (mode 777)`);

@@ -105,7 +105,10 @@ describe("decrypt -o in a directory another user can write", () => {
       expect(ours.ino).not.toBe(theirs.ino);
       expect([ours.uid, ours.mode & 0o7777]).toEqual([0, 0o600]);
       expect(readFileSync(output).equals(plaintext)).toBe(true);
-      expect(readdirSync(directory).filter((name) => name.includes(".ageboot-")), "temporary file left behind").toEqual([]);
+      expect(
+        readdirSync(directory).filter((name) => name.includes(".ageboot-")),
+        "temporary file left behind",
+      ).toEqual([]);
     });
   }
 });

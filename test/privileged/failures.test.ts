@@ -165,7 +165,12 @@ describe("damaged age files", () => {
   it("a file for other keys names its recipients and every identity tried", async () => {
     const otherEd = sshKeygen(dir, "other_ed25519", "ed25519");
     const [, otherAge] = ageKeygen(dir, "other_age");
-    const failure = await failureOf(ageEncrypt(plaintext, [["-R", `${otherEd}.pub`], ["-r", otherAge]]));
+    const failure = await failureOf(
+      ageEncrypt(plaintext, [
+        ["-R", `${otherEd}.pub`],
+        ["-r", otherAge],
+      ]),
+    );
     expect(failure.code).toBe("NO_MATCH");
     const otherTag = (await loadIdentities([otherEd])).identities[0]!.tag!;
     const recipients = /encrypted to \[([^\]]*)\]/.exec(failure.message)?.[1]?.split(", ");
@@ -178,13 +183,18 @@ describe("damaged age files", () => {
 
   it("a passphrase-encrypted file says so", async () => {
     // age -p needs a terminal; build the header by hand. The MAC is never reached.
-    const failure = await failureOf(`age-encryption.org/v1\n-> scrypt ${encodeBase64NoPad(randomBytes(16))} 10\n${encodeBase64NoPad(randomBytes(32))}\n--- ${encodeBase64NoPad(randomBytes(32))}\n`);
+    const failure = await failureOf(
+      `age-encryption.org/v1\n-> scrypt ${encodeBase64NoPad(randomBytes(16))} 10\n${encodeBase64NoPad(randomBytes(32))}\n--- ${encodeBase64NoPad(randomBytes(32))}\n`,
+    );
     expect(failure.code).toBe("NO_MATCH");
     expect(failure.message).toContain("scrypt (passphrase-encrypted)");
   });
 
   it("a file that cannot be read", async () => {
-    await expect(decryptAgeFile({ file: join(dir, "does-not-exist.age") }, identities)).rejects.toMatchObject({ code: "IO", message: expect.stringContaining("does-not-exist.age: cannot read") });
+    await expect(decryptAgeFile({ file: join(dir, "does-not-exist.age") }, identities)).rejects.toMatchObject({
+      code: "IO",
+      message: expect.stringContaining("does-not-exist.age: cannot read"),
+    });
   });
 });
 
@@ -212,7 +222,11 @@ describe("identity paths", () => {
     const paths = [missing, empty, directory, fifo, encrypted, ecdsa, garbage, huge, `${edKey}.pub`, edKey];
 
     const set = await loadIdentities(paths);
-    const warningOf = (path: string) => set.warnings.filter((warning) => warning.path === path).map((warning) => warning.message).join(" | ");
+    const warningOf = (path: string) =>
+      set.warnings
+        .filter((warning) => warning.path === path)
+        .map((warning) => warning.message)
+        .join(" | ");
     expect(warningOf(missing)).toBe("identity file does not exist, skipped");
     expect(warningOf(empty)).toBe("identity file is empty, skipped");
     expect(warningOf(directory)).toBe("not a regular file, skipped");
@@ -234,10 +248,7 @@ describe("identity paths", () => {
     const mixed = join(dir, "mixed_age_keys");
     writeFileSync(mixed, `# comment\nAGE-SECRET-KEY-1NOTAKEY\n${run("cat", [good])}AGE-PLUGIN-YUBIKEY-1ABC\n`, { mode: 0o600 });
     const set = await loadIdentities([mixed]);
-    expect(set.warnings.map((warning) => warning.message)).toEqual([
-      "line 2: not a valid age identity, skipped",
-      "line 6: age plugin identities are not supported, skipped",
-    ]);
+    expect(set.warnings.map((warning) => warning.message)).toEqual(["line 2: not a valid age identity, skipped", "line 6: age plugin identities are not supported, skipped"]);
     expect(set.identities.map((identity) => identity.fingerprint)).toEqual([recipient]);
   });
 
@@ -255,14 +266,27 @@ describe("identity paths", () => {
     // The OpenSSH format stores the raw 32-byte public point three times (outer
     // blob, private section, and the end of the 64-byte private key); replace
     // every copy, so the file consistently claims another key's public half.
-    const pointOf = (path: string) => Buffer.from(run("cat", [`${path}.pub`]).toString().split(" ")[1]!, "base64").subarray(-32);
+    const pointOf = (path: string) =>
+      Buffer.from(
+        run("cat", [`${path}.pub`])
+          .toString()
+          .split(" ")[1]!,
+        "base64",
+      ).subarray(-32);
     const text = run("cat", [mismatched]).toString();
     const body = Buffer.from(text.split("\n").slice(1, -2).join(""), "base64");
     let copies = 0;
     for (let at = body.indexOf(pointOf(mismatched)); at >= 0; at = body.indexOf(pointOf(mismatched), at + 1), copies++) pointOf(other).copy(body, at);
     expect(copies).toBe(3);
     const forged = join(dir, "forged_key");
-    writeFileSync(forged, `-----BEGIN OPENSSH PRIVATE KEY-----\n${body.toString("base64").match(/.{1,70}/g)!.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`, { mode: 0o600 });
+    writeFileSync(
+      forged,
+      `-----BEGIN OPENSSH PRIVATE KEY-----\n${body
+        .toString("base64")
+        .match(/.{1,70}/g)!
+        .join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`,
+      { mode: 0o600 },
+    );
     const set = await loadIdentities([forged]);
     expect(set.identities).toEqual([]);
     expect(set.warnings[0]?.message).toBe("ed25519 public key does not match the private key, skipped");

@@ -30,7 +30,10 @@ beforeAll(async () => {
   const rsa = sshKeygen(dir, "rsa", "rsa", { bits: 2048 });
   edIdentities = (await loadIdentities([ed])).identities;
   rsaIdentities = (await loadIdentities([rsa])).identities;
-  validFile = ageEncrypt(Buffer.alloc(70_000, 5), [["-R", `${rsa}.pub`], ["-R", `${ed}.pub`]]);
+  validFile = ageEncrypt(Buffer.alloc(70_000, 5), [
+    ["-R", `${rsa}.pub`],
+    ["-R", `${ed}.pub`],
+  ]);
 });
 
 /** Run `body`; anything thrown must be an AgebootError. */
@@ -73,27 +76,41 @@ describe("fuzz: age header parser", () => {
 
 describe("fuzz: stanza handlers", () => {
   const stanza = (tagOf: () => string) =>
-    fc.record({
-      type: fc.constantFrom("ssh-ed25519", "ssh-rsa", "X25519", "other"),
-      useOurTag: fc.boolean(),
-      extra: fc.array(arg, { maxLength: 3 }),
-      body: fc.uint8Array({ maxLength: 300 }),
-    }).map(({ type, useOurTag, extra, body }) => new Stanza([type, ...(useOurTag ? [tagOf()] : []), ...extra], body));
+    fc
+      .record({
+        type: fc.constantFrom("ssh-ed25519", "ssh-rsa", "X25519", "other"),
+        useOurTag: fc.boolean(),
+        extra: fc.array(arg, { maxLength: 3 }),
+        body: fc.uint8Array({ maxLength: 300 }),
+      })
+      .map(({ type, useOurTag, extra, body }) => new Stanza([type, ...(useOurTag ? [tagOf()] : []), ...extra], body));
 
   it("ssh-ed25519 and its derived X25519 identity", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(stanza(() => edIdentities[0]!.tag!), { maxLength: 4 }), async (stanzas) => {
-        for (const { identity } of edIdentities) await onlyAgebootErrors(() => (identity as { unwrapFileKey(s: Stanza[]): unknown }).unwrapFileKey(stanzas));
-      }),
+      fc.asyncProperty(
+        fc.array(
+          stanza(() => edIdentities[0]!.tag!),
+          { maxLength: 4 },
+        ),
+        async (stanzas) => {
+          for (const { identity } of edIdentities) await onlyAgebootErrors(() => (identity as { unwrapFileKey(s: Stanza[]): unknown }).unwrapFileKey(stanzas));
+        },
+      ),
       { numRuns },
     );
   });
 
   it("ssh-rsa", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(stanza(() => rsaIdentities[0]!.tag!), { maxLength: 3 }), async (stanzas) => {
-        await onlyAgebootErrors(() => (rsaIdentities[0]!.identity as { unwrapFileKey(s: Stanza[]): unknown }).unwrapFileKey(stanzas));
-      }),
+      fc.asyncProperty(
+        fc.array(
+          stanza(() => rsaIdentities[0]!.tag!),
+          { maxLength: 3 },
+        ),
+        async (stanzas) => {
+          await onlyAgebootErrors(() => (rsaIdentities[0]!.identity as { unwrapFileKey(s: Stanza[]): unknown }).unwrapFileKey(stanzas));
+        },
+      ),
       { numRuns: Math.min(numRuns, 200) },
     );
   });
@@ -110,9 +127,11 @@ describe("fuzz: whole files", () => {
       fc.asyncProperty(mutation, async ({ kind, at, byte }) => {
         const position = at % validFile.length;
         const mutated =
-          kind === "flip" ? Buffer.concat([validFile.subarray(0, position), Buffer.from([validFile[position]! ^ (byte | 1)]), validFile.subarray(position + 1)])
-          : kind === "insert" ? Buffer.concat([validFile.subarray(0, position), Buffer.from([byte]), validFile.subarray(position)])
-          : validFile.subarray(0, position);
+          kind === "flip"
+            ? Buffer.concat([validFile.subarray(0, position), Buffer.from([validFile[position]! ^ (byte | 1)]), validFile.subarray(position + 1)])
+            : kind === "insert"
+              ? Buffer.concat([validFile.subarray(0, position), Buffer.from([byte]), validFile.subarray(position)])
+              : validFile.subarray(0, position);
         const file = join(dir, "mutated.age");
         writeFileSync(file, mutated);
         let decrypted: Buffer | null = null;
@@ -127,8 +146,27 @@ describe("fuzz: whole files", () => {
 
 describe("fuzz: manifest", () => {
   it("validateManifest never throws, whatever the document", () => {
-    const secretLike = fc.record({ file: fc.oneof(fc.string(), fc.constant("/a.age")), path: fc.option(fc.string()), owner: fc.option(fc.oneof(fc.string(), fc.integer())), group: fc.option(fc.jsonValue()), mode: fc.option(fc.oneof(fc.string({ maxLength: 5 }), fc.integer())), symlink: fc.option(fc.jsonValue()) }, { requiredKeys: [] });
-    const manifestLike = fc.record({ version: fc.oneof(fc.constant(1), fc.jsonValue()), secretsDir: fc.option(fc.string()), identityPaths: fc.option(fc.jsonValue()), keepGenerations: fc.option(fc.jsonValue()), secrets: fc.oneof(fc.dictionary(fc.string(), secretLike, { maxKeys: 5 }), fc.jsonValue()) }, { requiredKeys: [] });
+    const secretLike = fc.record(
+      {
+        file: fc.oneof(fc.string(), fc.constant("/a.age")),
+        path: fc.option(fc.string()),
+        owner: fc.option(fc.oneof(fc.string(), fc.integer())),
+        group: fc.option(fc.jsonValue()),
+        mode: fc.option(fc.oneof(fc.string({ maxLength: 5 }), fc.integer())),
+        symlink: fc.option(fc.jsonValue()),
+      },
+      { requiredKeys: [] },
+    );
+    const manifestLike = fc.record(
+      {
+        version: fc.oneof(fc.constant(1), fc.jsonValue()),
+        secretsDir: fc.option(fc.string()),
+        identityPaths: fc.option(fc.jsonValue()),
+        keepGenerations: fc.option(fc.jsonValue()),
+        secrets: fc.oneof(fc.dictionary(fc.string(), secretLike, { maxKeys: 5 }), fc.jsonValue()),
+      },
+      { requiredKeys: [] },
+    );
     fc.assert(
       fc.property(fc.oneof(fc.jsonValue(), manifestLike, fc.anything()), (document) => {
         const result = validateManifest(document);
@@ -140,13 +178,20 @@ describe("fuzz: manifest", () => {
 
   it("the JSON reader throws only SyntaxError", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.jsonValue().map((value) => JSON.stringify(value)), fc.jsonValue().map((value) => JSON.stringify(value).replace(/\}$/, ',"a":1,"a":2}'))), (text) => {
-        try {
-          parseJsonRejectingDuplicates(text);
-        } catch (error) {
-          expect(error).toBeInstanceOf(SyntaxError);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.jsonValue().map((value) => JSON.stringify(value)),
+          fc.jsonValue().map((value) => JSON.stringify(value).replace(/\}$/, ',"a":1,"a":2}')),
+        ),
+        (text) => {
+          try {
+            parseJsonRejectingDuplicates(text);
+          } catch (error) {
+            expect(error).toBeInstanceOf(SyntaxError);
+          }
+        },
+      ),
       { numRuns },
     );
   });
@@ -154,7 +199,11 @@ describe("fuzz: manifest", () => {
 
 describe("fuzz: identity loader", () => {
   it("age identity files of any text never throw", async () => {
-    const line = fc.oneof(fc.string(), fc.constantFrom("AGE-SECRET-KEY-1", "AGE-SECRET-KEY-PQ-1", "# comment", "", "AGE-PLUGIN-X-1", "ssh-ed25519 AAAA"), fc.string().map((text) => `AGE-SECRET-KEY-1${text.toUpperCase()}`));
+    const line = fc.oneof(
+      fc.string(),
+      fc.constantFrom("AGE-SECRET-KEY-1", "AGE-SECRET-KEY-PQ-1", "# comment", "", "AGE-PLUGIN-X-1", "ssh-ed25519 AAAA"),
+      fc.string().map((text) => `AGE-SECRET-KEY-1${text.toUpperCase()}`),
+    );
     await fc.assert(
       fc.asyncProperty(fc.array(line, { maxLength: 6 }), async (lines) => {
         const { identities, problems } = await identitiesFromAgeFile(lines.join("\n"), "/fuzz");
@@ -167,7 +216,9 @@ describe("fuzz: identity loader", () => {
   it("key files of any content are reported, never thrown", async () => {
     const content = fc.oneof(
       fc.uint8Array({ maxLength: 2000 }),
-      fc.uint8Array({ maxLength: 1500 }).map((bytes) => Buffer.from(`-----BEGIN OPENSSH PRIVATE KEY-----\n${Buffer.from(bytes).toString("base64")}\n-----END OPENSSH PRIVATE KEY-----\n`)),
+      fc
+        .uint8Array({ maxLength: 1500 })
+        .map((bytes) => Buffer.from(`-----BEGIN OPENSSH PRIVATE KEY-----\n${Buffer.from(bytes).toString("base64")}\n-----END OPENSSH PRIVATE KEY-----\n`)),
       fc.uint8Array({ maxLength: 1500 }).map((bytes) => Buffer.from(`-----BEGIN RSA PRIVATE KEY-----\n${Buffer.from(bytes).toString("base64")}\n-----END RSA PRIVATE KEY-----\n`)),
       fc.uint8Array({ maxLength: 1500 }).map((bytes) => Buffer.from(`-----BEGIN PRIVATE KEY-----\n${Buffer.from(bytes).toString("base64")}\n-----END PRIVATE KEY-----\n`)),
     );

@@ -108,8 +108,16 @@ const ageCases: AgeCase[] = [
   ["a share in non-canonical base64", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+)\S/, "$1B")), "MALFORMED"],
   ["a share with base64 padding", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+)/, "$1=")), "MALFORMED"],
   ["a body line in non-canonical base64", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+\n\S+)\S\n/, "$1B\n")), "MALFORMED"],
-  ["a body line longer than 64 characters", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+\n)(\S+)\n/, (_, a: string, body: string) => `${a}${body}${"A".repeat(68 - body.length)}\n`)), "MALFORMED"],
-  ["a full 64-character last body line with no short line after it", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+\n)\S+\n/, `$1${b64(Buffer.alloc(48, 1))}\n`)), "MALFORMED"],
+  [
+    "a body line longer than 64 characters",
+    () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+\n)(\S+)\n/, (_, a: string, body: string) => `${a}${body}${"A".repeat(68 - body.length)}\n`)),
+    "MALFORMED",
+  ],
+  [
+    "a full 64-character last body line with no short line after it",
+    () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+\n)\S+\n/, `$1${b64(Buffer.alloc(48, 1))}\n`)),
+    "MALFORMED",
+  ],
   ["a stanza line without arguments", () => editHeader(edFile, (h) => h.replace("\n---", "\n-> \n\n---")), "MALFORMED"],
   ["a stanza with an empty argument", () => editHeader(edFile, (h) => h.replace("-> ssh-ed25519 ", "-> ssh-ed25519  ")), "MALFORMED"],
   ["no MAC line", () => Buffer.from(editHeader(edFile, (h) => h.replace(/---.*\n$/, "")).subarray(0, 200)), "MALFORMED"],
@@ -123,33 +131,98 @@ const ageCases: AgeCase[] = [
   ["an ssh-ed25519 stanza with three arguments", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+)/, "$1 extra")), "MALFORMED"],
   ["an ssh-ed25519 share of 31 bytes", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+) \S+/, `$1 ${b64(Buffer.alloc(31, 9))}`)), "MALFORMED"],
   ["an ssh-ed25519 share that is the zero point", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+) \S+/, `$1 ${b64(Buffer.alloc(32))}`)), "MALFORMED"],
-  ["an ssh-ed25519 share of order 2 (u = 1)", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+) \S+/, `$1 ${b64(Buffer.concat([Buffer.from([1]), Buffer.alloc(31)]))}`)), "MALFORMED"],
+  [
+    "an ssh-ed25519 share of order 2 (u = 1)",
+    () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+) \S+/, `$1 ${b64(Buffer.concat([Buffer.from([1]), Buffer.alloc(31)]))}`)),
+    "MALFORMED",
+  ],
   ["an ssh-ed25519 body of 31 bytes", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+\n)\S+\n/, `$1${b64(Buffer.alloc(31, 7))}\n`)), "MALFORMED"],
   ["an ssh-ed25519 body of 33 bytes", () => editHeader(edFile, (h) => h.replace(/(-> ssh-ed25519 \S+ \S+\n)\S+\n/, `$1${b64(Buffer.alloc(33, 7))}\n`)), "MALFORMED"],
   ["an ssh-rsa stanza with two arguments", () => editHeader(rsaFile, (h) => h.replace(/(-> ssh-rsa \S+)/, "$1 extra")), "MALFORMED"],
-  ["an ssh-rsa body of the wrong size", () => editHeader(rsaFile, (h) => h.replace(/(-> ssh-rsa \S+\n)(?:\S{64}\n)*\S*\n/, (_, first: string) => `${first}${wrap(b64(Buffer.alloc(100, 3)))}`)), "MALFORMED"],
-  ["an ssh-rsa body for our tag that does not decrypt", () => editHeader(rsaFile, (h) => h.replace(/(-> ssh-rsa \S+\n)(?:\S{64}\n)*\S*\n/, (_, first: string) => `${first}${wrap(b64(Buffer.alloc(256, 3)))}`)), "CORRUPT"],
-  ["a header over 1 MiB", () => Buffer.concat([Buffer.from("age-encryption.org/v1\n"), Buffer.from(`-> filler ${"x".repeat(1000)}\n\n`.repeat(1200)), Buffer.from(`--- ${b64(Buffer.alloc(32))}\n`)]), "MALFORMED"],
-  ["ten thousand stanzas for other keys (more than MAX_STANZAS, src/age/limits.ts)", () => Buffer.from(`age-encryption.org/v1\n${"-> other-type arg\n\n".repeat(10_000)}--- ${b64(Buffer.alloc(32))}\n`), "MALFORMED"],
-  ["a passphrase-encrypted (scrypt) file", () => Buffer.from(`age-encryption.org/v1\n-> scrypt ${b64(Buffer.alloc(16, 1))} 18\n${b64(Buffer.alloc(32, 2))}\n--- ${b64(Buffer.alloc(32))}\n`), "NO_MATCH"],
+  [
+    "an ssh-rsa body of the wrong size",
+    () => editHeader(rsaFile, (h) => h.replace(/(-> ssh-rsa \S+\n)(?:\S{64}\n)*\S*\n/, (_, first: string) => `${first}${wrap(b64(Buffer.alloc(100, 3)))}`)),
+    "MALFORMED",
+  ],
+  [
+    "an ssh-rsa body for our tag that does not decrypt",
+    () => editHeader(rsaFile, (h) => h.replace(/(-> ssh-rsa \S+\n)(?:\S{64}\n)*\S*\n/, (_, first: string) => `${first}${wrap(b64(Buffer.alloc(256, 3)))}`)),
+    "CORRUPT",
+  ],
+  [
+    "a header over 1 MiB",
+    () => Buffer.concat([Buffer.from("age-encryption.org/v1\n"), Buffer.from(`-> filler ${"x".repeat(1000)}\n\n`.repeat(1200)), Buffer.from(`--- ${b64(Buffer.alloc(32))}\n`)]),
+    "MALFORMED",
+  ],
+  [
+    "ten thousand stanzas for other keys (more than MAX_STANZAS, src/age/limits.ts)",
+    () => Buffer.from(`age-encryption.org/v1\n${"-> other-type arg\n\n".repeat(10_000)}--- ${b64(Buffer.alloc(32))}\n`),
+    "MALFORMED",
+  ],
+  [
+    "a passphrase-encrypted (scrypt) file",
+    () => Buffer.from(`age-encryption.org/v1\n-> scrypt ${b64(Buffer.alloc(16, 1))} 18\n${b64(Buffer.alloc(32, 2))}\n--- ${b64(Buffer.alloc(32))}\n`),
+    "NO_MATCH",
+  ],
   ["truncated inside the nonce", () => edFile.subarray(0, headerEnd(edFile) + 8), "CORRUPT"],
   ["truncated right after the nonce", () => edFile.subarray(0, headerEnd(edFile) + 16), "CORRUPT"],
-  ...[1, 2, 3].flatMap((boundary): AgeCase[] => [-1, 0, 1].map((delta): AgeCase => [
-    `truncated at chunk boundary ${boundary} ${delta < 0 ? "minus" : delta > 0 ? "plus" : ""} ${delta ? "one byte" : "exactly"}`,
-    () => edFile.subarray(0, headerEnd(edFile) + 16 + boundary * (CHUNK + 16) + delta),
-    "CORRUPT",
-  ])),
+  ...[1, 2, 3].flatMap((boundary): AgeCase[] =>
+    [-1, 0, 1].map(
+      (delta): AgeCase => [
+        `truncated at chunk boundary ${boundary} ${delta < 0 ? "minus" : delta > 0 ? "plus" : ""} ${delta ? "one byte" : "exactly"}`,
+        () => edFile.subarray(0, headerEnd(edFile) + 16 + boundary * (CHUNK + 16) + delta),
+        "CORRUPT",
+      ],
+    ),
+  ),
   ["trailing data after the final chunk", () => Buffer.concat([edFile, Buffer.from("x")]), "CORRUPT"],
   ["a whole extra chunk of trailing data", () => Buffer.concat([edFile, Buffer.alloc(CHUNK + 16, 1)]), "CORRUPT"],
   ["a flipped bit in the last byte", () => Buffer.concat([edFile.subarray(0, -1), Buffer.from([edFile.at(-1)! ^ 1])]), "CORRUPT"],
   ["a final chunk without its final flag", () => craftFile(crafting.identity, crafting.recipient, [{ plaintext: Buffer.alloc(100, 1), final: false }]), "CORRUPT"],
-  ["a full chunk marked final, then another", () => craftFile(crafting.identity, crafting.recipient, [{ plaintext: Buffer.alloc(CHUNK, 1), final: true }, { plaintext: Buffer.alloc(5, 1), final: true }]), "CORRUPT"],
-  ["an empty final chunk after a full one", () => craftFile(crafting.identity, crafting.recipient, [{ plaintext: Buffer.alloc(CHUNK, 1), final: false }, { plaintext: Buffer.alloc(0), final: true }]), "CORRUPT"],
-  ["a short chunk that is not the last", () => craftFile(crafting.identity, crafting.recipient, [{ plaintext: Buffer.alloc(10, 1), final: false }, { plaintext: Buffer.alloc(10, 1), final: true }]), "CORRUPT"],
-  ["an empty payload with no chunk at all", async () => (await craftFile(crafting.identity, crafting.recipient, [])), "CORRUPT"],
+  [
+    "a full chunk marked final, then another",
+    () =>
+      craftFile(crafting.identity, crafting.recipient, [
+        { plaintext: Buffer.alloc(CHUNK, 1), final: true },
+        { plaintext: Buffer.alloc(5, 1), final: true },
+      ]),
+    "CORRUPT",
+  ],
+  [
+    "an empty final chunk after a full one",
+    () =>
+      craftFile(crafting.identity, crafting.recipient, [
+        { plaintext: Buffer.alloc(CHUNK, 1), final: false },
+        { plaintext: Buffer.alloc(0), final: true },
+      ]),
+    "CORRUPT",
+  ],
+  [
+    "a short chunk that is not the last",
+    () =>
+      craftFile(crafting.identity, crafting.recipient, [
+        { plaintext: Buffer.alloc(10, 1), final: false },
+        { plaintext: Buffer.alloc(10, 1), final: true },
+      ]),
+    "CORRUPT",
+  ],
+  ["an empty payload with no chunk at all", async () => await craftFile(crafting.identity, crafting.recipient, []), "CORRUPT"],
   ["armor with invalid base64", () => Buffer.from("-----BEGIN AGE ENCRYPTED FILE-----\n!!!!\n-----END AGE ENCRYPTED FILE-----\n"), "MALFORMED"],
-  ["armor with a wrong line length", () => Buffer.from(`-----BEGIN AGE ENCRYPTED FILE-----\n${edFile.subarray(0, 200).toString("base64")}\n-----END AGE ENCRYPTED FILE-----\n`), "MALFORMED"],
-  ["armor without its end line", () => Buffer.from(ageEncrypt("x", [["-R", `${host.key}.pub`]], true).toString().replace("-----END AGE ENCRYPTED FILE-----", "")), "MALFORMED"],
+  [
+    "armor with a wrong line length",
+    () => Buffer.from(`-----BEGIN AGE ENCRYPTED FILE-----\n${edFile.subarray(0, 200).toString("base64")}\n-----END AGE ENCRYPTED FILE-----\n`),
+    "MALFORMED",
+  ],
+  [
+    "armor without its end line",
+    () =>
+      Buffer.from(
+        ageEncrypt("x", [["-R", `${host.key}.pub`]], true)
+          .toString()
+          .replace("-----END AGE ENCRYPTED FILE-----", ""),
+      ),
+    "MALFORMED",
+  ],
 ];
 
 describe("hostile age files", () => {

@@ -183,7 +183,12 @@ function bech32Encode(prefix: string, data: Buffer): string {
     }
     return checksum;
   };
-  const expanded = [...prefix].map((c) => c.charCodeAt(0) >> 5).concat([0], [...prefix].map((c) => c.charCodeAt(0) & 31));
+  const expanded = [...prefix]
+    .map((c) => c.charCodeAt(0) >> 5)
+    .concat(
+      [0],
+      [...prefix].map((c) => c.charCodeAt(0) & 31),
+    );
   const mod = polymod([...expanded, ...words, 0, 0, 0, 0, 0, 0]) ^ 1;
   const checksum = Array.from({ length: 6 }, (_, i) => (mod >> (5 * (5 - i))) & 31);
   return `${prefix}1${[...words, ...checksum].map((word) => charset[word]).join("")}`;

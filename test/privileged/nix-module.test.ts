@@ -98,7 +98,9 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       const facts = evaluate("readme");
       const manifest = facts.manifestPath!;
       expect(facts.activation.agenixInstall).toContain("ulimit -c 0");
-      expect(facts.activation.agenixInstall).toMatch(/^\( ulimit -c 0 && umask 0077 && exec '\/nix\/store\/[^']+\/bin\/ageboot' activate --manifest '([^']+)' --defer-unknown-owners \)$/m);
+      expect(facts.activation.agenixInstall).toMatch(
+        /^\( ulimit -c 0 && umask 0077 && exec '\/nix\/store\/[^']+\/bin\/ageboot' activate --manifest '([^']+)' --defer-unknown-owners \)$/m,
+      );
       expect(facts.activation.agenixInstall).toContain(`--manifest '${manifest}'`);
       expect(facts.activation.agenixChown).toContain(`chown --manifest '${manifest}'`);
       expect(facts.activation.agenixChown).toContain("ulimit -c 0");
@@ -234,10 +236,18 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
 describe.skipIf(skipReason !== null)("nix/package.nix dependency list, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
   it("resolves every locked package to a location (name@version, registry path) and its integrity hash", () => {
     const expression = `let lib = import (/. + "${nixpkgsLib}/lib"); in import ${join(repoRoot, "nix/lib/npm-lock-sources.nix")} { inherit lib; } (lib.importJSON ${join(repoRoot, "package-lock.json")})`;
-    const sources = JSON.parse(
-      execFileSync("nix-instantiate", ["--eval", "--strict", "--json", "--readonly-mode", "-E", expression], { encoding: "utf8" }),
-    ) as Array<{ key: string; name: string; version: string; integrity: string; spec: string; tarball: string; storeName: string }>;
-    const lock = JSON.parse(readFileSync(join(repoRoot, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string; integrity?: string; resolved?: string; name?: string }> };
+    const sources = JSON.parse(execFileSync("nix-instantiate", ["--eval", "--strict", "--json", "--readonly-mode", "-E", expression], { encoding: "utf8" })) as Array<{
+      key: string;
+      name: string;
+      version: string;
+      integrity: string;
+      spec: string;
+      tarball: string;
+      storeName: string;
+    }>;
+    const lock = JSON.parse(readFileSync(join(repoRoot, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { version?: string; integrity?: string; resolved?: string; name?: string }>;
+    };
     const locked = Object.keys(lock.packages).filter((key) => key !== "");
     expect(sources.map((source) => source.key).sort()).toEqual(locked.sort());
     for (const source of sources) {
@@ -255,7 +265,10 @@ describe.skipIf(skipReason !== null)("nix/package.nix dependency list, evaluated
     // package.json's direct dependencies are all among them (package.nix maps them to file: tarballs).
     const packageJson = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
     for (const name of [...Object.keys(packageJson.dependencies), ...Object.keys(packageJson.devDependencies)]) {
-      expect(sources.some((source) => source.key === `node_modules/${name}`), name).toBe(true);
+      expect(
+        sources.some((source) => source.key === `node_modules/${name}`),
+        name,
+      ).toBe(true);
     }
   });
 

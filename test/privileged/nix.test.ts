@@ -50,7 +50,21 @@ describe("nix", () => {
     execFileSync("chmod", ["600", join(keyDir, "ssh_host_ed25519_key"), join(keyDir, "ssh_host_rsa_key")]);
     const json = execFileSync(
       "nix-instantiate",
-      ["--eval", "--strict", "--json", join(repoRoot, "nix/tests/samples/agenix-style.nix"), "--argstr", "demoDir", join(repoRoot, "demo"), "--argstr", "keyDir", keyDir, "--argstr", "runDir", join(dir, "run")],
+      [
+        "--eval",
+        "--strict",
+        "--json",
+        join(repoRoot, "nix/tests/samples/agenix-style.nix"),
+        "--argstr",
+        "demoDir",
+        join(repoRoot, "demo"),
+        "--argstr",
+        "keyDir",
+        keyDir,
+        "--argstr",
+        "runDir",
+        join(dir, "run"),
+      ],
       { encoding: "utf8" },
     );
     const manifest = JSON.parse(json) as { secrets: Record<string, unknown> };

@@ -159,7 +159,11 @@ describe("a secret file on its way to its owner (mode before owner)", () => {
     let checked = 0;
     for (const step of kills) {
       expect(activateWith(host, { AGEBOOT_TEST_KILL_AFTER_STEP: String(step) }).signal).toBe("SIGKILL");
-      const newest = Math.max(...readdirSync(host.mountPoint).filter((name) => /^\d+$/.test(name)).map(Number));
+      const newest = Math.max(
+        ...readdirSync(host.mountPoint)
+          .filter((name) => /^\d+$/.test(name))
+          .map(Number),
+      );
       for (const [name, final] of Object.entries(finals)) {
         let info: Stats;
         try {

@@ -120,18 +120,22 @@ describe("runs from the snapshot", () => {
     expect(readFileSync(steps, "utf8")).toContain("swap symlink");
   });
 
-  it.skipIf(cpus().length < 2)("stage large sets on two threads, the worker found beside the snapshot", () => {
-    const host = newHost();
-    const count = 300;
-    // Above the 256 secrets from which a second staging thread is started (src/activation/stage-parallel.ts).
-    const plain = Array.from({ length: count }, (_, index) => `value-${index}`);
-    const files = plain.map((value) => host.encrypt(value));
-    host.writeManifest(Object.fromEntries(files.map((file, index) => [`s${index}`, { file }])));
-    const result = launch(launcherPath, ["--log-level", "debug", "activate", "--manifest", host.manifestPath]);
-    expect(result.status, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(/stage \(2 threads\) done/);
-    for (const [index, value] of plain.entries()) expect(host.read(`s${index}`)).toBe(value);
-  }, 120_000);
+  it.skipIf(cpus().length < 2)(
+    "stage large sets on two threads, the worker found beside the snapshot",
+    () => {
+      const host = newHost();
+      const count = 300;
+      // Above the 256 secrets from which a second staging thread is started (src/activation/stage-parallel.ts).
+      const plain = Array.from({ length: count }, (_, index) => `value-${index}`);
+      const files = plain.map((value) => host.encrypt(value));
+      host.writeManifest(Object.fromEntries(files.map((file, index) => [`s${index}`, { file }])));
+      const result = launch(launcherPath, ["--log-level", "debug", "activate", "--manifest", host.manifestPath]);
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/stage \(2 threads\) done/);
+      for (const [index, value] of plain.entries()) expect(host.read(`s${index}`)).toBe(value);
+    },
+    120_000,
+  );
 });
 
 it("the snapshot holds nothing of its warm-up's keys or values", () => {

@@ -39,7 +39,9 @@ function enable(root: string, unit: string, target: string): void {
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
 it("secrets are in place, owned and moded, before services start; restart and failure behave", () => {
-  const cached = execFileSync("bash", [join(repoRoot, "test/system/make-root.sh")], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
+  const cached = execFileSync("bash", [join(repoRoot, "test/system/make-root.sh")], { stdio: ["ignore", "pipe", "inherit"] })
+    .toString()
+    .trim();
   const root = join(work, "root");
   execFileSync("cp", ["-a", cached, root]);
   chmodSync(root, 0o755);
@@ -88,18 +90,33 @@ it("secrets are in place, owned and moded, before services start; restart and fa
   put(root, "etc/ageboot/secrets/broken.age", "age-encryption.org/v1\nnot really\n");
 
   // A consumer with no ordering of its own: only the defaults (after sysinit.target).
-  put(root, "etc/systemd/system/consumer.service", "[Service]\nType=oneshot\nUser=alice\nExecStart=/bin/sh -c 'sha256sum < /run/agenix/app-token | cut -d\" \" -f1 > /results/consumer.txt'\n[Install]\nWantedBy=multi-user.target\n");
+  put(
+    root,
+    "etc/systemd/system/consumer.service",
+    "[Service]\nType=oneshot\nUser=alice\nExecStart=/bin/sh -c 'sha256sum < /run/agenix/app-token | cut -d\" \" -f1 > /results/consumer.txt'\n[Install]\nWantedBy=multi-user.target\n",
+  );
   enable(root, "consumer.service", "multi-user.target");
   put(root, "usr/local/bin/check", readFileSync(join(repoRoot, "test/system/check.sh")), 0o755);
-  put(root, "etc/systemd/system/checker.service", "[Unit]\nAfter=multi-user.target consumer.service\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/check\n[Install]\nWantedBy=multi-user.target\n");
+  put(
+    root,
+    "etc/systemd/system/checker.service",
+    "[Unit]\nAfter=multi-user.target consumer.service\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/check\n[Install]\nWantedBy=multi-user.target\n",
+  );
   enable(root, "checker.service", "multi-user.target");
 
   const boot = spawnSync(
     "systemd-nspawn",
     [
-      "--quiet", "--boot", `--directory=${root}`, "--console=pipe", "--register=no", "--keep-unit",
-      `--bind=${persist}:/persist`, `--bind=${results}:/results`,
-      `--bind-ro=${process.execPath}:/usr/bin/node`, `--bind-ro=${join(repoRoot, "dist")}:/usr/lib/ageboot`,
+      "--quiet",
+      "--boot",
+      `--directory=${root}`,
+      "--console=pipe",
+      "--register=no",
+      "--keep-unit",
+      `--bind=${persist}:/persist`,
+      `--bind=${results}:/results`,
+      `--bind-ro=${process.execPath}:/usr/bin/node`,
+      `--bind-ro=${join(repoRoot, "dist")}:/usr/lib/ageboot`,
     ],
     { encoding: "utf8", timeout: Number(process.env["AGEBOOT_BOOT_TIMEOUT_MS"] ?? 240_000) },
   );
@@ -112,7 +129,12 @@ it("secrets are in place, owned and moded, before services start; restart and fa
     }
   })();
   expect(resultText, `no results; the boot said:\n${output.slice(-4000)}`).toContain("done=yes");
-  const result = Object.fromEntries(resultText.trim().split("\n").map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+  const result = Object.fromEntries(
+    resultText
+      .trim()
+      .split("\n")
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
 
   // The unit succeeded, before the consumer started, with progress in STATUS=.
   expect(result["boot_ageboot_result"]).toBe("success");

@@ -22,8 +22,39 @@ it("systemd-analyze verify passes on systemd/ageboot.service", () => {
 
 it("gives the unit no private mount namespace (the ramfs must be visible host-wide)", () => {
   const unit = readFileSync(join(repoRoot, "systemd/ageboot.service"), "utf8");
-  const settings = unit.split("\n").filter((line) => /^[A-Z]\w*=/.test(line)).map((line) => line.slice(0, line.indexOf("=")));
-  const namespacing = ["ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices", "PrivateMounts", "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs", "ProtectControlGroups", "ProtectProc", "ProcSubset", "ReadOnlyPaths", "ReadWritePaths", "InaccessiblePaths", "BindPaths", "BindReadOnlyPaths", "TemporaryFileSystem", "RootDirectory", "RootImage", "MountAPIVFS", "ProtectHostname", "PrivateNetwork", "NetworkNamespacePath", "DynamicUser", "LogsDirectory", "StateDirectory", "RuntimeDirectory"];
+  const settings = unit
+    .split("\n")
+    .filter((line) => /^[A-Z]\w*=/.test(line))
+    .map((line) => line.slice(0, line.indexOf("=")));
+  const namespacing = [
+    "ProtectSystem",
+    "ProtectHome",
+    "PrivateTmp",
+    "PrivateDevices",
+    "PrivateMounts",
+    "ProtectKernelTunables",
+    "ProtectKernelModules",
+    "ProtectKernelLogs",
+    "ProtectControlGroups",
+    "ProtectProc",
+    "ProcSubset",
+    "ReadOnlyPaths",
+    "ReadWritePaths",
+    "InaccessiblePaths",
+    "BindPaths",
+    "BindReadOnlyPaths",
+    "TemporaryFileSystem",
+    "RootDirectory",
+    "RootImage",
+    "MountAPIVFS",
+    "ProtectHostname",
+    "PrivateNetwork",
+    "NetworkNamespacePath",
+    "DynamicUser",
+    "LogsDirectory",
+    "StateDirectory",
+    "RuntimeDirectory",
+  ];
   expect(settings.filter((name) => namespacing.includes(name))).toEqual([]);
   // And systemd's exposure score, for the record (docs/systemd.md).
   const security = execFileSync("systemd-analyze", ["security", "--offline=yes", join(dir, "ageboot.service")], { encoding: "utf8" });

@@ -205,8 +205,14 @@ describe("CCTV age test vectors (cctv-age)", () => {
     expect(run.length + skipped.length).toBe(vectors.length);
     const runNames = new Set(run.map((vector) => vector.name));
     const payloadFailures = new Set(run.filter((vector) => vector.expect === "payload failure").map((vector) => vector.name));
-    expect(Object.keys(KNOWN_DIVERGENCES).filter((name) => !runNames.has(name)), "divergences that name no vector run").toEqual([]);
-    expect(Object.keys(RELEASES_FEWER_CHUNKS).filter((name) => !payloadFailures.has(name)), "entries that name no payload failure run").toEqual([]);
+    expect(
+      Object.keys(KNOWN_DIVERGENCES).filter((name) => !runNames.has(name)),
+      "divergences that name no vector run",
+    ).toEqual([]);
+    expect(
+      Object.keys(RELEASES_FEWER_CHUNKS).filter((name) => !payloadFailures.has(name)),
+      "entries that name no payload failure run",
+    ).toEqual([]);
   });
 
   for (const vector of run) {

@@ -14,7 +14,10 @@ function compare(current: Buffer | null, chunks: Buffer[]): boolean {
     path = join(dir, `current-${Math.random()}`);
     writeFileSync(path, current);
   }
-  const comparison = new ContentComparison(path, chunks.reduce((size, chunk) => size + chunk.length, 0));
+  const comparison = new ContentComparison(
+    path,
+    chunks.reduce((size, chunk) => size + chunk.length, 0),
+  );
   for (const chunk of chunks) comparison.update(chunk);
   return comparison.matches();
 }

@@ -25,7 +25,11 @@ function layout(numbers: number[], current: number | null, containerLink: number
   return Generations.read(mountPoint, secretsDir);
 }
 
-const remaining = () => readdirSync(mountPoint).filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
+const remaining = () =>
+  readdirSync(mountPoint)
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .sort((a, b) => a - b);
 
 describe("Generations", () => {
   it.each([

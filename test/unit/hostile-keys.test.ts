@@ -20,7 +20,9 @@ function keyMaterialLines(path: string): string[] {
   } catch {
     return []; // the symlink loop
   }
-  return readFileSync(path, "latin1").split("\n").filter((line) => line.length >= 24 && !line.startsWith("-----"));
+  return readFileSync(path, "latin1")
+    .split("\n")
+    .filter((line) => line.length >= 24 && !line.startsWith("-----"));
 }
 
 let caseCounter = 0;

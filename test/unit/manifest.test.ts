@@ -27,7 +27,18 @@ describe("manifest validation", () => {
         secretsMountPoint: "/run/agenix.d",
         identityPaths: ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"],
         keepGenerations: 1,
-        secrets: [{ name: "db-password", format: "age", file: "/nix/store/x-db-password.age", path: "/run/agenix/db-password", owner: "root", group: undefined, mode: 0o400, symlink: true }],
+        secrets: [
+          {
+            name: "db-password",
+            format: "age",
+            file: "/nix/store/x-db-password.age",
+            path: "/run/agenix/db-password",
+            owner: "root",
+            group: undefined,
+            mode: 0o400,
+            symlink: true,
+          },
+        ],
       },
     });
   });
@@ -103,7 +114,11 @@ describe("manifest validation", () => {
     ["agenix's name field", secret("a", { file: "/f", name: "b" }), 'secret "a" field "name": unknown field'],
     ["a numeric mode", secret("a", { file: "/f", mode: 400 }), 'secret "a" field "mode": must be an octal permission string'],
     ["a non-octal mode", secret("a", { file: "/f", mode: "0800" }), 'field "mode": must be an octal permission string such as "0400"'],
-    ["a symbolic mode without who it is for", secret("a", { file: "/f", mode: "+r" }), 'field "mode": must be an octal permission string such as "0400" or a symbolic mode such as "u=r,g=r,o="'],
+    [
+      "a symbolic mode without who it is for",
+      secret("a", { file: "/f", mode: "+r" }),
+      'field "mode": must be an octal permission string such as "0400" or a symbolic mode such as "u=r,g=r,o="',
+    ],
     ["a symbolic setgid mode", secret("a", { file: "/f", mode: "g+s" }), "no setuid"],
     ["a setuid mode", secret("a", { file: "/f", mode: "4755" }), "no setuid"],
     ["a relative path", secret("a", { file: "/f", path: "etc/a" }), 'secret "a" field "path": must be an absolute path'],
@@ -148,7 +163,17 @@ describe("manifest files", () => {
   it.each<[string, string, string]>([
     ["duplicate keys in YAML", "version: 1\nversion: 1\n", "not valid JSON or YAML"],
     ["duplicate keys in JSON", '{"version": 1, "version": 1}', "not valid JSON or YAML"],
-    ["a YAML alias bomb", `version: 1\na: &a [x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 9 }, (_, i) => `${"b".repeat(i + 1)}: &${"b".repeat(i + 1)} [${Array(9).fill(i === 0 ? "*a" : `*${"b".repeat(i)}`).join(", ")}]`).join("\n")}\n`, "not valid JSON or YAML"],
+    [
+      "a YAML alias bomb",
+      `version: 1\na: &a [x, x, x, x, x, x, x, x, x]\n${Array.from(
+        { length: 9 },
+        (_, i) =>
+          `${"b".repeat(i + 1)}: &${"b".repeat(i + 1)} [${Array(9)
+            .fill(i === 0 ? "*a" : `*${"b".repeat(i)}`)
+            .join(", ")}]`,
+      ).join("\n")}\n`,
+      "not valid JSON or YAML",
+    ],
     ["a syntax error", "version: [1\n", "not valid JSON or YAML"],
     ["a scalar document", "42\n", "manifest: must be a mapping"],
   ])("rejects %s", async (_, text, expected) => {

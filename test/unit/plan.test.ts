@@ -29,10 +29,22 @@ async function plan(settings: Record<string, unknown>) {
 describe("planSecrets", () => {
   it.each([
     [{ file }, { uid: 0, gid: 0, mode: 0o400 }],
-    [{ file, owner: "postgres" }, { uid: 71, gid: 72, mode: 0o400 }],
-    [{ file, owner: "postgres", group: "keys", mode: "0440" }, { uid: 71, gid: 96, mode: 0o440 }],
-    [{ file, owner: 4242 }, { uid: 4242, gid: 0, mode: 0o400 }],
-    [{ file, owner: "root", group: 4343 }, { uid: 0, gid: 4343, mode: 0o400 }],
+    [
+      { file, owner: "postgres" },
+      { uid: 71, gid: 72, mode: 0o400 },
+    ],
+    [
+      { file, owner: "postgres", group: "keys", mode: "0440" },
+      { uid: 71, gid: 96, mode: 0o440 },
+    ],
+    [
+      { file, owner: 4242 },
+      { uid: 4242, gid: 0, mode: 0o400 },
+    ],
+    [
+      { file, owner: "root", group: 4343 },
+      { uid: 0, gid: 4343, mode: 0o400 },
+    ],
   ])("resolves %j to %j", async (settings, ownership) => {
     const outcome = await plan(settings);
     expect(outcome.failed).toBeNull();

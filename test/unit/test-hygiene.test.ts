@@ -48,7 +48,11 @@ describe("test hygiene", () => {
     const offenders = sources
       // This file holds samples of what it detects.
       .filter(({ name }) => name !== "test/helpers/ageboot-process.ts" && name !== "test/unit/test-hygiene.test.ts")
-      .flatMap(({ name, text }) => processCalls(text).filter((call) => startsAgeboot.test(call)).map((call) => `${name}: ${call.slice(0, 80)}`));
+      .flatMap(({ name, text }) =>
+        processCalls(text)
+          .filter((call) => startsAgeboot.test(call))
+          .map((call) => `${name}: ${call.slice(0, 80)}`),
+      );
     expect(offenders).toEqual([]);
   });
 
