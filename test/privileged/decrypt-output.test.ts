@@ -3,7 +3,7 @@
 // after the run tries to read the plaintext through their descriptor, and by
 // path after chmod (they own the file they created). The output must be a new
 // file of root's that replaced theirs by rename, never their inode.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -114,11 +114,17 @@ describe("decrypt -o in a directory another user can write", () => {
 });
 
 describe("decrypt -o refuses to replace what is not a regular file", () => {
-  it("a device such as /dev/null stays a device", () => {
-    const result = runAgeboot(["decrypt", "-i", key, "-o", "/dev/null", secretFile]);
+  it("a device such as /dev/null stays a device, its mode untouched", () => {
+    // A null device of the test's own (major 1, minor 3), not the host's /dev/null: the code
+    // before this fix chmod-ed its output to 0600, which on the real one breaks every
+    // non-root program of the machine (apt's gpgv among them).
+    const device = join(dir, "null-device");
+    execFileSync("mknod", ["-m", "0666", device, "c", "1", "3"]);
+    const result = runAgeboot(["decrypt", "-i", key, "-o", device, secretFile]);
     expect(result.status).toBe(1);
-    expect(result.stderr.toString()).toContain("/dev/null: cannot create output (it is not a regular file)");
-    expect(statSync("/dev/null").isCharacterDevice()).toBe(true);
+    expect(result.stderr.toString()).toContain(`${device}: cannot create output (it is not a regular file)`);
+    expect(statSync(device).isCharacterDevice()).toBe(true);
+    expect(statSync(device).mode & 0o7777).toBe(0o666);
   });
 
   it("a failed decryption leaves an existing OUTPUT as it was, and no temporary file", () => {
