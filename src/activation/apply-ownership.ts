@@ -5,9 +5,9 @@ import type { Logger } from "../log.js";
 import type { Manifest, SecretSpec } from "../manifest/types.js";
 import { UserDatabase } from "../users.js";
 import { Generations } from "./generations.js";
-import { finalName, holdExistingParentDirectory } from "./held-directory.js";
+import { commitCustomPaths, prepareCustomPaths } from "./custom-paths.js";
 import { acquireLock } from "./lock.js";
-import type { SecretFailure } from "./outcome.js";
+import { type SecretFailure, SecretOutcome } from "./outcome.js";
 import { hasCustomPath, resolveOwnership } from "./plan.js";
 import type { Ownership } from "./write-exclusive.js";
 
@@ -43,8 +43,9 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
         continue;
       }
       try {
-        let changed = applyTo(`${generationDir}/${secret.name}`, `${generationDir}/${secret.name}`, ownership, secret, log);
-        if (hasCustomPath(secret, manifest.secretsDir) && !secret.symlink) changed = applyToCopy(ownership, secret, log) || changed;
+        const changed = applyTo(`${generationDir}/${secret.name}`, ownership, secret, log);
+        // The copy was written with the same deferred ownership as the generation's file.
+        if (changed && hasCustomPath(secret, manifest.secretsDir) && !secret.symlink) await reinstallCopy(secret, ownership, generationDir, manifest.secretsDir, log);
         if (changed) applied.push(secret.name);
       } catch (error) {
         failures.push({ name: secret.name, code: error instanceof AgebootError ? error.code : "IO", message: describeCause(error) });
@@ -57,35 +58,34 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
 }
 
 /**
- * A `symlink: false` copy lives in a directory its owner may write to: it is
- * reached through the directory held by descriptor, walked with the same checks
- * as when it was written (held-directory.ts), never by its path again.
+ * A `symlink: false` copy lives in a directory its owner may write to, where
+ * whatever is at its name may not be the file ageboot wrote: the owner can put
+ * any root-owned file there, and chowning it would hand it over. So the copy is
+ * never chowned in place: a new one is written from the generation's file (now
+ * with its final owner) exactly as the activation writes copies (through the
+ * held directory, created exclusively, owned before it is renamed over the name).
  */
-function applyToCopy(ownership: Ownership, secret: SecretSpec, log: Logger): boolean {
-  const held = holdExistingParentDirectory(secret.path, new Set([0, ownership.uid]));
-  if (held === null) {
-    log.warn(`secret ${secret.name}: ${secret.path} is not installed; no owner to apply`);
-    return false;
-  }
-  try {
-    return applyTo(secret.path, held.entry(finalName(secret.path)), ownership, secret, log);
-  } finally {
-    held.close();
-  }
+async function reinstallCopy(secret: SecretSpec, ownership: Ownership, generationDir: string, secretsDir: string, log: Logger): Promise<void> {
+  const outcome = new SecretOutcome(secret, ownership);
+  outcome.staged(true);
+  const prepared = await prepareCustomPaths([outcome], secretsDir, generationDir, log);
+  await commitCustomPaths(prepared);
+  const failure = outcome.failed ?? outcome.pathFailed;
+  if (failure !== null) throw new AgebootError(failure.code, failure.message);
 }
 
 /**
- * Give one file its ownership, through a descriptor (`reachedAs`: its path, or
- * a name under a held directory; `path` is what messages say). The mode goes to 0000
- * first, so that at no moment is the file more readable than its final owner,
+ * Give a generation's file its ownership, through a descriptor (the generation
+ * is on the root-only mount: nobody else can have put anything there). The mode
+ * goes to 0000 first, so that at no moment is the file more readable than its final owner,
  * group and mode allow (the new owner or group never sees the 0400 of root's).
  * Returns whether anything changed; a missing file (the secret failed to
  * install) is logged and skipped: the activation has already reported it.
  */
-function applyTo(path: string, reachedAs: string, ownership: Ownership, secret: SecretSpec, log: Logger): boolean {
+function applyTo(path: string, ownership: Ownership, secret: SecretSpec, log: Logger): boolean {
   let fd: number;
   try {
-    fd = openSync(reachedAs, OPEN_OWN_FILE);
+    fd = openSync(path, OPEN_OWN_FILE);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       log.warn(`secret ${secret.name}: ${path} is not installed; no owner to apply`);
@@ -95,8 +95,7 @@ function applyTo(path: string, reachedAs: string, ownership: Ownership, secret: 
   }
   try {
     const info = fstatSync(fd);
-    // A copy outside the mount lives in a directory others may write to: only a
-    // file ageboot made (regular, one link, root's or already the owner's) is touched.
+    // Defence in depth: only what ageboot makes there (regular, one link, root's or already the owner's).
     if (!info.isFile() || info.nlink !== 1 || (info.uid !== 0 && info.uid !== ownership.uid)) {
       throw new AgebootError(
         "IO",
