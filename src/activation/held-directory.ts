@@ -17,6 +17,15 @@ const MAX_SYMLINKS = 40;
 const MAX_RETRIES = 20;
 
 /**
+ * Whose directories may be written under: root and a secret's owner (custom
+ * paths), or anyone's (`decrypt -o`, where the admin names the directory): even
+ * then, a symlink is followed only where root alone can have put it, and a
+ * world-writable directory must be sticky.
+ */
+export const ANY_OWNER = "any owner";
+export type TrustedOwners = ReadonlySet<number> | typeof ANY_OWNER;
+
+/**
  * A directory held open by descriptor: names under it are reached through
  * `/proc/self/fd/<fd>/<name>`, which the kernel resolves inside that very
  * directory without walking its path again (Node has no openat(2)). Whatever
@@ -71,16 +80,16 @@ export class HeldDirectory {
  * - a component that is not a directory.
  * Each refusal is an AgebootError naming the component and why.
  */
-export function holdParentDirectory(path: string, trustedOwners: ReadonlySet<number>): HeldDirectory {
+export function holdParentDirectory(path: string, trustedOwners: TrustedOwners): HeldDirectory {
   return walkToParent(path, trustedOwners, true)!;
 }
 
 /** The same walk, for removing what is there: creates nothing, and returns null when a directory is missing. */
-export function holdExistingParentDirectory(path: string, trustedOwners: ReadonlySet<number>): HeldDirectory | null {
+export function holdExistingParentDirectory(path: string, trustedOwners: TrustedOwners): HeldDirectory | null {
   return walkToParent(path, trustedOwners, false);
 }
 
-function walkToParent(path: string, trustedOwners: ReadonlySet<number>, create: boolean): HeldDirectory | null {
+function walkToParent(path: string, trustedOwners: TrustedOwners, create: boolean): HeldDirectory | null {
   let remaining = dirname(path).split("/").filter(Boolean);
   let held = new HeldDirectory("/", openDirectory("/", "/"));
   let symlinks = 0;
@@ -113,13 +122,7 @@ function walkToParent(path: string, trustedOwners: ReadonlySet<number>, create: 
 }
 
 /** One component down from `parent`: the child held open, or the target of a symlink root alone can have made. */
-function descend(
-  parent: HeldDirectory,
-  name: string,
-  shownAs: string,
-  trustedOwners: ReadonlySet<number>,
-  create: boolean,
-): { child: HeldDirectory } | { symlinkTarget: string } | null {
+function descend(parent: HeldDirectory, name: string, shownAs: string, trustedOwners: TrustedOwners, create: boolean): { child: HeldDirectory } | { symlinkTarget: string } | null {
   for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
     let fd: number;
     try {
@@ -161,8 +164,8 @@ function descend(
 }
 
 /** Throws unless `directory` (as `info` says, from its descriptor) is one ageboot may write under. */
-function requireTrusted(directory: HeldDirectory, info: Stats, trustedOwners: ReadonlySet<number>): void {
-  if (!trustedOwners.has(info.uid)) {
+function requireTrusted(directory: HeldDirectory, info: Stats, trustedOwners: TrustedOwners): void {
+  if (trustedOwners !== ANY_OWNER && !trustedOwners.has(info.uid)) {
     throw refusal(`${directory.path} belongs to uid ${info.uid}, which is neither root nor the secret's owner; refusing to write under it`);
   }
   if ((info.mode & 0o002) !== 0 && (info.mode & STICKY) === 0) {

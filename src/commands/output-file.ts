@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, lstatSync, openSync } from "node:fs";
+import { constants, lstatSync } from "node:fs";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { basename, resolve } from "node:path";
+import { ANY_OWNER, type HeldDirectory, holdExistingParentDirectory } from "../activation/held-directory.js";
 import { AgebootError, describeCause } from "../errors.js";
 
 /**
@@ -13,16 +14,16 @@ import { AgebootError, describeCause } from "../errors.js";
  * through chmod, since they own it. If decryption fails, the new file is
  * removed and OUTPUT is left as it was.
  *
- * Both names are resolved through /proc/self/fd/N of the directory opened
- * once, so that the rename lands in the directory the file was created in,
- * even if a component of the path is swapped meanwhile.
+ * Both names are resolved through /proc/self/fd/N of the directory, reached by
+ * descriptor from "/" and held, so that what is created and renamed lands in
+ * that directory, even if a component of the path is swapped meanwhile.
  */
 export async function writeOutputFile(path: string, fill: (output: FileHandle) => Promise<void>): Promise<void> {
-  refuseToReplace(path);
-  const directory = openDirectory(path);
+  const directory = holdDirectory(path);
   try {
-    const pinned = `/proc/self/fd/${directory}`;
-    const target = `${pinned}/${basename(path)}`;
+    const pinned = directory.self;
+    const target = directory.entry(basename(path));
+    refuseToReplace(path, target);
     const { handle, temporary } = await createTemporary(pinned, path);
     try {
       await fill(handle);
@@ -36,7 +37,7 @@ export async function writeOutputFile(path: string, fill: (output: FileHandle) =
       throw outputError(path, "cannot write output", error);
     }
   } finally {
-    closeSync(directory);
+    directory.close();
   }
 }
 
@@ -46,10 +47,10 @@ export async function writeOutputFile(path: string, fill: (output: FileHandle) =
  * not become a file of plaintext. (A race that swaps the file after this check
  * cannot make the rename write through anything: rename replaces names.)
  */
-function refuseToReplace(path: string): void {
+function refuseToReplace(path: string, target: string): void {
   let kind: string | null = null;
   try {
-    const info = lstatSync(path);
+    const info = lstatSync(target);
     if (info.isSymbolicLink()) kind = "a symbolic link, which ageboot neither follows nor replaces";
     else if (!info.isFile()) kind = "not a regular file";
   } catch (error) {
@@ -58,12 +59,20 @@ function refuseToReplace(path: string): void {
   if (kind !== null) throw new AgebootError("IO", `${path}: cannot create output (it is ${kind})`);
 }
 
-function openDirectory(path: string): number {
+/**
+ * OUTPUT's directory, reached from "/" by descriptor (held-directory.ts), so a
+ * user who owns a directory on the way cannot swap it for a symlink and make
+ * root write elsewhere; a symlink is followed only where root alone can have put it.
+ */
+function holdDirectory(path: string): HeldDirectory {
+  let held: HeldDirectory | null;
   try {
-    return openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
+    held = holdExistingParentDirectory(resolve(path), ANY_OWNER);
   } catch (error) {
-    throw outputError(path, "cannot create output", error);
+    throw new AgebootError("IO", `${path}: cannot create output (${describeCause(error)})`, { cause: error });
   }
+  if (held === null) throw new AgebootError("IO", `${path}: cannot create output (its directory does not exist)`);
+  return held;
 }
 
 /** A new file beside OUTPUT, under a random name; an existing name (planted or not) is never opened. */

@@ -4,7 +4,7 @@
 // path after chmod (they own the file they created). The output must be a new
 // file of root's that replaced theirs by rename, never their inode.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CANARY } from "../helpers/canary.js";
@@ -114,6 +114,32 @@ describe("decrypt -o in a directory another user can write", () => {
 });
 
 describe("decrypt -o refuses to replace what is not a regular file", () => {
+  it("a directory on the way that its owner swapped for a symlink: refused, nothing written where it points", () => {
+    const suffix = Math.random().toString(36).slice(2);
+    const home = join(dir, `alice-home-${suffix}`);
+    mkdirSync(home, { mode: 0o755 });
+    chownSync(home, alice.uid, alice.gid);
+    const rootOnly = join(dir, `root-only-${suffix}`);
+    mkdirSync(rootOnly, { mode: 0o700 });
+    writeFileSync(join(rootOnly, "authorized_keys"), "root's own\n");
+    // alice owns her home: she can make `inbox` a link to a directory only root may write.
+    symlinkSync(rootOnly, join(home, "inbox"));
+    lchownSync(join(home, "inbox"), alice.uid, alice.gid);
+    const result = runAgeboot(["decrypt", "-i", key, "-o", join(home, "inbox", "authorized_keys"), secretFile]);
+    expect(result.status).toBe(1);
+    expect(result.stderr.toString()).toContain("refusing to follow it");
+    expect(readFileSync(join(rootOnly, "authorized_keys"), "utf8")).toBe("root's own\n");
+    expect(readdirSync(rootOnly)).toEqual(["authorized_keys"]);
+  });
+
+  it("a relative OUTPUT lands in the working directory", () => {
+    const cwd = join(dir, `relative-${Math.random().toString(36).slice(2)}`);
+    mkdirSync(cwd);
+    const result = runAgeboot(["decrypt", "-i", key, "-o", "out.txt", secretFile], { cwd });
+    expect(result.status, result.stderr.toString()).toBe(0);
+    expect(readFileSync(join(cwd, "out.txt")).equals(plaintext)).toBe(true);
+  });
+
   it("a device such as /dev/null stays a device, its mode untouched", () => {
     // A null device of the test's own (major 1, minor 3), not the host's /dev/null: the code
     // before this fix chmod-ed its output to 0600, which on the real one breaks every
