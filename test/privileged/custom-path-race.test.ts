@@ -5,7 +5,7 @@
 // decides, nothing may be created, renamed or removed in the root-owned
 // directory: its entries and its mtime (which any of those changes) stay put.
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,6 +29,10 @@ let attacker: ChildProcess | null = null;
 
 afterAll(() => {
   attacker?.kill("SIGKILL");
+  // alice's copies are hers by design (symlink: false in her home), and her swapping
+  // leaves them under names the manifest does not declare (app.other/...): remove her
+  // home before the fixture searches the host for plaintext outside what was declared.
+  rmSync(home, { recursive: true, force: true });
 });
 
 /**
