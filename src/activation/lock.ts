@@ -27,23 +27,27 @@ export async function acquireLock(mountPoint: string, timeoutSeconds: number): P
   } catch (error) {
     throw new AgebootError("SETUP", `${path}: cannot open the lock file (${describeCause(error)})`, { cause: error });
   }
-  requireOwnLockFile(fd, path);
-  const status = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn("flock", ["--exclusive", "--wait", String(timeoutSeconds), "3"], { stdio: ["ignore", "ignore", "ignore", fd] });
-    child.on("error", reject);
-    child.on("exit", (code) => resolve(code));
-  }).catch((error: Error) => {
+  // Every way out but success closes the descriptor: a lock taken and then left
+  // open by a failed write (ENOSPC on /run) would hold every later run off until exit.
+  try {
+    requireOwnLockFile(fd, path);
+    const status = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn("flock", ["--exclusive", "--wait", String(timeoutSeconds), "3"], { stdio: ["ignore", "ignore", "ignore", fd] });
+      child.on("error", reject);
+      child.on("exit", (code) => resolve(code));
+    }).catch((error: Error) => {
+      throw new AgebootError("SETUP", `cannot run flock(1) from util-linux to lock ${path} (${error.message})`, { cause: error });
+    });
+    if (status !== 0) throw new AgebootError("SETUP", `${path}: another ageboot run held the lock for ${timeoutSeconds} s; giving up`);
+    // For people looking at a stuck host: who holds it.
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid}\n`, 0);
+    crashPoint("write lock holder");
+  } catch (error) {
     closeSync(fd);
-    throw new AgebootError("SETUP", `cannot run flock(1) from util-linux to lock ${path} (${error.message})`, { cause: error });
-  });
-  if (status !== 0) {
-    closeSync(fd);
-    throw new AgebootError("SETUP", `${path}: another ageboot run held the lock for ${timeoutSeconds} s; giving up`);
+    if (error instanceof AgebootError) throw error;
+    throw new AgebootError("SETUP", `${path}: cannot use the lock file (${describeCause(error)})`, { cause: error });
   }
-  // For people looking at a stuck host: who holds it.
-  ftruncateSync(fd, 0);
-  writeSync(fd, `${process.pid}\n`, 0);
-  crashPoint("write lock holder");
   return () => closeSync(fd);
 }
 
@@ -65,10 +69,7 @@ function requireOwnLockFile(fd: number, path: string): void {
       : info.uid !== self
         ? `is owned by uid ${info.uid}, not ${self === 0 ? "root" : `uid ${self}`}`
         : null;
-  if (problem !== null) {
-    closeSync(fd);
-    throw new AgebootError("SETUP", `${path}: the lock file ${problem}; refusing to use it. Remove it, and ageboot makes a new one`);
-  }
+  if (problem !== null) throw new AgebootError("SETUP", `${path}: the lock file ${problem}; refusing to use it. Remove it, and ageboot makes a new one`);
   fchmodSync(fd, 0o600);
   crashPoint("chmod lock file");
 }
