@@ -9,4 +9,6 @@ if [ "$(id -u)" != 0 ]; then
 fi
 AGEBOOT_OUTER_MOUNT_NS=$(readlink /proc/self/ns/mnt)
 export AGEBOOT_OUTER_MOUNT_NS
+# Property tests run their full count here (npm run test:unit alone runs a tenth, to stay fast).
+export AGEBOOT_PROPERTY_RUNS_SCALE=${AGEBOOT_PROPERTY_RUNS_SCALE:-1}
 exec unshare --mount --propagation private -- npx vitest run "$@"

@@ -1,7 +1,9 @@
 // Crafted headers that make decryption cost time and error messages cost
 // space (issue 12, item 9): each is opened with every kind of key a host
-// holds, as activation opens it, and must be answered within the budget:
-// refused past the limits, or "no identity matches" with a short message.
+// holds, as activation opens it, and is refused past the limits, or answered
+// "no identity matches" with a short message. In process and without tools,
+// but in the privileged tier with the rest of the hostile corpus: it spends
+// seconds of processor time on purpose, which the fast unit tier cannot afford.
 import { generateHybridIdentity, generateX25519Identity } from "age-encryption";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
