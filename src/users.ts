@@ -87,7 +87,8 @@ export class UserDatabase {
   }
 }
 
-function isId(text: string | undefined): text is string {
+/** Whether an owner or group is written as a numeric id (as chown(1) takes it) rather than a name. */
+export function isId(text: string | undefined): text is string {
   return text !== undefined && /^\d{1,10}$/.test(text) && Number(text) < 2 ** 32 - 1;
 }
 

@@ -4,7 +4,7 @@ import type { Stanza } from "../age/header.js";
 import { AgebootError, describeCause } from "../errors.js";
 import { summarizeList } from "../summarize-list.js";
 import type { Manifest, SecretSpec } from "../manifest/types.js";
-import type { UserDatabase } from "../users.js";
+import { isId, type UserDatabase } from "../users.js";
 import type { HostPublicKey } from "./host-keys.js";
 
 /**
@@ -27,7 +27,6 @@ export interface SecretCheck {
 
 /** Stanza types whose arguments name no recipient: only the private key can tell whether they are ours. */
 const ANONYMOUS_STANZAS = new Set(["X25519", "mlkem768x25519", "scrypt"]);
-const isId = (text: string) => /^\d{1,10}$/.test(text);
 
 /**
  * Everything knowable about a manifest's secrets without the private key and
