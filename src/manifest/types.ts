@@ -22,6 +22,10 @@ export interface SecretSpec extends SecretSource {
   readonly mode: number;
   /** For a custom path: a symlink to secretsDir/<name> (true) or a copy (false). */
   readonly symlink: boolean;
+  /** systemd units to restart when this secret is added, changed or removed (full names, deduplicated; ./units.ts). */
+  readonly restartUnits: readonly string[];
+  /** systemd units to reload (or restart, when they cannot reload) when it is added, changed or removed. */
+  readonly reloadUnits: readonly string[];
 }
 
 /** Manifest version 1, validated, with defaults applied (README, docs/design.md). */

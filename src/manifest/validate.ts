@@ -1,10 +1,12 @@
 import { isAbsolute, normalize, posix } from "node:path";
 import { forbiddenCustomPathReason } from "./forbidden-paths.js";
 import { parseMode } from "./mode.js";
+import { printable } from "./printable.js";
+import { parseUnitList } from "./units.js";
 import { MANIFEST_DEFAULTS, SECRET_FORMATS, type Manifest, type SecretFormat, type SecretSpec } from "./types.js";
 
 const topLevelFields = new Set(["version", "secretsDir", "secretsMountPoint", "identityPaths", "keepGenerations", "secrets"]);
-const secretFields = new Set(["file", "format", "path", "owner", "group", "mode", "symlink"]);
+const secretFields = new Set(["file", "format", "path", "owner", "group", "mode", "symlink", "restartUnits", "reloadUnits"]);
 /** Generous, but bounded: a manifest is configuration, not data. */
 const MAX_STRING_LENGTH = 4096;
 const MAX_SECRETS = 100_000;
@@ -102,9 +104,11 @@ function validateSecret(
   const mode = fileMode(raw["mode"], (what) => report("mode", what));
   const symlink = raw["symlink"] ?? MANIFEST_DEFAULTS.symlink;
   if (typeof symlink !== "boolean") report("symlink", `must be true or false, found ${describe(symlink)}`);
+  const restartUnits = parseUnitList(raw["restartUnits"], (what) => report("restartUnits", what));
+  const reloadUnits = parseUnitList(raw["reloadUnits"], (what) => report("reloadUnits", what));
 
-  if (!valid || !file || !path || owner === null || group === null || mode === null) return null;
-  return { name, format: format as SecretFormat, file, path, owner, group, mode, symlink: symlink as boolean };
+  if (!valid || !file || !path || owner === null || group === null || mode === null || restartUnits === null || reloadUnits === null) return null;
+  return { name, format: format as SecretFormat, file, path, owner, group, mode, symlink: symlink as boolean, restartUnits, reloadUnits };
 }
 
 /** Why a secret name is unusable, or null. Names may contain "/" (sub-directories), as in agenix. */
@@ -200,12 +204,4 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (typeof value === "object") return "a mapping";
   return String(value);
-}
-
-/** Escape control, invisible and bidirectional characters and cut long values, so an error message stays one readable line that says what it is. */
-export function printable(text: string): string {
-  const escaped = JSON.stringify(text)
-    .slice(1, -1)
-    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (character) => `\\u${character.codePointAt(0)!.toString(16).padStart(4, "0")}`);
-  return escaped.length > 120 ? `${escaped.slice(0, 117)}...` : escaped;
 }

@@ -37,10 +37,34 @@ describe("manifest validation", () => {
             group: undefined,
             mode: 0o400,
             symlink: true,
+            restartUnits: [],
+            reloadUnits: [],
           },
         ],
       },
     });
+  });
+
+  it("takes systemd unit names as systemctl does, and refuses what no unit can be named", () => {
+    const units = (restartUnits: unknown) => validateManifest({ version: 1, secrets: { db: { file: "/s/db.age", restartUnits } } });
+    const accepted = units(["nginx", "nginx.service", "getty@tty1.service", "backup.timer", "a.b"]);
+    expect("manifest" in accepted && accepted.manifest.secrets[0]!.restartUnits).toEqual(["nginx.service", "getty@tty1.service", "backup.timer", "a.b.service"]);
+    for (const [bad, why] of [
+      [["getty@.service"], "is a template: name an instance"],
+      [["x y.service"], "is not a systemd unit name"],
+      [["../etc.service"], "is not a systemd unit name"],
+      [[`${"a".repeat(250)}.service`], "longer than 255"],
+      ["nginx.service", "must be a list"],
+      [[1], "must be a list"],
+    ] as const) {
+      const result = units(bad);
+      expect("problems" in result && result.problems.join("\n")).toContain(why);
+      expect("problems" in result && result.problems[0]).toMatch(/^secret "db" field "restartUnits": /);
+    }
+    const reload = validateManifest({ version: 1, secrets: { db: { file: "/s/db.age", reloadUnits: ["x\u202e.service"] } } });
+    expect("problems" in reload && reload.problems[0]).toBe(
+      'secret "db" field "reloadUnits": "x\\u202e.service" is not a systemd unit name (letters, digits and ":_.\\-", one "@" before an instance)',
+    );
   });
 
   it('takes "format" per secret: "age" is the default and the only format so far; anything else names the secret', () => {

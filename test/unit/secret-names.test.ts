@@ -2,7 +2,8 @@
 // manifest must not be able to make those lines say something else with
 // invisible or bidirectional characters, or with two spellings of one name.
 import { describe, expect, it } from "vitest";
-import { printable, secretNameProblem, validateManifest } from "../../src/manifest/validate.js";
+import { printable } from "../../src/manifest/printable.js";
+import { secretNameProblem, validateManifest } from "../../src/manifest/validate.js";
 
 const spoofing: Array<[string, string]> = [
   ["right-to-left override", "invoice\u202Etxt.exe"],
