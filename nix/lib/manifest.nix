@@ -6,7 +6,7 @@
 # values of its age.* options.
 #
 # secrets: an attribute set of agenix secret settings:
-#   { name, file, path, mode, owner, group, symlink }
+#   { name, file, path, mode, owner, group, symlink, restartUnits?, reloadUnits? }
 # `file` may be a path (copied to the store, as agenix does) or a string.
 {
   secrets,
@@ -27,7 +27,9 @@ let
         owner = secret.owner;
         symlink = secret.symlink;
       }
-      // (if (secret.group or null) == null then { } else { group = secret.group; });
+      // (if (secret.group or null) == null then { } else { group = secret.group; })
+      // (if (secret.restartUnits or [ ]) == [ ] then { } else { inherit (secret) restartUnits; })
+      // (if (secret.reloadUnits or [ ]) == [ ] then { } else { inherit (secret) reloadUnits; });
     };
 in
 {

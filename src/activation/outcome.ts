@@ -36,6 +36,16 @@ export class SecretOutcome {
     return this.secret.name;
   }
 
+  /** Units to restart when it is added, changed or removed. */
+  get restartUnits(): readonly string[] {
+    return this.secret.restartUnits;
+  }
+
+  /** Units to reload when it is added, changed or removed. */
+  get reloadUnits(): readonly string[] {
+    return this.secret.reloadUnits;
+  }
+
   /** Record why the secret cannot be installed; the first cause wins. */
   fail(error: unknown): void {
     if (this.failure !== null) return;
