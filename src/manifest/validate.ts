@@ -1,10 +1,11 @@
 import { isAbsolute, normalize, posix } from "node:path";
 import { forbiddenCustomPathReason } from "./forbidden-paths.js";
 import { parseMode } from "./mode.js";
+import { secretKey } from "./sops-key.js";
 import { MANIFEST_DEFAULTS, SECRET_FORMATS, type Manifest, type SecretFormat, type SecretSpec } from "./types.js";
 
 const topLevelFields = new Set(["version", "secretsDir", "secretsMountPoint", "identityPaths", "keepGenerations", "secrets"]);
-const secretFields = new Set(["file", "format", "path", "owner", "group", "mode", "symlink"]);
+const secretFields = new Set(["file", "format", "key", "path", "owner", "group", "mode", "symlink"]);
 /** Generous, but bounded: a manifest is configuration, not data. */
 const MAX_STRING_LENGTH = 4096;
 const MAX_SECRETS = 100_000;
@@ -87,6 +88,7 @@ function validateSecret(
   const file = absolutePath(raw["file"], "", (_, what) => report("file", raw["file"] === undefined ? "is required" : what));
   const format = raw["format"] ?? MANIFEST_DEFAULTS.format;
   if (!SECRET_FORMATS.includes(format as SecretFormat)) report("format", `must be one of ${SECRET_FORMATS.map((known) => `"${known}"`).join(", ")}, found ${describe(format)}`);
+  const key = SECRET_FORMATS.includes(format as SecretFormat) ? secretKey(name, format as SecretFormat, raw["key"], (what) => report("key", what)) : undefined;
   const defaultPath = posix.join(secretsDir, name);
   const path = raw["path"] === undefined ? defaultPath : absolutePath(raw["path"], "", (_, what) => report("path", what));
   if (path && path !== defaultPath) {
@@ -104,7 +106,7 @@ function validateSecret(
   if (typeof symlink !== "boolean") report("symlink", `must be true or false, found ${describe(symlink)}`);
 
   if (!valid || !file || !path || owner === null || group === null || mode === null) return null;
-  return { name, format: format as SecretFormat, file, path, owner, group, mode, symlink: symlink as boolean };
+  return { name, format: format as SecretFormat, ...(key === undefined ? {} : { key }), file, path, owner, group, mode, symlink: symlink as boolean };
 }
 
 /** Why a secret name is unusable, or null. Names may contain "/" (sub-directories), as in agenix. */
