@@ -42,7 +42,7 @@ export function valueAtKeyPath(branch: SopsMap, key: string): Buffer {
       }
       node = items[Number(component)]!;
     } else {
-      throw new AgebootError("PLAN", `key "${prefix}" not found: "${parent}" is a ${describeKind(node)}, not a mapping`);
+      throw new AgebootError("PLAN", `key "${prefix}" not found: "${parent}" is ${describeKind(node)}, not a mapping`);
     }
   }
   if (node.kind === "scalar" && (node.type === "str" || node.type === "time"))
@@ -54,18 +54,18 @@ export function valueAtKeyPath(branch: SopsMap, key: string): Buffer {
           10,
         )}) or use format "binary"/key "" for the whole file`
       : "";
-  throw new AgebootError("PLAN", `the value of key "${key}" is a ${describeKind(node)}, not a string; a secret must be a string (as in sops-nix)${hint}`);
+  throw new AgebootError("PLAN", `the value of key "${key}" is ${describeKind(node)}, not a string; a secret must be a string (as in sops-nix)${hint}`);
 }
 
 function describeKind(node: SopsValue): string {
   switch (node.kind) {
     case "map":
-      return "mapping";
+      return "a mapping";
     case "list":
-      return "list";
+      return "a list";
     case "null":
       return "null";
     case "scalar":
-      return { str: "string", int: "integer", float: "float", bool: "boolean", time: "time", bytes: "byte string" }[node.type];
+      return { str: "a string", int: "an integer", float: "a float", bool: "a boolean", time: "a time", bytes: "a byte string" }[node.type];
   }
 }
