@@ -41,7 +41,7 @@ export function compileRe2(pattern: string, where: string): RegExp {
   if (/\\[pP][A-Za-z]/.test(source)) throw refuse("a one-letter Unicode class without braces (write \\p{L})");
   source = source.replaceAll("(?P<", "(?<").replaceAll("\\A", "^").replaceAll("\\z", "$");
   if (caseless) {
-    if (/[^\x00-\x7f]/.test(source)) throw refuse("(?i) with non-ASCII letters");
+    if ([...source].some((character) => character.charCodeAt(0) > 0x7f)) throw refuse("(?i) with non-ASCII letters");
     source = foldAsciiCase(source);
   }
   if (!linearEngineEnabled) {

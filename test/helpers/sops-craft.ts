@@ -76,7 +76,7 @@ export async function craftBinary(data: string, options: CraftOptions): Promise<
 
 /** Flatten metadata as the dotenv and INI stores do: `age__list_0__map_enc`, newlines as a literal "\n". */
 function flatten(value: Plain, prefix: string, out: Array<[string, string]>): void {
-  if (Array.isArray(value)) value.forEach((item, index) => flatten(item, `${prefix}__list_${index}`, out));
+  if (Array.isArray(value)) for (const [index, item] of value.entries()) flatten(item, `${prefix}__list_${index}`, out);
   else if (value !== null && typeof value === "object") for (const [key, item] of Object.entries(value)) flatten(item, prefix === "" ? key : `${prefix}__map_${key}`, out);
   else out.push([prefix, String(value).replaceAll("\n", "\\n")]);
 }
