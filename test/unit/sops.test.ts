@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgebootError } from "../../src/errors.js";
 import { identitiesFromAgeFile } from "../../src/identities/age-keys.js";
 import type { LoadedIdentity } from "../../src/identities/types.js";
+import { sopsFileProblems } from "../../src/sops/check.js";
 import { compileRe2 } from "../../src/sops/re2.js";
 import { goFloatG, goFloatText, lastModifiedAad } from "../../src/sops/scalars.js";
 import type { SopsFormat } from "../../src/sops/document.js";
@@ -135,6 +136,16 @@ describe("sops files", () => {
     expect(error.message).toContain(`tried: X25519 ${recipient} (/test/host-key.txt)`);
     const pgpOnly = yaml.replace(/ {4}age:[\s\S]*?(?= {4}lastmodified)/, '    pgp:\n        - fp: "ABCD"\n          enc: "x"\n');
     expect((await failure(pgpOnly, "yaml", "api_token")).message).toContain("this file can only be opened with PGP/KMS keys (pgp), which ageboot does not support");
+  });
+});
+
+describe("ageboot check on sops secrets (no private key)", () => {
+  it("finds a missing key path and a value that is not a string from the encrypted file alone", async () => {
+    const file = write(await craftYaml(tree, { recipients: [otherRecipient] }));
+    const spec = (key: string) => ({ name: "s", format: "yaml" as const, key, file, path: "/run/agenix/s", owner: "root", group: undefined, mode: 0o400, symlink: true });
+    expect(sopsFileProblems(spec("db/password"))).toEqual([]);
+    expect(sopsFileProblems(spec("db/nope"))[0]).toContain('key "db/nope" not found: "db" has the keys "password", "port", "replicas"');
+    expect(sopsFileProblems(spec("db/port"))).toEqual(['the value of key "db/port" is encrypted as int, not a string; a secret must be a string (as in sops-nix)']);
   });
 });
 
