@@ -4,6 +4,7 @@ import type { Stanza } from "../age/header.js";
 import { AgebootError, describeCause } from "../errors.js";
 import { summarizeList } from "../summarize-list.js";
 import type { Manifest, SecretSpec } from "../manifest/types.js";
+import { sopsFileProblems } from "../sops/check.js";
 import { isId, type UserDatabase } from "../users.js";
 import type { HostPublicKey } from "./host-keys.js";
 
@@ -49,6 +50,10 @@ export async function checkManifest(manifest: Manifest, hostKeys: readonly HostP
 }
 
 async function fileProblems(secret: SecretSpec, problems: string[]): Promise<readonly Stanza[] | null> {
+  if (secret.format !== "age") {
+    problems.push(...sopsFileProblems(secret));
+    return null;
+  }
   try {
     if (!statSync(secret.file).isFile()) {
       problems.push(`file ${secret.file} is not a regular file`);

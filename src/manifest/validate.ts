@@ -2,11 +2,12 @@ import { isAbsolute, normalize, posix } from "node:path";
 import { forbiddenCustomPathReason } from "./forbidden-paths.js";
 import { parseMode } from "./mode.js";
 import { printable } from "./printable.js";
-import { parseUnitList } from "./units.js";
+import { secretKey } from "./sops-key.js";
 import { MANIFEST_DEFAULTS, SECRET_FORMATS, type Manifest, type SecretFormat, type SecretSpec } from "./types.js";
+import { parseUnitList } from "./units.js";
 
 const topLevelFields = new Set(["version", "secretsDir", "secretsMountPoint", "identityPaths", "keepGenerations", "secrets"]);
-const secretFields = new Set(["file", "format", "path", "owner", "group", "mode", "symlink", "restartUnits", "reloadUnits"]);
+const secretFields = new Set(["file", "format", "key", "path", "owner", "group", "mode", "symlink", "restartUnits", "reloadUnits"]);
 /** Generous, but bounded: a manifest is configuration, not data. */
 const MAX_STRING_LENGTH = 4096;
 const MAX_SECRETS = 100_000;
@@ -89,6 +90,7 @@ function validateSecret(
   const file = absolutePath(raw["file"], "", (_, what) => report("file", raw["file"] === undefined ? "is required" : what));
   const format = raw["format"] ?? MANIFEST_DEFAULTS.format;
   if (!SECRET_FORMATS.includes(format as SecretFormat)) report("format", `must be one of ${SECRET_FORMATS.map((known) => `"${known}"`).join(", ")}, found ${describe(format)}`);
+  const key = SECRET_FORMATS.includes(format as SecretFormat) ? secretKey(name, format as SecretFormat, raw["key"], (what) => report("key", what)) : undefined;
   const defaultPath = posix.join(secretsDir, name);
   const path = raw["path"] === undefined ? defaultPath : absolutePath(raw["path"], "", (_, what) => report("path", what));
   if (path && path !== defaultPath) {
@@ -108,7 +110,7 @@ function validateSecret(
   const reloadUnits = parseUnitList(raw["reloadUnits"], (what) => report("reloadUnits", what));
 
   if (!valid || !file || !path || owner === null || group === null || mode === null || restartUnits === null || reloadUnits === null) return null;
-  return { name, format: format as SecretFormat, file, path, owner, group, mode, symlink: symlink as boolean, restartUnits, reloadUnits };
+  return { name, format: format as SecretFormat, ...(key === undefined ? {} : { key }), file, path, owner, group, mode, symlink: symlink as boolean, restartUnits, reloadUnits };
 }
 
 /** Why a secret name is unusable, or null. Names may contain "/" (sub-directories), as in agenix. */
