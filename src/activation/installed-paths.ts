@@ -32,7 +32,7 @@ export interface InstalledPath {
  * with nothing. It is written before the generation becomes current and removed
  * with it (./generations.ts), so it always describes a generation that exists.
  */
-const RECORD_NAME = /^\.custom-paths-([1-9][0-9]{0,15})\.json$/;
+export const RECORD_NAME = /^\.custom-paths-([1-9][0-9]{0,15})\.json$/;
 
 export function recordPath(mountPoint: string, generation: number): string {
   return `${mountPoint}/.custom-paths-${generation}.json`;
@@ -78,7 +78,8 @@ export function readRecord(mountPoint: string, generation: number | null, log: L
   }
 }
 
-function isInstalledPath(value: unknown): value is InstalledPath {
+/** One entry of a record as ageboot writes it (also read by `ageboot status`). */
+export function isInstalledPath(value: unknown): value is InstalledPath {
   if (typeof value !== "object" || value === null) return false;
   const entry = value as Record<string, unknown>;
   return (
