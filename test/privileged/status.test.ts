@@ -12,6 +12,7 @@ import { type AgebootRunOptions, runAgeboot } from "../helpers/ageboot-process.j
 import { TestHost } from "../helpers/host.js";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
+import { sshKeygen } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -141,7 +142,7 @@ describe("ageboot status", () => {
       "db-password": { file: host.encrypt(VALUES.db), owner: alice.name, mode: "0400" },
       "nested/cert": { file: host.encrypt(VALUES.cert), path: symlinkPath, group: shared.name, mode: "0440" },
       "alice-token": { file: host.encrypt(VALUES.token), owner: alice.name, path: copyPath, symlink: false },
-      "declared-later": { file: host.encrypt("later") },
+      "declared-later": { file: host.encrypt("later", `${sshKeygen(host.root, "another_host_key", "ed25519")}.pub`) },
     });
     const { exit, report } = statusJson(["--manifest", host.manifestPath]);
     expect(exit).toBe(1);
@@ -149,7 +150,11 @@ describe("ageboot status", () => {
     const paths = Object.fromEntries(report.customPaths.entries.map((entry) => [entry.path, entry]));
     expect(paths[symlinkPath]).toMatchObject({ state: "replaced", detail: expect.stringContaining("a symlink to /etc/passwd") });
     expect(paths[copyPath]).toMatchObject({ state: "differs", detail: "its content is not the secret's" });
-    expect(report.secrets.entries.find((row) => row.name === "declared-later")).toMatchObject({ installed: { state: "missing" }, declared: { state: "missing" } });
+    // Declared since the last activation, and encrypted to another host's key: both said.
+    expect(report.secrets.entries.find((row) => row.name === "declared-later")).toMatchObject({
+      installed: { state: "missing" },
+      declared: { state: "missing", recipients: { state: "no-match", detail: expect.stringContaining("no identity matches: the file is encrypted to [ssh-ed25519 ") } },
+    });
     expect(report.findings.map((finding) => finding.subject)).toEqual(expect.arrayContaining([`path ${symlinkPath}`, `path ${copyPath}`, "secret declared-later"]));
 
     // alice swaps her copy for a FIFO: reported as such, never opened (which would wait for a writer).
@@ -163,6 +168,7 @@ describe("ageboot status", () => {
     expect(text.exit).toBe(1);
     expect(text.stdout).toMatch(/^ageboot status: \d+ problems \(exit 1\)/);
     expect(text.stdout).toContain("REPLACED: a symlink to /etc/passwd");
+    expect(text.stdout).toMatch(/^declared-later +- +- +- +- +MISSING +NO MATCH$/m);
   });
 
   it("a symlink a user planted on the way to a custom path is not followed", () => {
