@@ -85,6 +85,7 @@ describe("a user's own secrets", () => {
         "shell/env": { file: encryptForAlice(session, "env-1"), mode: "0440" },
         // agenix's home-manager module writes its paths for the shell to expand; so can a hand-written manifest.
         "app-key": { file: encryptForAlice(session, "app-1"), path: "~/.config/app/key" },
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal text agenix's module writes, for ageboot to expand.
         "in-runtime": { file: encryptForAlice(session, "copy-1"), path: "${XDG_RUNTIME_DIR}/app/copy", symlink: false, mode: "0600" },
         named: { file: encryptForAlice(session, "named-1"), owner: alice.name },
       },
