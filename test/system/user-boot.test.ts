@@ -87,7 +87,11 @@ it("a lingering user's unit decrypts their secrets into their runtime tmpfs at b
   put(root, "var/lib/systemd/linger/alice", "");
 
   put(root, "usr/local/bin/check-user", readFileSync(join(repoRoot, "test/system/check-user.sh")), 0o755);
-  put(root, "etc/systemd/system/checker.service", "[Unit]\nAfter=multi-user.target\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/check-user\n[Install]\nWantedBy=multi-user.target\n");
+  put(
+    root,
+    "etc/systemd/system/checker.service",
+    "[Unit]\nAfter=multi-user.target\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/check-user\n[Install]\nWantedBy=multi-user.target\n",
+  );
   mkdirSync(join(root, "etc/systemd/system/multi-user.target.wants"), { recursive: true });
   symlinkSync("/etc/systemd/system/checker.service", join(root, "etc/systemd/system/multi-user.target.wants/checker.service"));
 
