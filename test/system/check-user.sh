@@ -36,7 +36,8 @@ hash() { sha256sum < "$1" | cut -d' ' -f1; }
   as_alice systemctl --user restart ageboot-user.service; echo "restart_rc=$?"
   echo "secrets_dir_after_restart=$(readlink /run/user/$uid/agenix)"
   echo "token_after_restart=$(hash /run/user/$uid/agenix/token)"
-  journalctl -b --user-unit=ageboot-user.service --no-pager -o cat > /results/journal.txt 2>&1
+  # --user-unit would also match _UID=0 (the caller); the field alone matches her unit.
+  journalctl -b _SYSTEMD_USER_UNIT=ageboot-user.service --no-pager -o cat > /results/journal.txt 2>&1
   echo "done=yes"
 } > "$out" 2>&1
 systemctl poweroff --no-block
