@@ -17,6 +17,9 @@
 
       nixosModules.default = ./nix/module.nix;
       nixosModules.ageboot = ./nix/module.nix;
+      # A user's own secrets, without root (docs/home-manager.md); agenix names its own homeManagerModules.age.
+      homeManagerModules.default = ./nix/home-manager.nix;
+      homeManagerModules.ageboot = ./nix/home-manager.nix;
 
       # Pure functions (builtins only): the manifest, and the activation snippets.
       lib.manifest = import ./nix/lib/manifest.nix;

@@ -8,7 +8,8 @@ import { newGenerationCommits } from "./activation/failure-policy.js";
 import { Generations } from "./activation/generations.js";
 import { removeStalePaths } from "./activation/installed-paths.js";
 import { acquireLock } from "./activation/lock.js";
-import { ensureSecretsMount, unmountSecretsMount } from "./activation/mount.js";
+import { type HostContext, SYSTEM_HOST } from "./activation/host-context.js";
+import { unmountSecretsMount } from "./activation/mount.js";
 import { planSecrets } from "./activation/plan.js";
 import type { ActivationResult } from "./activation/report.js";
 import { requestUnits, type UnitsVia } from "./activation/request-units.js";
@@ -41,6 +42,8 @@ export interface ActivateOptions {
   readonly unitsVia?: UnitsVia;
   /** sd_notify STATUS= progress. */
   readonly status?: (text: string) => Promise<void>;
+  /** Whose secrets: the host's (default) or one user's (activate --user; ./activation/host-context.ts). */
+  readonly host?: HostContext;
 }
 
 /**
@@ -49,7 +52,8 @@ export interface ActivateOptions {
  *   1. plan         one outcome per declared secret: file, owner, group, custom path checked
  *   2. identities   the host's keys; none usable stops the run before anything is touched
  *   3. lock         runs are serialised
- *   4. mount        the memory-backed mount; generations read, leftovers of crashed runs removed
+ *   4. mount        the memory-backed mount (--user: the user's tmpfs, checked); generations
+ *                   read, leftovers of crashed runs removed
  *   5. stage        every planned secret decrypted through its source into a new generation
  *   6. custom paths symlinks and copies prepared under temporary names; the record of them
  *   7. commit       or discard, by the failure policy (./activation/failure-policy.ts); a
@@ -70,6 +74,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
   const dryRun = options.dryRun ?? false;
   const status = options.status ?? (async () => {});
   const concurrency = options.concurrency ?? 8;
+  const host = options.host ?? SYSTEM_HOST;
   const { secretsDir, secretsMountPoint: mountPoint } = manifest;
   // --log-level debug shows where the time goes, step by step.
   const stepDone = (step: string) => log.debug(`${step} done at ${Math.round(performance.now() - started)} ms`);
@@ -86,9 +91,9 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     const users = UserDatabase.load();
     // Outside NixOS the keys group is rarely in /etc/group, and asking NSS means a
     // getent(1) child: let it run while we plan and read keys; the mount needs it.
-    const keysGidLookup = users.group("keys");
+    const keysGidLookup = host.directoryGroup(users);
     keysGidLookup.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
-    const outcomes = await planSecrets(manifest, users, { deferUnknownOwners: options.deferUnknownOwners ?? false });
+    const outcomes = await planSecrets(manifest, users, { deferUnknownOwners: options.deferUnknownOwners ?? false, ownershipProblem: host.ownershipProblem });
     const finish = (
       fields: Omit<ActivationResult, "dryRun" | "outcomes" | "durationMs" | "units" | "unitsAskedThrough">,
       units: UnitRequests = NO_UNITS,
@@ -113,7 +118,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
 
     // 4. Mount, and read which generations exist and which one users see.
     const keysGid = await keysGidLookup;
-    if (!dryRun) ({ mountedHere } = await ensureSecretsMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid }, log));
+    if (!dryRun) ({ mountedHere } = await host.prepareMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid }, log));
     const generations = Generations.read(mountPoint, secretsDir);
     generationsRead = generations;
     if (!dryRun) generations.removeLeftovers();

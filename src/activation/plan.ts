@@ -26,12 +26,20 @@ export const DEFERRED_OWNERSHIP = { uid: 0, gid: 0, mode: 0o400 } as const;
  * here fails under the failure policy; the others go on to be staged. With
  * \`deferUnknownOwners\`, an owner or group that does not exist yet is no
  * failure: the secret is staged with DEFERRED_OWNERSHIP and marked deferred.
+ * \`ownershipProblem\` refuses owners and groups the host context cannot give.
  */
-export async function planSecrets(manifest: Manifest, users: UserDatabase, options: { deferUnknownOwners?: boolean } = {}): Promise<SecretOutcome[]> {
+export async function planSecrets(
+  manifest: Manifest,
+  users: UserDatabase,
+  options: { deferUnknownOwners?: boolean; ownershipProblem?: (ownership: Ownership) => string | null } = {},
+): Promise<SecretOutcome[]> {
   const outcomes: SecretOutcome[] = [];
   for (const secret of manifest.secrets) {
     const problems = problemsOf(secret);
     const ownership = await resolveOwnership(secret, users);
+    // The host context's rule (activate --user: only the user's own uid and groups).
+    const refused = typeof ownership === "string" ? null : (options.ownershipProblem?.(ownership) ?? null);
+    if (refused !== null) problems.push(refused);
     if (typeof ownership === "string" && !(options.deferUnknownOwners && problems.length === 0)) problems.push(ownership);
     if (problems.length > 0) {
       const outcome = new SecretOutcome(secret, null);

@@ -21,9 +21,11 @@ import type { UnitRequests } from "./units-step.js";
  *   Under `dry-activate` (with --dry-run) the dry-activation lists, which it
  *   only prints. Without NIXOS_ACTION (the activation script run by hand, or
  *   at boot) nobody reads the lists: systemctl is asked instead.
+ * - `systemctl-user`: the same, of the user's own manager (`systemctl --user`):
+ *   what `activate --user` asks, for the user's units.
  * - `none`: nothing is asked; the report still says which units would be.
  */
-export const UNITS_VIA = ["systemctl", "nixos-activation", "none"] as const;
+export const UNITS_VIA = ["systemctl", "systemctl-user", "nixos-activation", "none"] as const;
 export type UnitsVia = (typeof UNITS_VIA)[number];
 
 const NIXOS_LISTS = {
@@ -44,7 +46,7 @@ export async function requestUnits(requests: UnitRequests, via: UnitsVia, dryRun
     return appendToNixosLists(requests, action === "dry-activate" ? NIXOS_LISTS.dry : NIXOS_LISTS.run, log);
   }
   if (dryRun) return null;
-  return askSystemctl(requests, log);
+  return askSystemctl(requests, log, via === "systemctl-user");
 }
 
 function appendToNixosLists(requests: UnitRequests, lists: { restart: string; reload: string }, log: Logger): string | null {
@@ -77,7 +79,7 @@ function appendToNixosLists(requests: UnitRequests, lists: { restart: string; re
   return written > 0 ? "switch-to-configuration" : null;
 }
 
-async function askSystemctl(requests: UnitRequests, log: Logger): Promise<string | null> {
+async function askSystemctl(requests: UnitRequests, log: Logger, userManager = false): Promise<string | null> {
   if (!existsSync("/run/systemd/system")) {
     log.warn(`systemd is not running here; not restarted or reloaded: ${[...requests.restart, ...requests.reload].join(", ")}`);
     return null;
@@ -90,20 +92,25 @@ async function askSystemctl(requests: UnitRequests, log: Logger): Promise<string
     // One call per unit: one unit that does not exist fails only its own call (a
     // warning naming it), and a retry never queues a second restart of another.
     for (const unit of units) {
-      const failure = await systemctl(verb, [unit]);
+      const failure = await systemctl(verb, [unit], userManager);
       if (failure === null) asked = true;
       else log.warn(`${unit}: systemctl ${verb} failed: ${failure}`);
     }
   }
-  return asked ? "systemctl" : null;
+  return asked ? (userManager ? "systemctl --user" : "systemctl") : null;
 }
 
 /** Run one systemctl call; null on success, else what went wrong, in one line. */
-function systemctl(verb: string, units: readonly string[]): Promise<string | null> {
+function systemctl(verb: string, units: readonly string[], userManager: boolean): Promise<string | null> {
   return new Promise((resolve) => {
-    execFile("systemctl", ["--no-block", "--no-ask-password", verb, "--", ...units], { timeout: SYSTEMCTL_TIMEOUT_MS, maxBuffer: 64 * 1024 }, (error, _stdout, stderr) => {
-      if (error === null) resolve(null);
-      else resolve(stderr.trim().split("\n").at(-1) || describeCause(error));
-    });
+    execFile(
+      "systemctl",
+      [...(userManager ? ["--user"] : []), "--no-block", "--no-ask-password", verb, "--", ...units],
+      { timeout: SYSTEMCTL_TIMEOUT_MS, maxBuffer: 64 * 1024 },
+      (error, _stdout, stderr) => {
+        if (error === null) resolve(null);
+        else resolve(stderr.trim().split("\n").at(-1) || describeCause(error));
+      },
+    );
   });
 }

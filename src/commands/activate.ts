@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { activate } from "../activate.js";
+import { userHost } from "../activation/host-context.js";
 import { runSucceeded } from "../activation/failure-policy.js";
 import { headline, summarize, type ActivationResult } from "../activation/report.js";
 import { UNITS_VIA, type UnitsVia } from "../activation/request-units.js";
@@ -7,7 +8,15 @@ import { AgebootError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { loadManifest } from "../manifest/load.js";
 import { statusNotifier } from "../notify.js";
+import { readUserEnvironment } from "../user/environment.js";
+import { requireUserRuntimeDirectory } from "../user/runtime-directory.js";
 import { DEFAULT_MANIFESTS, defaultManifestPath, lockTimeoutSeconds, refusePositionals } from "./manifest-arguments.js";
+
+/** A user's manifest, as the help says it (and as ageboot-user.service reads it). */
+const USER_MANIFESTS = ["$XDG_CONFIG_HOME/ageboot/manifest.json", "manifest.yaml"];
+function userManifests(configHome: string): string[] {
+  return [`${configHome}/ageboot/manifest.json`, `${configHome}/ageboot/manifest.yaml`];
+}
 
 export const activateHelp = `Usage: ageboot activate [--manifest PATH] [--dry-run] [OPTIONS]
 
@@ -23,17 +32,28 @@ A custom path that cannot be installed does not hold the others back: its
 secret is installed in the new generation, the path keeps what it held, and
 the run exits 1 naming it.
 
+With --user, a user's own secrets, without root (agenix's home-manager module
+in ageboot's hands; docs/home-manager.md): nothing is mounted, the secrets and
+their generations go into $XDG_RUNTIME_DIR (by default $XDG_RUNTIME_DIR/agenix
+-> $XDG_RUNTIME_DIR/agenix.d/N), which must be a tmpfs or ramfs that is yours
+and writable by you alone; identities default to ~/.ssh/id_ed25519 and
+~/.ssh/id_rsa; every secret is owned by you. A leading $XDG_RUNTIME_DIR, $HOME
+or ~ in the manifest's paths is expanded.
+
 Units named by restartUnits and reloadUnits of every secret added, changed
 (content, owner, group or mode) or removed are restarted or reloaded once,
 after the swap, without waiting for them; none on the first run after boot.
 
 Options:
-  --manifest PATH              JSON or YAML manifest (default: ${DEFAULT_MANIFESTS.join(", then ")})
+  --manifest PATH              JSON or YAML manifest (default: ${DEFAULT_MANIFESTS.join(", then ")};
+                               with --user: ${USER_MANIFESTS.join(", then ")})
+  --user                       a user's own secrets (see above)
   --dry-run                    validate, decrypt and report what would change; touch nothing
   --lock-timeout SECONDS       wait this long for another run to finish (default 120)
   --units-via HOW              how restarts and reloads are asked for: systemctl
                                (default: try-restart / try-reload-or-restart,
-                               --no-block), nixos-activation (the lists
+                               --no-block), systemctl-user (the same with --user:
+                               the default with --user), nixos-activation (the lists
                                switch-to-configuration reads, under NIXOS_ACTION),
                                or none (only reported)
   --defer-unknown-owners       a secret whose owner or group does not exist yet is
@@ -54,6 +74,7 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
       "insecure-plain-directory": { type: "boolean" },
       "defer-unknown-owners": { type: "boolean" },
       "units-via": { type: "string" },
+      user: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -65,11 +86,22 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
   }
   refusePositionals("activate", positionals);
   const lockTimeout = lockTimeoutSeconds(values["lock-timeout"]);
-  const manifestPath = values.manifest ?? defaultManifestPath();
-  const unitsVia = values["units-via"] ?? "systemctl";
+  const user = values.user ? readUserEnvironment() : undefined;
+  if (user !== undefined) {
+    for (const option of ["insecure-plain-directory", "defer-unknown-owners"] as const) {
+      if (values[option]) throw new AgebootError("USAGE", `--${option} does not go with --user`);
+    }
+    // Before anything is read or written: step 4 checks again, but the lock file comes first.
+    requireUserRuntimeDirectory(user);
+  }
+  const unitsVia = values["units-via"] ?? (user === undefined ? "systemctl" : "systemctl-user");
   if (!UNITS_VIA.includes(unitsVia as UnitsVia)) throw new AgebootError("USAGE", `--units-via takes one of ${UNITS_VIA.join(", ")}`);
+  if (user !== undefined && unitsVia !== "systemctl-user" && unitsVia !== "none") {
+    throw new AgebootError("USAGE", "with --user, units are asked of your own systemd manager: --units-via systemctl-user (the default) or none");
+  }
+  const manifestPath = values.manifest ?? (user === undefined ? defaultManifestPath() : defaultManifestPath(userManifests(user.configHome)));
 
-  const manifest = await loadManifest(manifestPath);
+  const manifest = await loadManifest(manifestPath, user);
   const dryRun = values["dry-run"] ?? false;
   const status = statusNotifier(log);
   const result = await activate(manifest, {
@@ -80,6 +112,7 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
     deferUnknownOwners: values["defer-unknown-owners"] ?? false,
     unitsVia: unitsVia as UnitsVia,
     status,
+    ...(user === undefined ? {} : { host: userHost(user) }),
   });
   const summary = reportResult(result, log);
   await status(summary);

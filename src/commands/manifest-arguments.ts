@@ -5,8 +5,8 @@ import { AgebootError } from "../errors.js";
 export const DEFAULT_MANIFESTS = ["/etc/ageboot/manifest.json", "/etc/ageboot/manifest.yaml"];
 
 /** Where a command reads the manifest when --manifest is not given: the first default that exists. */
-export function defaultManifestPath(): string {
-  return DEFAULT_MANIFESTS.find((path) => existsSync(path)) ?? DEFAULT_MANIFESTS[0]!;
+export function defaultManifestPath(candidates: readonly string[] = DEFAULT_MANIFESTS): string {
+  return candidates.find((path) => existsSync(path)) ?? candidates[0]!;
 }
 
 /** These commands take options only; a stray word is most likely a manifest path without --manifest. */

@@ -1,6 +1,8 @@
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { AgebootError, describeCause } from "../errors.js";
 import { parseJsonRejectingDuplicates } from "./json.js";
+import type { UserEnvironment } from "../user/environment.js";
+import { expandUserPaths, userManifestDefaults, userPlacementProblems } from "../user/manifest.js";
 import type { Manifest } from "./types.js";
 import { validateManifest } from "./validate.js";
 
@@ -20,8 +22,11 @@ async function yamlParser(): Promise<typeof import("yaml").parse> {
  * Read and validate a manifest, JSON or YAML. A document that starts with "{"
  * is JSON; anything else goes to the YAML 1.2 parser, loaded only then. In both,
  * duplicate keys are an error, and YAML alias expansion is bounded (no "billion laughs").
+ * For \`activate --user\` (\`user\` given), the user's defaults and leading
+ * $XDG_RUNTIME_DIR / $HOME apply, and the secrets must stay in the runtime
+ * directory (src/user/manifest.ts).
  */
-export async function loadManifest(path: string): Promise<Manifest> {
+export async function loadManifest(path: string, user?: UserEnvironment): Promise<Manifest> {
   let text: string;
   try {
     const fd = openSync(path, "r");
@@ -45,9 +50,10 @@ export async function loadManifest(path: string): Promise<Manifest> {
     const firstLine = describeCause(error).split("\n")[0];
     throw new AgebootError("MANIFEST", `${path}: not valid JSON or YAML (${firstLine})`, { cause: error });
   }
-  const result = validateManifest(document);
-  if ("problems" in result) {
-    throw new AgebootError("MANIFEST", `${path}: invalid manifest:\n  ${result.problems.join("\n  ")}`);
+  const result = user === undefined ? validateManifest(document) : validateManifest(expandUserPaths(document, user), userManifestDefaults(user));
+  const problems = "problems" in result ? result.problems : user === undefined ? [] : userPlacementProblems(result.manifest, user);
+  if (problems.length > 0 || "problems" in result) {
+    throw new AgebootError("MANIFEST", `${path}: invalid manifest:\n  ${problems.join("\n  ")}`);
   }
   return result.manifest;
 }

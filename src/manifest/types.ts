@@ -54,3 +54,16 @@ export const MANIFEST_DEFAULTS = {
   mode: 0o400,
   symlink: true,
 } as const;
+
+/**
+ * The defaults that depend on whose secrets these are: the host's (the
+ * constants above) or, for \`activate --user\`, the user's (src/user/manifest.ts).
+ */
+export interface ManifestDefaults {
+  readonly secretsDir: string;
+  readonly secretsMountPoint: string;
+  readonly identityPaths: readonly string[];
+  readonly owner: string;
+  /** When set, the group of a secret that names none (else the owner's primary group). */
+  readonly group?: string;
+}

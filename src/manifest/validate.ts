@@ -3,7 +3,7 @@ import { forbiddenCustomPathReason } from "./forbidden-paths.js";
 import { parseMode } from "./mode.js";
 import { printable } from "./printable.js";
 import { secretKey } from "./sops-key.js";
-import { MANIFEST_DEFAULTS, SECRET_FORMATS, type Manifest, type SecretFormat, type SecretSpec } from "./types.js";
+import { MANIFEST_DEFAULTS, type ManifestDefaults, SECRET_FORMATS, type Manifest, type SecretFormat, type SecretSpec } from "./types.js";
 import { parseUnitList } from "./units.js";
 
 const topLevelFields = new Set(["version", "secretsDir", "secretsMountPoint", "identityPaths", "keepGenerations", "secrets"]);
@@ -17,7 +17,7 @@ const MAX_SECRETS = 100_000;
  * every problem found, each naming the secret and field. Nothing here touches
  * the file system: existence of files, users and groups is checked by the plan.
  */
-export function validateManifest(input: unknown): { manifest: Manifest } | { problems: string[] } {
+export function validateManifest(input: unknown, defaults: ManifestDefaults = MANIFEST_DEFAULTS): { manifest: Manifest } | { problems: string[] } {
   const problems: string[] = [];
   const problem = (where: string, what: string) => problems.push(`${where}: ${what}`);
 
@@ -25,14 +25,14 @@ export function validateManifest(input: unknown): { manifest: Manifest } | { pro
   for (const field of Object.keys(input)) if (!topLevelFields.has(field)) problem(`field "${field}"`, "unknown field");
 
   if (input["version"] !== 1) problem("version", `must be 1, found ${describe(input["version"])}`);
-  const secretsDir = absolutePath(input["secretsDir"] ?? MANIFEST_DEFAULTS.secretsDir, "secretsDir", problem);
-  const secretsMountPoint = absolutePath(input["secretsMountPoint"] ?? MANIFEST_DEFAULTS.secretsMountPoint, "secretsMountPoint", problem);
+  const secretsDir = absolutePath(input["secretsDir"] ?? defaults.secretsDir, "secretsDir", problem);
+  const secretsMountPoint = absolutePath(input["secretsMountPoint"] ?? defaults.secretsMountPoint, "secretsMountPoint", problem);
   if (secretsDir && secretsMountPoint && (isWithin(secretsDir, secretsMountPoint) || isWithin(secretsMountPoint, secretsDir))) {
     problem("secretsDir", `must not be, contain or be inside secretsMountPoint (${secretsMountPoint})`);
   }
 
   const identityPaths: string[] = [];
-  const rawIdentityPaths = input["identityPaths"] ?? MANIFEST_DEFAULTS.identityPaths;
+  const rawIdentityPaths = input["identityPaths"] ?? defaults.identityPaths;
   if (!Array.isArray(rawIdentityPaths)) problem("identityPaths", "must be a list of absolute paths");
   else
     rawIdentityPaths.forEach((entry, index) => {
@@ -53,7 +53,16 @@ export function validateManifest(input: unknown): { manifest: Manifest } | { pro
     if (names.length > MAX_SECRETS) problem("secrets", `more than ${MAX_SECRETS} secrets`);
     else
       for (const name of names) {
-        const spec = validateSecret(name, rawSecrets[name], secretsDir ?? MANIFEST_DEFAULTS.secretsDir, secretsMountPoint ?? undefined, identityPaths, problem);
+        const spec = validateSecret(
+          name,
+          rawSecrets[name],
+          secretsDir ?? defaults.secretsDir,
+          secretsMountPoint ?? undefined,
+          identityPaths,
+          defaults.owner,
+          defaults.group,
+          problem,
+        );
         if (spec) secrets.push(spec);
       }
   }
@@ -71,6 +80,8 @@ function validateSecret(
   secretsDir: string,
   secretsMountPoint: string | undefined,
   identityPaths: readonly string[],
+  defaultOwner: string,
+  defaultGroup: string | undefined,
   problem: (where: string, what: string) => void,
 ): SecretSpec | null {
   const where = (field?: string) => `secret "${printable(name)}"${field ? ` field "${field}"` : ""}`;
@@ -101,8 +112,8 @@ function validateSecret(
       if (forbidden) report("path", forbidden);
     }
   }
-  const owner = principal(raw["owner"] ?? MANIFEST_DEFAULTS.owner, (what) => report("owner", what));
-  const group = raw["group"] === undefined || raw["group"] === null ? undefined : principal(raw["group"], (what) => report("group", what));
+  const owner = principal(raw["owner"] ?? defaultOwner, (what) => report("owner", what));
+  const group = raw["group"] === undefined || raw["group"] === null ? defaultGroup : principal(raw["group"], (what) => report("group", what));
   const mode = fileMode(raw["mode"], (what) => report("mode", what));
   const symlink = raw["symlink"] ?? MANIFEST_DEFAULTS.symlink;
   if (typeof symlink !== "boolean") report("symlink", `must be true or false, found ${describe(symlink)}`);
@@ -143,7 +154,8 @@ function absolutePath(value: unknown, where: string, problem: (where: string, wh
   }
   if (value.length > MAX_STRING_LENGTH) problem(where, `longer than ${MAX_STRING_LENGTH} characters`);
   else if (value.includes("\0")) problem(where, "contains a NUL byte");
-  else if (!isAbsolute(value)) problem(where, `must be an absolute path, found "${printable(value)}"`);
+  else if (!isAbsolute(value))
+    problem(where, `must be an absolute path, found "${printable(value)}"${/^[$~]/.test(value) ? " (only activate --user expands $XDG_RUNTIME_DIR, $HOME and ~)" : ""}`);
   else if (normalize(value) !== value || (value.endsWith("/") && value !== "/")) {
     problem(where, `must be a normalized path (no "..", ".", "//" or trailing "/"), found "${printable(value)}"`);
   } else if (value === "/") problem(where, 'must not be "/"');

@@ -3,8 +3,10 @@
 # debootstrap and cached (the cache key names the suite and package list).
 # Prints the path of the cached root.
 set -euo pipefail
+# libpam-systemd: user managers get their session (XDG_RUNTIME_DIR) from pam_systemd,
+# as on any Debian install with logins (test/system/user-boot.test.ts).
 suite=bookworm
-packages=systemd,systemd-sysv,dbus,libstdc++6,passwd,util-linux,mount
+packages=systemd,systemd-sysv,dbus,libpam-systemd,libstdc++6,passwd,util-linux,mount
 key=$(printf '%s %s v1' "$suite" "$packages" | sha256sum | cut -c1-12)
 cache=${AGEBOOT_ROOT_CACHE:-/var/cache/ageboot-test}/debian-$suite-$key
 if [ ! -f "$cache/.complete" ]; then

@@ -60,3 +60,15 @@ it("gives the unit no private mount namespace (the ramfs must be visible host-wi
   const security = execFileSync("systemd-analyze", ["security", "--offline=yes", join(dir, "ageboot.service")], { encoding: "utf8" });
   expect(security).toMatch(/Overall exposure level for ageboot\.service: \d/);
 });
+
+it("systemd-analyze --user verify passes on systemd/ageboot-user.service", () => {
+  const unit = readFileSync(join(repoRoot, "systemd/ageboot-user.service"), "utf8");
+  expect(unit).toContain("ExecStart=/usr/bin/ageboot activate --user");
+  expect(unit).toMatch(/^WantedBy=default\.target$/m);
+  const path = join(dir, "ageboot-user.service");
+  writeFileSync(path, unit.replace("ExecStart=/usr/bin/ageboot ", `ExecStart=${launcherPath} `));
+  // --user: checked as the user manager loads it (its specifiers, %E among them).
+  const result = spawnSync("systemd-analyze", ["--user", "verify", path], { encoding: "utf8", env: { ...process.env, XDG_RUNTIME_DIR: dir } });
+  expect(result.stderr).toBe("");
+  expect(result.status).toBe(0);
+});

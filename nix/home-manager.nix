@@ -1,0 +1,198 @@
+# home-manager module: a drop-in for agenix's (ryantm/agenix,
+# modules/age-home.nix), backed by `ageboot activate --user`
+# (docs/home-manager.md). The same age.* options, types and defaults:
+# secrets decrypted with the user's own key (~/.ssh/id_ed25519, ~/.ssh/id_rsa)
+# into $XDG_RUNTIME_DIR/agenix -> $XDG_RUNTIME_DIR/agenix.d/N, without root.
+#
+# It runs
+# - at login: the user unit ageboot-user.service, wanted by default.target
+#   (and so at boot for a lingering user: `loginctl enable-linger`);
+# - on `home-manager switch`: the home.activation entry `ageboot`.
+#
+# Linux only; nix-darwin / macOS is not covered (docs/home-manager.md says
+# what it would take).
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib)
+    mkOption
+    mkEnableOption
+    mkIf
+    types
+    literalExpression
+    ;
+  cfg = config.age;
+
+  secretType = types.submodule (
+    { config, name, ... }:
+    {
+      options = {
+        name = mkOption {
+          type = types.str;
+          default = name;
+          description = "Name of the file used in {option}`age.secretsDir`.";
+        };
+        file = mkOption {
+          type = types.path;
+          description = "Age file the secret is loaded from.";
+        };
+        path = mkOption {
+          type = types.str;
+          default = "${cfg.secretsDir}/${config.name}";
+          defaultText = literalExpression ''"''${cfg.secretsDir}/''${config.name}"'';
+          description = ''
+            Path where the decrypted secret is installed. A leading
+            `''${XDG_RUNTIME_DIR}`, `$HOME` or `~` is expanded by ageboot when
+            it runs, as agenix's shell script expanded it.
+          '';
+        };
+        mode = mkOption {
+          type = types.str;
+          default = "0400";
+          description = "Permissions mode of the decrypted secret in a format understood by chmod.";
+        };
+        symlink = mkEnableOption "symlinking secrets to their destination" // {
+          default = true;
+        };
+      };
+    }
+  );
+
+  # The manifest `ageboot activate --user` reads. Paths stay as written
+  # ("''${XDG_RUNTIME_DIR}/agenix/<name>" by default, as agenix's module has
+  # them): ageboot expands a leading $XDG_RUNTIME_DIR, $HOME or ~. No owner or
+  # group: with --user every secret is the user's, in their primary group.
+  manifest = {
+    version = 1;
+    inherit (cfg) secretsDir secretsMountPoint keepGenerations;
+    identityPaths = map toString cfg.identityPaths;
+    secrets = lib.mapAttrs' (
+      _: secret:
+      lib.nameValuePair secret.name {
+        file = "${secret.file}";
+        inherit (secret) path mode symlink;
+      }
+    ) cfg.secrets;
+  };
+  manifestFile = pkgs.writeText "ageboot-home-manifest.json" (builtins.toJSON manifest);
+
+  activate = "${lib.getExe cfg.package} activate --user --manifest ${manifestFile}";
+in
+{
+  options.age = {
+    package = mkOption {
+      type = types.package;
+      default = pkgs.callPackage ./package.nix { };
+      defaultText = literalExpression "pkgs.callPackage ./package.nix { }";
+      description = "The ageboot package.";
+    };
+
+    secrets = mkOption {
+      type = types.attrsOf secretType;
+      default = { };
+      description = "Attrset of secrets.";
+    };
+
+    identityPaths = mkOption {
+      type = types.listOf types.path;
+      default = [
+        "${config.home.homeDirectory}/.ssh/id_ed25519"
+        "${config.home.homeDirectory}/.ssh/id_rsa"
+      ];
+      defaultText = literalExpression ''
+        [
+          "''${config.home.homeDirectory}/.ssh/id_ed25519"
+          "''${config.home.homeDirectory}/.ssh/id_rsa"
+        ]
+      '';
+      description = ''
+        Path to SSH keys (or age identity files) to be used as identities in
+        age decryption. A key with a passphrase cannot be used: nobody is there
+        to type it at login.
+      '';
+    };
+
+    secretsDir = mkOption {
+      type = types.str;
+      default = "\${XDG_RUNTIME_DIR}/agenix";
+      defaultText = literalExpression ''"''${XDG_RUNTIME_DIR}/agenix"'';
+      description = ''
+        Folder where secrets are symlinked to; inside $XDG_RUNTIME_DIR (ageboot
+        refuses anything else: it must be the user's tmpfs).
+      '';
+    };
+
+    secretsMountPoint = mkOption {
+      type = types.str;
+      default = "\${XDG_RUNTIME_DIR}/agenix.d";
+      defaultText = literalExpression ''"''${XDG_RUNTIME_DIR}/agenix.d"'';
+      description = ''
+        Where secrets are created before they are symlinked to
+        {option}`age.secretsDir`; inside $XDG_RUNTIME_DIR. Nothing is mounted
+        here: $XDG_RUNTIME_DIR is already a tmpfs, and ageboot checks that it is.
+      '';
+    };
+
+    # ageboot's own, as in its NixOS module.
+    keepGenerations = mkOption {
+      type = types.ints.unsigned;
+      default = 1;
+      description = "How many previous generations of secrets to keep besides the current one.";
+    };
+  };
+
+  config = mkIf (cfg.secrets != { }) {
+    assertions = [
+      {
+        assertion = cfg.identityPaths != [ ];
+        message = "age.identityPaths must be set.";
+      }
+      {
+        assertion = pkgs.stdenv.hostPlatform.isLinux;
+        message = "ageboot's home-manager module runs on Linux only (it needs $XDG_RUNTIME_DIR on tmpfs and a systemd user manager); on macOS use agenix's module (docs/home-manager.md).";
+      }
+    ];
+
+    # So that `ageboot activate --user` by hand reads the same manifest.
+    xdg.configFile."ageboot/manifest.json".source = manifestFile;
+
+    # At login, and at boot for a lingering user. Its ExecStart names the
+    # manifest, so a switch that changes the secrets changes the unit, and
+    # home-manager's sd-switch restarts it.
+    systemd.user.services.ageboot-user = {
+      Unit.Description = "Decrypt your age secrets into $XDG_RUNTIME_DIR (ageboot --user)";
+      Service = {
+        Type = "oneshot";
+        RemainAfterExit = true;
+        ExecStart = activate;
+        NotifyAccess = "all";
+        UMask = "0077";
+        LimitCORE = 0;
+        NoNewPrivileges = true;
+        LockPersonality = true;
+        RestrictRealtime = true;
+        RestrictSUIDSGID = true;
+        SystemCallArchitectures = "native";
+      };
+      Install.WantedBy = [ "default.target" ];
+    };
+
+    # On `home-manager switch`: the new secrets at once, whether or not the user
+    # manager runs (home-manager's NixOS service activates at boot, before any
+    # login). A failed secret is reported and does not stop the switch: the
+    # previous generation stays in place (ageboot's failure policy).
+    home.activation.ageboot = lib.hm.dag.entryAfter [ "writeBoundary" ] ''
+      if [[ -z "''${XDG_RUNTIME_DIR:-}" ]]; then
+        echo "ageboot: XDG_RUNTIME_DIR is not set; ageboot-user.service decrypts your secrets at your next login" >&2
+      elif [[ -v DRY_RUN ]]; then
+        ${activate} --dry-run || true
+      else
+        ${activate} || echo "ageboot: some secrets were not installed (see above); the rest are in place" >&2
+      fi
+    '';
+  };
+}
