@@ -19,9 +19,12 @@ export default defineConfig({
     projects: [
       // One module registry per worker thread: the unit tests share no state, and loading
       // age-encryption, sshpk and pino once per file instead of once per worker was most of the tier's time.
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], pool: "threads", isolate: false } },
-      { test: { name: "privileged", include: ["test/privileged/**/*.test.ts"], ...needsRootAndTools("test/helpers/require-privileged-tools.ts") } },
-      { test: { name: "system", include: ["test/system/**/*.test.ts"], ...needsRootAndTools("test/helpers/require-system-tools.ts") } },
+      // Two workers even on two cores, where vitest's default is one: the files wait on child
+      // processes (flock, getent) and on the main thread's transforms, and run in parallel.
+      // A project's own maxWorkers needs its own groupOrder: the unit files run first.
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], pool: "threads", isolate: false, maxWorkers: 2, sequence: { groupOrder: 0 } } },
+      { test: { name: "privileged", include: ["test/privileged/**/*.test.ts"], sequence: { groupOrder: 1 }, ...needsRootAndTools("test/helpers/require-privileged-tools.ts") } },
+      { test: { name: "system", include: ["test/system/**/*.test.ts"], sequence: { groupOrder: 1 }, ...needsRootAndTools("test/helpers/require-system-tools.ts") } },
     ],
   },
 });

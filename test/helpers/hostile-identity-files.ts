@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateX25519Identity } from "age-encryption";
-import { writeSshKey } from "./in-process-keys.js";
+import { writePassphraseProtectedKey, writeSshKey } from "./in-process-keys.js";
 
 /**
  * The hostile identity file corpus (docs/reliability.md), made in process: none
@@ -30,7 +30,7 @@ export const hostileIdentityFiles: readonly HostileIdentityFile[] = [
   ],
   ["a DSA key", (dir) => writeSshKey(dir, "dsa", "dsa"), "dsa keys cannot decrypt age files"],
   ["an ECDSA key", (dir) => writeSshKey(dir, "ecdsa", "ecdsa"), "ecdsa keys cannot decrypt age files"],
-  ["a passphrase-protected key", (dir) => writeSshKey(dir, "encrypted", "ed25519", { passphrase: "secret phrase" }), "passphrase-protected"],
+  ["a passphrase-protected key", (dir) => writePassphraseProtectedKey(dir, "encrypted"), "passphrase-protected"],
   ["a directory", (dir) => dir, "not a regular file, skipped"],
   [
     "a FIFO",
