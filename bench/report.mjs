@@ -46,7 +46,7 @@ export function renderTables(results, machine, plan) {
   });
   return [
     `Measured ${machine.date} on ${machine.cpu}, ${machine.memory}, Linux ${machine.kernel}, Node.js ${machine.node}, age ${machine.age}, ${goLine}; load average at the end ${machine.load}.`,
-    `\`npm run bench${plan.full ? " -- --full" : ""}\`: median of ${plan.repetitions} rounds after one warm-up each (3 at 10,000 secrets and for the large secret), the tools in turn within a round; wall from the clock around each run, CPU (user + system, children included) and peak (largest resident set of one process) from GNU time. Ratios are of medians from the same run.`,
+    `\`node bench/run.mjs${plan.command ? ` ${plan.command}` : ""}\` (what \`npm run bench\` runs after the build): median of ${plan.repetitions} rounds after one warm-up each (at most 3 at 10,000 secrets and for the large secret), the tools in turn within a round; wall from the clock around each run, CPU (user + system, children included) and peak (largest resident set of one process) from GNU time. Ratios are of medians from the same run.`,
     "",
     "### Boot: nothing mounted, no current generation (ed25519 host key)",
     "",

@@ -13,6 +13,9 @@
 //   --full   adds the exhaustive grid (10 to 1000 secrets of 64 B, 4 KiB and 1 MiB,
 //            every peer) and the agenix-style loop at 10,000 secrets: about 30 minutes
 //   --no-go  leaves the Go column out
+//   --repetitions=N  rounds per set (default 5; 3 at 10,000 secrets and for the large secret)
+//   --max-baseline=N  runs the agenix-style loop only on sets of at most N secrets
+//            (it takes ~10 ms a secret on a quiet machine, far more on a loaded one)
 // No timing is asserted anywhere: these are measurements, not tests.
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -44,6 +47,7 @@ if (!process.env.AGEBOOT_BENCH_INSIDE) {
 }
 
 const MiB = 1024 * 1024;
+const option = (name) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split("=")[1];
 const plan = quick
   ? {
       repetitions: 2,
@@ -93,6 +97,10 @@ const plan = quick
       startupRounds: 21,
       scaling: [10, 100, 1000, 10000],
     };
+
+if (option("repetitions")) plan.repetitions = Number(option("repetitions"));
+if (option("max-baseline")) plan.noBaselineAbove = Number(option("max-baseline"));
+const fewer = (count) => Math.min(plan.repetitions, count);
 
 const work = mkdtempSync("/tmp/ageboot-bench-");
 execFileSync("mount", ["-t", "tmpfs", "-o", "size=20g", "tmpfs", work]);
@@ -276,7 +284,7 @@ log(`age ${sh("age --version").trim()}${goInstaller.skipped ? "" : `, ${goInstal
 
 for (const [count, size] of plan.boot) {
   const target = scenario(`${count} x ${sizeName(size)}`, [hostEd25519], [secrets("main", count, size)]);
-  results.boot.push(compare(target, "boot", count >= 10000 ? 3 : plan.repetitions));
+  results.boot.push(compare(target, "boot", count >= 10000 ? fewer(3) : plan.repetitions));
 }
 
 // Switch: variant b has its first tenth encrypted from another plaintext.
@@ -285,7 +293,7 @@ for (const [count, size] of plan.switch) {
   const a = secrets("main", count, size);
   const b = [...secrets("changed", changed, size).map((secret, index) => ({ ...secret, name: a[index].name })), ...a.slice(changed)];
   const target = scenario(`${count} x ${sizeName(size)}, ${changed} changed`, [hostEd25519], [a, b]);
-  results.switch.push(compare(target, "switch", count >= 10000 ? 3 : plan.repetitions));
+  results.switch.push(compare(target, "switch", count >= 10000 ? fewer(3) : plan.repetitions));
 }
 
 // Mixed: RSA and ed25519 host keys, every file to several recipients with the host's last.
@@ -301,7 +309,7 @@ for (const [count, size] of plan.switch) {
 // One large secret, binary and armored: throughput, and memory that must not grow with its size.
 for (const armored of [false, true]) {
   const files = secrets(armored ? "large-armored" : "large", 1, plan.largeMiB * MiB, edRecipient, armored ? "-a" : "");
-  const result = compare(scenario(`1 x ${plan.largeMiB} MiB${armored ? ", armored" : ""}`, [hostEd25519], [files]), "boot", Math.min(plan.repetitions, 3));
+  const result = compare(scenario(`1 x ${plan.largeMiB} MiB${armored ? ", armored" : ""}`, [hostEd25519], [files]), "boot", fewer(3));
   result.mebibytes = plan.largeMiB;
   results.large.push(result);
 }
@@ -342,7 +350,7 @@ const machine = {
   load: sh("cut -d' ' -f1-3 /proc/loadavg").trim(),
 };
 const scaling = results.boot.filter((result) => result.name.endsWith(" x 64 B") && plan.scaling.includes(result.count));
-const tables = renderTables(results, machine, { ...plan, full, goSkipped: goInstaller.skipped ?? null });
+const tables = renderTables(results, machine, { ...plan, full, command: process.argv.slice(2).join(" "), goSkipped: goInstaller.skipped ?? null });
 process.stdout.write(`${tables}\n`);
 if (!quick) {
   const docPath = join(repoRoot, "docs", "performance.md");
