@@ -2,7 +2,8 @@
 // secret (modules/age.nix, newGeneration / installSecrets / chownSecrets /
 // cleanupAgenix), as a generated shell script with one block per secret:
 // one `age --decrypt` process per secret, umask, chmod, mv, then the symlink.
-// The mount is tmpfs already mounted by the bench, as agenix's ramfs would be.
+// Like agenix's mountCommand, it mounts a ramfs when none is mounted there
+// (the boot case) and uses the one there otherwise (the switch case).
 const quote = (text) => `'${text.replaceAll("'", `'\\''`)}'`;
 
 export function baselineScript({ secretsDir, mountPoint, identities, secrets }) {
@@ -10,6 +11,8 @@ export function baselineScript({ secretsDir, mountPoint, identities, secrets }) 
   const lines = [
     "set -u",
     `mkdir -p ${quote(mountPoint)}`,
+    `chmod 0751 ${quote(mountPoint)}`,
+    `grep -q ${quote(`${mountPoint} ramfs`)} /proc/mounts || mount -t ramfs none ${quote(mountPoint)} -o nodev,nosuid,mode=0751`,
     `_agenix_generation="$(basename "$(readlink ${quote(secretsDir)})" 2>/dev/null || echo 0)"`,
     "(( ++_agenix_generation ))",
     `mkdir -p ${quote(mountPoint)}/"$_agenix_generation"`,

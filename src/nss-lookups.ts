@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { nssMayKnowMore } from "./nss-sources.js";
 
 const run = promisify(execFile);
 
@@ -27,7 +28,11 @@ export class NssLookups {
   private readonly answers = new Map<string, Promise<NssAnswer>>();
   private deadline: number | null = null;
 
-  constructor(private readonly budgetMs = NSS_BUDGET_MS) {}
+  constructor(
+    private readonly budgetMs = NSS_BUDGET_MS,
+    /** Whether NSS could know more than the files hold (./nss-sources.ts); a no saves a child. */
+    private readonly mayKnowMore: (database: "passwd" | "group", name: string) => boolean = nssMayKnowMore,
+  ) {}
 
   lookup(database: "passwd" | "group", name: string): Promise<NssAnswer> {
     const key = `${database}\0${name}`;
@@ -40,6 +45,9 @@ export class NssLookups {
   }
 
   private async ask(database: "passwd" | "group", name: string): Promise<NssAnswer> {
+    // A host whose NSS has nothing but /etc/passwd and /etc/group (read already) needs no getent:
+    // its answer could only be "does not exist". (On NixOS the keys group is in /etc/group anyway.)
+    if (!this.mayKnowMore(database, name)) return { missing: "does not exist" };
     const now = Date.now();
     this.deadline ??= now + this.budgetMs;
     const left = this.deadline - now;

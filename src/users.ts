@@ -9,7 +9,8 @@ export interface UserEntry {
 /**
  * Resolves owner and group names to ids the way a service manager would:
  * /etc/passwd and /etc/group first (read once), then `getent` for users and
- * groups that NSS provides (LDAP, systemd's dynamic users, ...), each asked
+ * groups that NSS provides (LDAP, systemd's dynamic users, ...) when the
+ * host's NSS has any source beyond those files (./nss-sources.ts), each asked
  * once per run within a time budget (./nss-lookups.ts). Numeric ids are taken
  * as they are, as chown(1) does.
  */

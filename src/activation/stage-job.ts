@@ -2,7 +2,11 @@ import { AgebootError, describeCause, type ErrorCode } from "../errors.js";
 import type { SecretSource } from "../manifest/types.js";
 import { openSecret, type SourceSession } from "../sources/registry.js";
 import { ContentComparison } from "./content-comparison.js";
+import { PipelinedWriter } from "./pipelined-writer.js";
 import { writeAll, writeExclusive, type Ownership } from "./write-exclusive.js";
+
+/** Secrets larger than this are written by the thread pool while they are decrypted (./pipelined-writer.ts). */
+const PIPELINED_ABOVE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Where a staged secret's plaintext goes: a new file in the generation (created
@@ -37,12 +41,26 @@ export async function runStageJob(job: StageJob, session: SourceSession): Promis
     try {
       if (sink.kind === "compare-only") await plaintext.pipeTo((chunk) => comparison.update(chunk));
       else
-        await writeExclusive(sink.target, sink.ownership, (fd) =>
-          plaintext.pipeTo((chunk) => {
-            comparison.update(chunk);
-            writeAll(fd, chunk, sink.target);
-          }),
-        );
+        await writeExclusive(sink.target, sink.ownership, async (fd) => {
+          if (plaintext.size <= PIPELINED_ABOVE_BYTES) {
+            await plaintext.pipeTo((chunk) => {
+              comparison.update(chunk);
+              writeAll(fd, chunk, sink.target);
+            });
+            return;
+          }
+          // A large secret: written by the thread pool while the next batch is decrypted.
+          const writer = new PipelinedWriter(fd, sink.target);
+          try {
+            await plaintext.pipeTo((chunk) => {
+              comparison.update(chunk);
+              return writer.add(chunk);
+            });
+            await writer.finish();
+          } finally {
+            await writer.settle();
+          }
+        });
     } finally {
       await plaintext.close();
     }

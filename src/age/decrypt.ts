@@ -6,11 +6,14 @@ import type { AgeIdentity } from "./identity.js";
 import { inputName, readCiphertext, type Ciphertext, type CiphertextInput } from "./input.js";
 import { MAX_HEADER_BYTES } from "./limits.js";
 import type { PayloadReader } from "./payload-reader.js";
+import { collectYoungGarbage } from "./young-garbage.js";
 import { chunkCount, decryptChunk, ENCRYPTED_CHUNK_SIZE, NONCE_SIZE, payloadKey } from "./stream.js";
 
 const VERSION_LINE = Buffer.from("age-encryption.org/v1\n");
 /** How much of a large file is read per step: 16 chunks. */
 const STREAM_BATCH = 16 * ENCRYPTED_CHUNK_SIZE;
+/** Batches between scavenges of the plaintext buffers left behind (./young-garbage.ts): 2 MiB. */
+const BATCHES_PER_SCAVENGE = 2;
 
 export type PlaintextSink = (chunk: Buffer) => void | Promise<void>;
 
@@ -129,7 +132,8 @@ function plaintextOf(name: string, source: Ciphertext, key: Buffer, payloadStart
 /** Read a large file batch by batch: memory stays constant whatever the size of the secret. */
 async function streamChunks(payload: PayloadReader, size: number, key: Buffer, payloadStart: number, chunks: number, sink: PlaintextSink): Promise<void> {
   const batch = Buffer.allocUnsafe(STREAM_BATCH);
-  for (let index = 0; index < chunks; ) {
+  for (let index = 0, batches = 1; index < chunks; batches++) {
+    if (batches % BATCHES_PER_SCAVENGE === 0) collectYoungGarbage();
     const position = payloadStart + index * ENCRYPTED_CHUNK_SIZE;
     const length = Math.min(STREAM_BATCH, size - position);
     if (payload.read(batch.subarray(0, length), position) < length) throw new AgebootError("IO", "file shrank while being read");

@@ -3,6 +3,7 @@ import { AgebootError } from "../errors.js";
 import { readFully } from "../read-fully.js";
 import { decodeArmor, isArmored } from "./armor.js";
 import { armoredPayloadReader, scanArmoredFile } from "./armored-file.js";
+import { MAX_HEADER_BYTES } from "./limits.js";
 import { binaryPayloadReader, type PayloadReader } from "./payload-reader.js";
 
 /** Where an age file comes from. */
@@ -32,6 +33,12 @@ export interface Ciphertext {
 
 /** Files up to this size are read in one call; larger ones are streamed in constant memory. */
 const WHOLE_FILE_LIMIT = 4 * 1024 * 1024;
+/**
+ * What is read first of a streamed file: room for the largest header allowed
+ * and more (the header must end in it), and no more, since every byte of it
+ * stays resident while the file streams (peak memory is a target: docs/performance.md).
+ */
+const STREAMED_HEAD_BYTES = MAX_HEADER_BYTES + 64 * 1024;
 
 /**
  * Synchronous reads on purpose: a boot reads hundreds of small files, and one
@@ -48,7 +55,7 @@ export async function readCiphertext(input: CiphertextInput): Promise<Ciphertext
   let keepOpen = false;
   try {
     const { size } = fstatSync(fd);
-    const head = Buffer.allocUnsafe(Math.min(size, WHOLE_FILE_LIMIT));
+    const head = Buffer.allocUnsafe(size <= WHOLE_FILE_LIMIT ? size : STREAMED_HEAD_BYTES);
     if (readFully(fd, head, 0) < head.length) throw new AgebootError("IO", "file shrank while being read");
     if (size <= head.length) return inMemory(head);
     if (isArmored(head)) {

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -56,4 +56,16 @@ function bindTestUsers(): void {
   writeFileSync(group, existingGroups + groups.join(""));
   execFileSync("mount", ["--bind", passwd, "/etc/passwd"]);
   execFileSync("mount", ["--bind", group, "/etc/group"]);
+  // An NSS source beyond the files, as on a host with LDAP or systemd's userdb:
+  // ageboot then asks getent for names the files lack (src/nss-sources.ts), and
+  // the tests that put a slow getent on PATH see it asked. glibc skips a
+  // service whose module it cannot load, so getent itself answers as before.
+  // Without an nsswitch.conf ageboot asks NSS anyway, and there is nothing to bind over.
+  if (!existsSync("/etc/nsswitch.conf")) return;
+  const nsswitch = join(tmpdir(), `ageboot-test-nsswitch-${process.pid}`);
+  const others = readFileSync("/etc/nsswitch.conf", "utf8")
+    .split("\n")
+    .filter((line) => !/^\s*(passwd|group)\s*:/.test(line));
+  writeFileSync(nsswitch, ["passwd: files agetest", "group: files agetest", ...others].join("\n"));
+  execFileSync("mount", ["--bind", nsswitch, "/etc/nsswitch.conf"]);
 }

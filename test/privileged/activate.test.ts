@@ -246,6 +246,22 @@ describe("what stands in the way", () => {
     expect(generationsOf(host)).toEqual([1]);
   });
 
+  it("a large secret (written while it is decrypted) on a full tmpfs: ENOSPC named, no partial file, the previous generation kept", () => {
+    const host = newHost();
+    mkdirSync(host.mountPoint, { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=6m", "tmpfs", host.mountPoint]);
+    host.writeManifest({ small: { file: host.encrypt("small-1") } });
+    expect(host.activate().status).toBe(0);
+    // Over 4 MiB: src/activation/pipelined-writer.ts writes it, and the mount fills in the middle.
+    host.writeManifest({ small: { file: host.encrypt("small-2") }, big: { file: host.encrypt(Buffer.alloc(8 * 1024 * 1024, "x")) } });
+    const result = host.activate();
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/secret big: .*the secrets mount is full \(ENOSPC\)/);
+    expect(currentOf(host)).toBe(`${host.mountPoint}/1`);
+    expect(host.read("small")).toBe("small-1");
+    expect(generationsOf(host)).toEqual([1]);
+  });
+
   it("a missing identity path is a warning; no usable identity at all fails before touching anything", () => {
     const host = newHost();
     host.writeManifest({ a: { file: host.encrypt("a") } });

@@ -106,6 +106,30 @@ describe("the streaming armor decoder agrees with age-encryption's armor.decode"
     );
   });
 
+  it("on large armor with one byte changed: the native fast path for runs of full lines refuses what the reference refuses", () => {
+    // Over 1000 lines, so that the fast path's runs (src/age/armor-decoder.ts) meet each other and a piece boundary.
+    const byte = fc.integer({ min: 0, max: 255 }).filter((value) => value !== 0xa0);
+    fc.assert(
+      fc.property(fc.integer({ min: 48 * 900, max: 48 * 2100 }), fc.nat(), byte, fc.constantFrom("replace", "insert", "remove"), (size, at, value, edit) => {
+        const armored = Buffer.from(armor.encode(randomBytes(size)), "latin1");
+        const index = at % armored.length;
+        const edited =
+          edit === "replace"
+            ? Buffer.concat([armored.subarray(0, index), Buffer.from([value]), armored.subarray(index + 1)])
+            : edit === "insert"
+              ? Buffer.concat([armored.subarray(0, index), Buffer.from([value]), armored.subarray(index)])
+              : Buffer.concat([armored.subarray(0, index), armored.subarray(index + 1)]);
+        const reference = referenceDecode(edited);
+        for (const pieceSize of [0, 65_000, 1024 * 1024]) {
+          const ours = decodeInPieces(edited, pieceSize);
+          expect(ours.ok, `${edit} ${value} at ${index}, pieces of ${pieceSize}`).toBe(reference.ok);
+          if (ours.ok && reference.ok) expect(ours.bytes.equals(reference.bytes)).toBe(true);
+        }
+      }),
+      { numRuns: propertyRuns(40) },
+    );
+  }, 60_000);
+
   it("on armor wrapped at any width, not only 64 columns", () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 400, size: "max" }), fc.integer({ min: 1, max: 100 }), (bytes, width) => {
