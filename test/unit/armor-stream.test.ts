@@ -8,6 +8,7 @@
 import { armor } from "age-encryption";
 import * as cctv from "cctv-age";
 import fc from "fast-check";
+import { randomBytes } from "node:crypto";
 import { inflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { ArmorDecoder } from "../../src/age/armor-decoder.js";
