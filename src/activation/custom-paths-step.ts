@@ -1,9 +1,9 @@
 import type { Logger } from "../log.js";
-import type { SecretSpec } from "../manifest/types.js";
+import type { DeclaredItem } from "../manifest/types.js";
 import { discardCustomPaths, type PreparedPath, prepareCustomPaths } from "./custom-paths.js";
 import type { Generations } from "./generations.js";
 import { type InstalledPath, nextRecord, readRecord, writeRecord } from "./installed-paths.js";
-import type { SecretOutcome } from "./outcome.js";
+import type { Outcome } from "./outcome.js";
 
 /** What step 6 leaves for step 7: paths to rename into place, and paths of removed secrets to remove. */
 export interface CustomPathsStep {
@@ -19,8 +19,8 @@ export interface CustomPathsStep {
  * written, nothing of this run stays: the temporaries and the generation go.
  */
 export async function prepareCustomPathsStep(
-  outcomes: readonly SecretOutcome[],
-  declared: readonly SecretSpec[],
+  outcomes: readonly Outcome[],
+  declared: readonly DeclaredItem[],
   generations: Generations,
   generation: number,
   secretsDir: string,
