@@ -66,7 +66,7 @@ export async function planTemplates(manifest: Manifest, users: UserDatabase, opt
       if ("problems" in parsed) problems.push(...parsed.problems.map((what) => ("file" in template.source ? `file ${template.source.file}: ${what}` : what)));
       else parts = parsed.parts;
     } catch (error) {
-      problems.push(describeCause(error));
+      problems.push(error instanceof AgebootError ? error.message : describeCause(error));
     }
     const ownership = await resolveOwnership(template, users);
     if (typeof ownership === "string" && !(options.deferUnknownOwners && problems.length === 0)) problems.push(ownership);
