@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runAgeboot } from "../helpers/ageboot-process.js";
 import { CANARY } from "../helpers/canary.js";
-import { TestHost } from "../helpers/host.js";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
 import { sshKeygen } from "../helpers/tools.js";
