@@ -89,18 +89,27 @@ let
         symlink = mkEnableOption "symlinking secrets to their destination" // {
           default = true;
         };
-        # sops-nix's names; agenix has none (agenix#84).
+        # sops-nix's names: its users keep their options.
         restartUnits = mkOption {
           type = types.listOf types.str;
           default = [ ];
-          example = [ "app.service" ];
-          description = "systemd units to restart when this secret is added, changed or removed.";
+          example = [ "nginx.service" ];
+          description = ''
+            Units to restart when this secret is added, changed (content, owner,
+            group or mode) or removed, once per switch, without waiting for them.
+            Under the classic activation they join switch-to-configuration's own
+            restarts; with {option}`age.useSystemdActivation`, `systemctl --no-block
+            try-restart`. Nothing is restarted at boot.
+          '';
         };
         reloadUnits = mkOption {
           type = types.listOf types.str;
           default = [ ];
           example = [ "nginx.service" ];
-          description = "systemd units to reload (or restart, if they cannot reload) when this secret is added, changed or removed.";
+          description = ''
+            Units to reload (or restart, when they cannot reload) when this secret
+            is added, changed or removed; as {option}`restartUnits` otherwise.
+          '';
         };
         # ageboot's own (sops-nix has the same option).
         neededForUsers = mkOption {

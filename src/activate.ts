@@ -3,6 +3,7 @@ import { classifyChanges } from "./activation/changes.js";
 import { commitGeneration } from "./activation/commit.js";
 import { commitCustomPaths, discardCustomPaths } from "./activation/custom-paths.js";
 import { prepareCustomPathsStep } from "./activation/custom-paths-step.js";
+import { readGenerationRecord } from "./activation/generation-record.js";
 import { newGenerationCommits } from "./activation/failure-policy.js";
 import { Generations } from "./activation/generations.js";
 import { removeStalePaths } from "./activation/installed-paths.js";
@@ -11,8 +12,10 @@ import { ensureSecretsMount, unmountSecretsMount } from "./activation/mount.js";
 import { planSecrets, planTemplates } from "./activation/plan.js";
 import { renderTemplates } from "./activation/render-templates.js";
 import type { ActivationResult } from "./activation/report.js";
+import { requestUnits, type UnitsVia } from "./activation/request-units.js";
 import { stageSecrets } from "./activation/stage.js";
 import { StagingThreads } from "./activation/stage-parallel.js";
+import { NO_UNITS, type UnitRequests, unitsToNotify } from "./activation/units-step.js";
 import { requireIdentities } from "./identities/require.js";
 import type { Logger } from "./log.js";
 import type { Manifest } from "./manifest/types.js";
@@ -35,6 +38,8 @@ export interface ActivateOptions {
   readonly lockTimeoutSeconds?: number;
   /** How many secrets are decrypted at once. */
   readonly concurrency?: number;
+  /** How units whose secrets changed are restarted or reloaded (./activation/request-units.ts); default systemctl. */
+  readonly unitsVia?: UnitsVia;
   /** sd_notify STATUS= progress. */
   readonly status?: (text: string) => Promise<void>;
 }
@@ -52,11 +57,14 @@ export interface ActivateOptions {
  *   7. commit       or discard, by the failure policy (./activation/failure-policy.ts); a
  *                   generation whose links cannot be made fails every secret it held;
  *                   custom paths of removed secrets removed
- *   8. prune        keep `keepGenerations` previous generations
- *   9. report       the outcomes, for the summary, sd_notify and the exit status
+ *   8. units        restart or reload, without waiting, the units of what changed;
+ *                   none on the first run after boot (nothing had read a secret yet)
+ *   9. prune        keep `keepGenerations` previous generations
+ *  10. report       the outcomes, for the summary, sd_notify and the exit status
  *
  * A dry run takes the same steps without the lock and the mount, stages into a
- * sink that only compares, and stops after step 5b with the report.
+ * sink that only compares, and stops after step 5b with the report, which names
+ * the units step 8 would restart and reload.
  */
 export async function activate(manifest: Manifest, options: ActivateOptions): Promise<ActivationResult> {
   const started = performance.now();
@@ -87,10 +95,16 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     const templateOutcomes = await planTemplates(manifest, users, { deferUnknownOwners });
     // Every declared item, secrets then templates: what every step after 5b and the report read.
     const outcomes = [...secretOutcomes, ...templateOutcomes];
-    const finish = (fields: Omit<ActivationResult, "dryRun" | "outcomes" | "durationMs">): ActivationResult => ({
+    const finish = (
+      fields: Omit<ActivationResult, "dryRun" | "outcomes" | "durationMs" | "units" | "unitsAskedThrough">,
+      units: UnitRequests = NO_UNITS,
+      unitsAskedThrough: string | null = null,
+    ): ActivationResult => ({
       ...fields,
       dryRun,
       outcomes,
+      units,
+      unitsAskedThrough,
       durationMs: Math.round(performance.now() - started),
     });
     stepDone("1. plan");
@@ -123,7 +137,12 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     await renderTemplates(templateOutcomes, secretOutcomes, target, generations.currentPath, identities);
     const removed = classifyChanges(outcomes, generations.currentPath);
     stepDone("5b. render templates");
-    if (generationDir === null) return finish({ generation: generations.current, installed: false, removed, pruned: [] });
+    // What step 8 will ask for: from the previous generation's record, read before pruning can remove it.
+    const units = generations.current === null ? NO_UNITS : unitsToNotify(outcomes, removed, readGenerationRecord(mountPoint, generations.current, log).units);
+    if (generationDir === null) {
+      const asked = await requestUnits(units, options.unitsVia ?? "systemctl", true, log);
+      return finish({ generation: generations.current, installed: false, removed, pruned: [] }, units, asked);
+    }
 
     // 6. Custom paths, under temporary names, and their record; not worth preparing for a generation that will not commit.
     const { prepared, stale } = newGenerationCommits(outcomes, generations.current)
@@ -146,12 +165,16 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     removeStalePaths(stale, log);
     stepDone("7. commit");
 
-    // 8. Prune.
-    const pruned = generations.prune(generation, manifest.keepGenerations);
-    stepDone("8. prune");
+    // 8. Units: restarts and reloads queued, not waited for (the run may be part of the transaction they join).
+    const unitsAskedThrough = await requestUnits(units, options.unitsVia ?? "systemctl", false, log);
+    stepDone("8. units");
 
-    // 9. Report: the caller reads the outcomes (src/activation/report.ts).
-    return finish({ generation, installed: true, removed, pruned });
+    // 9. Prune.
+    const pruned = generations.prune(generation, manifest.keepGenerations);
+    stepDone("9. prune");
+
+    // 10. Report: the caller reads the outcomes (src/activation/report.ts).
+    return finish({ generation, installed: true, removed, pruned }, units, unitsAskedThrough);
   } finally {
     if (mountedHere && !committed && (generationsRead?.current ?? null) === null) await unmountSecretsMount(mountPoint, log);
     releaseLock();

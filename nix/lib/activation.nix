@@ -37,9 +37,13 @@ in
 {
   # agenixInstall: before `users`. An owner or group that this very activation
   # creates does not exist yet: such a secret is installed root:root 0400 and
-  # reported as deferred; agenixChown gives it its owner.
+  # reported as deferred; agenixChown gives it its owner. The units of changed
+  # secrets go to the lists switch-to-configuration reads after this script
+  # (NIXOS_ACTION=switch or test), so they restart within the same switch.
   install = lines (
-    map (manifest: run "activate --manifest ${quote manifest} --defer-unknown-owners") manifests
+    map (
+      manifest: run "activate --manifest ${quote manifest} --defer-unknown-owners --units-via nixos-activation"
+    ) manifests
   );
 
   # agenixChown: after `users` and `groups`.

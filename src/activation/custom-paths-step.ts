@@ -2,7 +2,8 @@ import type { Logger } from "../log.js";
 import type { DeclaredItem } from "../manifest/types.js";
 import { discardCustomPaths, type PreparedPath, prepareCustomPaths } from "./custom-paths.js";
 import type { Generations } from "./generations.js";
-import { type InstalledPath, nextRecord, readRecord, writeRecord } from "./installed-paths.js";
+import { readGenerationRecord, type UnitsOf, writeGenerationRecord } from "./generation-record.js";
+import { type InstalledPath, nextRecord } from "./installed-paths.js";
 import type { Outcome } from "./outcome.js";
 
 /** What step 6 leaves for step 7: paths to rename into place, and paths of removed secrets to remove. */
@@ -13,10 +14,12 @@ export interface CustomPathsStep {
 
 /**
  * Step 6 of a run: every staged secret's custom path prepared under a temporary
- * name, and the new generation's record of what it installs outside the mount
- * written beside it (installed-paths.ts), so that a later run can remove the
- * paths of secrets the manifest stops declaring. If the record cannot be
- * written, nothing of this run stays: the temporaries and the generation go.
+ * name, and the new generation's record written beside it
+ * (generation-record.ts): what it installs outside the mount, so that a later
+ * run can remove the paths of secrets the manifest stops declaring, and the
+ * units each secret names, so that they restart when it leaves. If the record
+ * cannot be written, nothing of this run stays: the temporaries and the
+ * generation go.
  */
 export async function prepareCustomPathsStep(
   outcomes: readonly Outcome[],
@@ -27,13 +30,26 @@ export async function prepareCustomPathsStep(
   log: Logger,
 ): Promise<CustomPathsStep> {
   const prepared = await prepareCustomPaths(outcomes, secretsDir, generations.path(generation), log);
-  const next = nextRecord(readRecord(generations.mountPoint, generations.current, log), prepared, declared, secretsDir, log);
+  const next = nextRecord(readGenerationRecord(generations.mountPoint, generations.current, log).paths, prepared, declared, secretsDir, log);
   try {
-    if (next.record.length > 0) writeRecord(generations.mountPoint, generation, next.record);
+    writeGenerationRecord(generations.mountPoint, generation, { paths: next.record, units: unitsOfEach(outcomes) });
   } catch (error) {
     discardCustomPaths(prepared);
     generations.discard(generation);
     throw error;
   }
   return { prepared, stale: next.stale };
+}
+
+/**
+ * The units each declared secret and template names, for the run that removes
+ * it: by file name in the generation (a template's is rendered/<name>), the
+ * names a later run finds removed (./changes.ts).
+ */
+function unitsOfEach(outcomes: readonly Outcome[]): Map<string, UnitsOf> {
+  const units = new Map<string, UnitsOf>();
+  for (const { fileName, restartUnits, reloadUnits } of outcomes) {
+    if (restartUnits.length > 0 || reloadUnits.length > 0) units.set(fileName, { restart: restartUnits, reload: reloadUnits });
+  }
+  return units;
 }

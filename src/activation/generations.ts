@@ -2,7 +2,7 @@ import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, type Stats, un
 import { dirname, resolve } from "node:path";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
-import { recordedGenerations, recordPath } from "./installed-paths.js";
+import { recordedGenerations, recordPath } from "./generation-record.js";
 import { setDirectoryAccess } from "./mount.js";
 import { replaceSymlink } from "./swap.js";
 
@@ -149,7 +149,7 @@ export class Generations {
     }
   }
 
-  /** The record of what a generation installed outside the mount (./installed-paths.ts) goes with it. */
+  /** The record of what a generation did outside the mount (./generation-record.ts) goes with it. */
   private removeRecord(generation: number): void {
     try {
       unlinkSync(recordPath(this.mountPoint, generation));

@@ -1,5 +1,5 @@
-import { closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeSync } from "node:fs";
-import { AgebootError, describeCause } from "../errors.js";
+import { lstatSync, readlinkSync, unlinkSync } from "node:fs";
+import { describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
 import type { DeclaredItem } from "../manifest/types.js";
@@ -21,64 +21,7 @@ export interface InstalledPath {
   readonly target?: string;
 }
 
-/**
- * The record of generation N lives beside it on the mount point, as
- * `.custom-paths-N.json`, root's and 0400. Not inside the generation: there
- * every regular file is a secret to whoever lists it (the change classification,
- * `ageboot chown`, containers reading through `current`), and a secret may be
- * named anything that is not "." or "..", so no name inside could be reserved
- * without breaking a manifest. The mount point itself holds only generation
- * numbers, `current` and `.current.ageboot-*` temporaries, so this name collides
- * with nothing. It is written before the generation becomes current and removed
- * with it (./generations.ts), so it always describes a generation that exists.
- */
-const RECORD_NAME = /^\.custom-paths-([1-9][0-9]{0,15})\.json$/;
-
-export function recordPath(mountPoint: string, generation: number): string {
-  return `${mountPoint}/.custom-paths-${generation}.json`;
-}
-
-/** Generation numbers that have a record on the mount point. */
-export function recordedGenerations(mountPoint: string): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(mountPoint);
-  } catch {
-    return [];
-  }
-  return names.flatMap((name) => {
-    const match = RECORD_NAME.exec(name);
-    return match ? [Number(match[1])] : [];
-  });
-}
-
-/** The record of `generation`; empty when there is none (a generation made before records existed) or it is unreadable. */
-export function readRecord(mountPoint: string, generation: number | null, log: Logger): InstalledPath[] {
-  if (generation === null) return [];
-  const path = recordPath(mountPoint, generation);
-  let text: string;
-  try {
-    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    try {
-      text = readFileSync(fd, "utf8");
-    } finally {
-      closeSync(fd);
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.warn(`${path}: cannot read (${describeCause(error)}); custom paths of removed secrets stay in place`);
-    return [];
-  }
-  try {
-    const parsed = JSON.parse(text) as { paths?: unknown };
-    if (!Array.isArray(parsed.paths)) throw new Error("no list of paths");
-    return parsed.paths.filter(isInstalledPath);
-  } catch (error) {
-    log.warn(`${path}: not a record ageboot wrote (${describeCause(error)}); custom paths of removed secrets stay in place`);
-    return [];
-  }
-}
-
-function isInstalledPath(value: unknown): value is InstalledPath {
+export function isInstalledPath(value: unknown): value is InstalledPath {
   if (typeof value !== "object" || value === null) return false;
   const entry = value as Record<string, unknown>;
   return (
@@ -131,26 +74,6 @@ export function nextRecord(
     }
   }
   return { record, stale };
-}
-
-/** Write generation N's record, exclusively, before N becomes current. */
-export function writeRecord(mountPoint: string, generation: number, record: readonly InstalledPath[]): void {
-  const path = recordPath(mountPoint, generation);
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o400);
-  } catch (error) {
-    throw new AgebootError("IO", `${path}: cannot create the record of custom paths (${describeCause(error)})`, { cause: error });
-  }
-  try {
-    const bytes = Buffer.from(`${JSON.stringify({ version: 1, paths: record }, null, 1)}\n`);
-    for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
-  } catch (error) {
-    throw new AgebootError("IO", `${path}: cannot write the record of custom paths (${describeCause(error)})`, { cause: error });
-  } finally {
-    closeSync(fd);
-  }
-  crashPoint("write custom paths record");
 }
 
 /**

@@ -49,6 +49,16 @@ export abstract class Outcome {
     return this.declared.name;
   }
 
+  /** Units to restart when it is added, changed or removed. */
+  get restartUnits(): readonly string[] {
+    return this.declared.restartUnits;
+  }
+
+  /** Units to reload when it is added, changed or removed. */
+  get reloadUnits(): readonly string[] {
+    return this.declared.reloadUnits;
+  }
+
   /** Record why the secret cannot be installed; the first cause wins. */
   fail(error: unknown): void {
     if (this.failure !== null) return;

@@ -1,5 +1,6 @@
 import { RENDERED_DIRECTORY } from "../manifest/types.js";
 import type { Outcome, SecretFailure } from "./outcome.js";
+import type { UnitRequests } from "./units-step.js";
 
 /** What a run did, read from its outcomes. */
 export interface ActivationResult {
@@ -13,6 +14,10 @@ export interface ActivationResult {
   /** File names the previous generation held that the manifest no longer declares (a template's: rendered/<name>). */
   readonly removed: readonly string[];
   readonly pruned: readonly number[];
+  /** The units of what changed: asked to restart and reload when installed, or, in a dry run, what would be. */
+  readonly units: UnitRequests;
+  /** How they were asked for ("systemctl", "switch-to-configuration"), or null when they were not. */
+  readonly unitsAskedThrough: string | null;
   readonly durationMs: number;
 }
 

@@ -2,6 +2,8 @@ import { parseArgs } from "node:util";
 import { activate } from "../activate.js";
 import { runSucceeded } from "../activation/failure-policy.js";
 import { headline, summarize, type ActivationResult } from "../activation/report.js";
+import { UNITS_VIA, type UnitsVia } from "../activation/request-units.js";
+import { AgebootError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { loadManifest } from "../manifest/load.js";
 import { statusNotifier } from "../notify.js";
@@ -25,10 +27,19 @@ A custom path that cannot be installed does not hold the others back: its
 secret is installed in the new generation, the path keeps what it held, and
 the run exits 1 naming it.
 
+Units named by restartUnits and reloadUnits of every secret added, changed
+(content, owner, group or mode) or removed are restarted or reloaded once,
+after the swap, without waiting for them; none on the first run after boot.
+
 Options:
   --manifest PATH              JSON or YAML manifest (default: ${DEFAULT_MANIFESTS.join(", then ")})
   --dry-run                    validate, decrypt and report what would change; touch nothing
   --lock-timeout SECONDS       wait this long for another run to finish (default 120)
+  --units-via HOW              how restarts and reloads are asked for: systemctl
+                               (default: try-restart / try-reload-or-restart,
+                               --no-block), nixos-activation (the lists
+                               switch-to-configuration reads, under NIXOS_ACTION),
+                               or none (only reported)
   --defer-unknown-owners       a secret whose owner or group does not exist yet is
                                installed root:root 0400 instead of failing; run
                                "ageboot chown" once they exist (NixOS activation,
@@ -46,6 +57,7 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
       "lock-timeout": { type: "string" },
       "insecure-plain-directory": { type: "boolean" },
       "defer-unknown-owners": { type: "boolean" },
+      "units-via": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -58,6 +70,8 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
   refusePositionals("activate", positionals);
   const lockTimeout = lockTimeoutSeconds(values["lock-timeout"]);
   const manifestPath = values.manifest ?? defaultManifestPath();
+  const unitsVia = values["units-via"] ?? "systemctl";
+  if (!UNITS_VIA.includes(unitsVia as UnitsVia)) throw new AgebootError("USAGE", `--units-via takes one of ${UNITS_VIA.join(", ")}`);
 
   const manifest = await loadManifest(manifestPath);
   const dryRun = values["dry-run"] ?? false;
@@ -68,6 +82,7 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
     allowPlainDirectory: values["insecure-plain-directory"] ?? false,
     lockTimeoutSeconds: lockTimeout,
     deferUnknownOwners: values["defer-unknown-owners"] ?? false,
+    unitsVia: unitsVia as UnitsVia,
     status,
   });
   const summary = reportResult(result, log);
@@ -95,6 +110,7 @@ function reportResult(result: ActivationResult, log: Logger): string {
       log.info(`${outcome.kind} ${outcome.name}: ${outcome.deferredBecause} yet; installed as root:root 0400, deferred until ageboot chown applies its owner, group and mode`);
     }
   }
+  reportUnits(result, log);
   const line = headline(result, summary);
   const { added, changed, removed, deferred } = summary;
   const lists = {
@@ -126,4 +142,18 @@ function reportResult(result: ActivationResult, log: Logger): string {
   if (failed) log.error(fields, line);
   else log.info(fields, line);
   return line;
+}
+
+/** One line each for the units restarted and reloaded, or that a dry run would restart and reload. */
+function reportUnits({ units, unitsAskedThrough, dryRun }: ActivationResult, log: Logger): void {
+  for (const [verb, list] of [
+    ["restart", units.restart],
+    ["reload", units.reload],
+  ] as const) {
+    if (list.length === 0) continue;
+    const names = abbreviate(list).join(", ");
+    if (dryRun) log.info({ [verb]: list }, `would ${verb} ${names}`);
+    else if (unitsAskedThrough !== null) log.info({ [verb]: list }, `${verb} requested through ${unitsAskedThrough}: ${names}`);
+    else log.info({ [verb]: list }, `not asked to ${verb} (--units-via none, or see the warnings above): ${names}`);
+  }
 }

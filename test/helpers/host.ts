@@ -13,6 +13,8 @@ export interface SecretSettings {
   group?: string | number;
   mode?: string;
   symlink?: boolean;
+  restartUnits?: string[];
+  reloadUnits?: string[];
 }
 
 /**

@@ -67,7 +67,8 @@ export class InProcessHost {
   ): Promise<ActivationResult & { headline: string }> {
     const templates = Object.fromEntries(Object.entries(options.templates ?? {}).map(([name, settings]) => [name, { owner: this.owner, group: this.group, ...settings }]));
     const manifest = this.manifest(secrets, options.templates === undefined ? {} : { templates });
-    const result = await activate(manifest, { log: this.logger(), allowPlainDirectory: true, dryRun: options.dryRun ?? false });
+    // unitsVia "none": the unit tier runs no external tool (result.units still says which units a run would ask for).
+    const result = await activate(manifest, { log: this.logger(), allowPlainDirectory: true, dryRun: options.dryRun ?? false, unitsVia: "none" });
     for (const line of this.logLines) assertNoCanary("a log line", line);
     return { ...result, headline: headline(result, summarize(result)) };
   }

@@ -102,7 +102,7 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       const manifest = facts.manifestPath!;
       expect(facts.activation.agenixInstall).toContain("ulimit -c 0");
       expect(facts.activation.agenixInstall).toMatch(
-        /^\( ulimit -c 0 && umask 0077 && exec '\/nix\/store\/[^']+\/bin\/ageboot' activate --manifest '([^']+)' --defer-unknown-owners \)$/m,
+        /^\( ulimit -c 0 && umask 0077 && exec '\/nix\/store\/[^']+\/bin\/ageboot' activate --manifest '([^']+)' --defer-unknown-owners --units-via nixos-activation \)$/m,
       );
       expect(facts.activation.agenixInstall).toContain(`--manifest '${manifest}'`);
       expect(facts.activation.agenixChown).toContain(`chown --manifest '${manifest}'`);
@@ -121,6 +121,9 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       // Modes go to the manifest unchanged; ageboot applies them as chmod would.
       expect(facts.manifest!.secrets["token"]!["mode"]).toBe("u=r,g=r,o=");
       expect(facts.manifest!.secrets["world"]!["mode"]).toBe("a+r");
+      // sops-nix's restartUnits and reloadUnits go to the manifest as given (ageboot adds ".service"); absent when empty.
+      expect(facts.manifest!.secrets["token"]).toMatchObject({ restartUnits: ["app.service"], reloadUnits: ["nginx"] });
+      expect(facts.manifest!.secrets["world"]).not.toHaveProperty("restartUnits");
       expect(facts.manifest!.secrets["short"]).toMatchObject({ mode: "440", path: "/etc/app/short", symlink: false });
       const order = facts.activationOrder;
       expectBefore(order, "agenix", "foo");

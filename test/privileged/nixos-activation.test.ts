@@ -230,7 +230,9 @@ describe("NixOS activation snippets under bash", () => {
 describe("NixOS activation snippets: shape", () => {
   it("each ageboot run is one subshell with core dumps off and an owner-only umask", () => {
     const parts = snippets(["/nix/store/x-manifest.json"]);
-    expect(parts.install).toBe(`( ulimit -c 0 && umask 0077 && exec '${launcherPath}' activate --manifest '/nix/store/x-manifest.json' --defer-unknown-owners )`);
+    expect(parts.install).toBe(
+      `( ulimit -c 0 && umask 0077 && exec '${launcherPath}' activate --manifest '/nix/store/x-manifest.json' --defer-unknown-owners --units-via nixos-activation )`,
+    );
     expect(parts.chown).toBe(`( ulimit -c 0 && umask 0077 && exec '${launcherPath}' chown --manifest '/nix/store/x-manifest.json' )`);
   });
 

@@ -73,29 +73,33 @@ it("secrets are in place, owned and moded, before services start; restart and fa
   put(root, "etc/ageboot/secrets/shared-config.age", encrypt(values["shared-config"]));
   put(root, "etc/ageboot/secrets/db.age", encrypt(values["nested/db"]));
   put(root, "etc/ageboot/secrets/app-token-2.age", encrypt(TestHost.withCanary("app-token-rotated")));
-  const manifest = (appTokenFile: string, broken: boolean) =>
+  // The rotation changes app-token's content (its consumer restarts; a unit that does not
+  // exist is only a warning) and shared-config's mode (its unit reloads); nested/db stays
+  // as it was, so its unit is left alone.
+  const manifest = (appTokenFile: string, sharedMode: string, broken: boolean) =>
     JSON.stringify({
       version: 1,
       identityPaths: ["/persist/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_ed25519_key"],
       secrets: {
-        "app-token": { file: appTokenFile, owner: "alice", mode: "0400" },
-        "shared-config": { file: "/etc/ageboot/secrets/shared-config.age", owner: "alice", group: "shared", mode: "0440" },
-        "nested/db": { file: "/etc/ageboot/secrets/db.age" },
-        ...(broken ? { broken: { file: "/etc/ageboot/secrets/broken.age" } } : {}),
+        "app-token": { file: appTokenFile, owner: "alice", mode: "0400", restartUnits: ["consumer.service", "ghost.service"] },
+        "shared-config": { file: "/etc/ageboot/secrets/shared-config.age", owner: "alice", group: "shared", mode: sharedMode, reloadUnits: ["reloader"] },
+        "nested/db": { file: "/etc/ageboot/secrets/db.age", restartUnits: ["untouched.service"] },
+        ...(broken ? { broken: { file: "/etc/ageboot/secrets/broken.age", restartUnits: ["consumer.service"] } } : {}),
       },
     });
-  put(root, "etc/ageboot/manifest.json", manifest("/etc/ageboot/secrets/app-token.age", false));
-  put(root, "etc/ageboot/manifest-rotated.json", manifest("/etc/ageboot/secrets/app-token-2.age", false));
-  put(root, "etc/ageboot/manifest-broken.json", manifest("/etc/ageboot/secrets/app-token-2.age", true));
+  put(root, "etc/ageboot/manifest.json", manifest("/etc/ageboot/secrets/app-token.age", "0440", false));
+  put(root, "etc/ageboot/manifest-rotated.json", manifest("/etc/ageboot/secrets/app-token-2.age", "0444", false));
+  put(root, "etc/ageboot/manifest-broken.json", manifest("/etc/ageboot/secrets/app-token-2.age", "0444", true));
   put(root, "etc/ageboot/secrets/broken.age", "age-encryption.org/v1\nnot really\n");
 
-  // A consumer with no ordering of its own: only the defaults (after sysinit.target).
-  put(
-    root,
-    "etc/systemd/system/consumer.service",
-    "[Service]\nType=oneshot\nUser=alice\nExecStart=/bin/sh -c 'sha256sum < /run/agenix/app-token | cut -d\" \" -f1 > /results/consumer.txt'\n[Install]\nWantedBy=multi-user.target\n",
-  );
-  enable(root, "consumer.service", "multi-user.target");
+  // A consumer with no ordering of its own (only the defaults: after sysinit.target), that
+  // records the value it read each time it starts; two more services that record their
+  // starts and reloads.
+  const longRunning = (record: string, extra = "") => `[Service]\n${extra}ExecStart=/bin/sh -c '${record}; exec sleep infinity'\n[Install]\nWantedBy=multi-user.target\n`;
+  put(root, "etc/systemd/system/consumer.service", longRunning('sha256sum < /run/agenix/app-token | cut -d" " -f1 >> /results/consumer.txt', "User=alice\n"));
+  put(root, "etc/systemd/system/untouched.service", longRunning("echo start >> /results/untouched.txt"));
+  put(root, "etc/systemd/system/reloader.service", longRunning("echo start >> /results/reloader.txt", "ExecReload=/bin/sh -c 'echo reload >> /results/reloader.txt'\n"));
+  for (const unit of ["consumer.service", "untouched.service", "reloader.service"]) enable(root, unit, "multi-user.target");
   put(root, "usr/local/bin/check", readFileSync(join(repoRoot, "test/system/check.sh")), 0o755);
   put(
     root,
@@ -154,13 +158,25 @@ it("secrets are in place, owned and moded, before services start; restart and fa
   expect(result["restart_rc"]).toBe("0");
   expect(result["generation_after_restart"]).toBe("/run/agenix.d/2");
   expect(result["app_token_after_restart"]).toBe(sha256(TestHost.withCanary("app-token-rotated")));
+  // restartUnits and reloadUnits: nothing restarted by the boot's own run; after the rotation
+  // the consumer restarted once and read the new value, the reloader's ExecReload ran, the
+  // unit of the unchanged secret was left alone, and the unit that does not exist was a warning.
+  expect(result["consumer_runs_at_boot"]).toBe("1");
+  expect(result["consumer_runs_after_restart"]).toBe("2");
+  expect(result["consumer_read_after_restart"]).toBe(sha256(TestHost.withCanary("app-token-rotated")));
+  expect(result["reloader_log"]).toBe("start,reload,");
+  expect(result["untouched_starts"]).toBe("1");
   // A broken secret fails the unit; the rest stay served from the current generation.
   expect(result["broken_rc"]).not.toBe("0");
   expect(result["broken_state"]).toBe("failed");
   expect(result["generation_after_broken"]).toBe("/run/agenix.d/2");
   expect(result["app_token_after_broken"]).toBe(sha256(TestHost.withCanary("app-token-rotated")));
+  // A failed run restarts nothing.
+  expect(result["consumer_runs_after_broken"]).toBe("2");
   const journal = readFileSync(join(results, "journal.txt"), "utf8");
   expect(journal).toMatch(/secret broken: .*malformed/);
+  expect(journal).toMatch(/ghost\.service: systemctl try-restart failed: .*ghost\.service/);
+  expect(journal).toContain("restart requested through systemctl: consumer.service, ghost.service");
   // Every run started from the snapshot: the launcher never had to fall back to the bundle.
   expect(journal).not.toContain("running without it");
   assertNoCanary("the journal of the booted system", journal);

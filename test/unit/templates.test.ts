@@ -223,6 +223,16 @@ describe("templates in a run", () => {
     expect(withUnits.outcomes.find((outcome) => outcome.kind === "template" && outcome.name === "uses-db")?.declared.restartUnits).toEqual(["app.service"]);
   });
 
+  it("a changed template asks for its units, and a removed one for the units it named", async () => {
+    const templates = { "app.env": { content: `DB=${DB}`, restartUnits: ["app"], reloadUnits: ["nginx"] }, other: { content: "x", restartUnits: ["other"] } };
+    await host.activate({ db: { file: await host.encrypt("one") } }, { templates });
+    const rotated = await host.activate({ db: { file: await host.encrypt("two") } }, { templates });
+    expect(rotated.units).toEqual({ restart: ["app.service"], reload: ["nginx.service"] });
+    const removed = await host.activate({ db: { file: await host.encrypt("two") } }, { templates: { "app.env": templates["app.env"] } });
+    expect(summarize(removed).templates.removed).toEqual(["other"]);
+    expect(removed.units).toEqual({ restart: ["other.service"], reload: [] });
+  });
+
   it("a template whose secret fails fails too, naming both, and the current generation stays", async () => {
     const dbFile = await host.encrypt("pw");
     const templates = { "app.env": { content: `DB=${DB}` }, other: { content: "x" } };
