@@ -5,7 +5,7 @@
 set -euo pipefail
 declare -A package_of=(
   [age]=age [age-keygen]=age [ssh-keygen]=openssh-client
-  [flock]=util-linux [unshare]=util-linux [mount]=mount
+  [flock]=util-linux [unshare]=util-linux [setpriv]=util-linux [mount]=mount
   [systemd-notify]=systemd [python3]=python3 [/usr/bin/time]=time
   [systemd-nspawn]=systemd-container [debootstrap]=debootstrap [nix-instantiate]=nix-bin
 )

@@ -4,6 +4,8 @@ import { checkHelp, runCheck } from "./commands/check.js";
 import { chownHelp, runChown } from "./commands/chown.js";
 import { decryptHelp, runDecrypt } from "./commands/decrypt.js";
 import { placeholderHelp, runPlaceholder } from "./commands/placeholder.js";
+import { recipientHelp, runRecipient } from "./commands/recipient.js";
+import { runStatus, statusHelp } from "./commands/status.js";
 import { AgebootError, describeCause } from "./errors.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { configureFaultInjection } from "./fault-injection.js";
@@ -12,9 +14,12 @@ import { createLogger, type LogFormat, type Logger } from "./log.js";
 interface Command {
   summary: string;
   help: string;
-  /** Resolves false when the job ran but failed (already reported); throws for errors that stop it. */
+  /**
+   * Resolves false when the job ran but failed (already reported), or an exit
+   * status of its own (\`status\`: see its help); throws for errors that stop it.
+   */
   // biome-ignore lint/suspicious/noConfusingVoidType: a command that cannot fail softly resolves nothing.
-  run(args: string[], log: Logger): Promise<boolean | void>;
+  run(args: string[], log: Logger): Promise<boolean | number | void>;
 }
 
 const commands: Record<string, Command> = {
@@ -23,6 +28,8 @@ const commands: Record<string, Command> = {
   chown: { summary: "apply owners, groups and modes that activate --defer-unknown-owners left for later", help: chownHelp, run: runChown },
   decrypt: { summary: "decrypt one age file with host identities (debugging)", help: decryptHelp, run: runDecrypt },
   placeholder: { summary: "print the placeholder of a secret, for a template's text", help: placeholderHelp, run: runPlaceholder },
+  recipient: { summary: "print the age1... recipient of an ed25519 SSH key (as ssh-to-age)", help: recipientHelp, run: runRecipient },
+  status: { summary: "show the current generation, its secrets and custom paths, without decrypting", help: statusHelp, run: runStatus },
 };
 
 const mainHelp = `Usage: ageboot [GLOBAL OPTIONS] COMMAND [OPTIONS]
@@ -43,7 +50,8 @@ Global options:
   --version                print the version
 
 Exit status: 0 success, 1 a secret failed, 2 usage error, 3 no usable identity,
-4 invalid manifest (nothing touched), 5 mount point, secretsDir or lock unusable (nothing touched).`;
+4 invalid manifest (nothing touched), 5 mount point, secretsDir or lock unusable (nothing touched);
+"status" has its own: see ageboot status --help.`;
 
 const globalOptions = {
   "log-format": { type: "string" },
@@ -98,7 +106,9 @@ export async function main(argv: string[], start: StartInfo): Promise<number> {
     }
     const selected = commands[command];
     if (!selected) throw new AgebootError("USAGE", `unknown command "${command}"; see ageboot --help`);
-    return (await selected.run(rest, log)) === false ? EXIT.FAILED : EXIT.OK;
+    const outcome = await selected.run(rest, log);
+    if (typeof outcome === "number") return outcome;
+    return outcome === false ? EXIT.FAILED : EXIT.OK;
   } catch (error) {
     return reportFailure(error, log);
   }

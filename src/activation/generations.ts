@@ -6,7 +6,8 @@ import { recordedGenerations, recordPath } from "./generation-record.js";
 import { setDirectoryAccess } from "./mount.js";
 import { replaceSymlink } from "./swap.js";
 
-const GENERATION_NAME = /^[1-9][0-9]{0,15}$/;
+/** A generation directory's name: its number, without leading zeros. */
+export const GENERATION_NAME = /^[1-9][0-9]{0,15}$/;
 
 /** The name, inside the mount point, of the relative link to the current generation (docs/containers.md). */
 export const CURRENT_LINK = "current";

@@ -21,6 +21,7 @@ export interface InstalledPath {
   readonly target?: string;
 }
 
+/** One entry of a record as ageboot writes it (also read by `ageboot status`). */
 export function isInstalledPath(value: unknown): value is InstalledPath {
   if (typeof value !== "object" || value === null) return false;
   const entry = value as Record<string, unknown>;

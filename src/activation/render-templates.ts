@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync } from "node:fs";
 import { AgebootError, describeCause } from "../errors.js";
 import type { LoadedIdentity } from "../identities/types.js";
 import { readFully } from "../read-fully.js";
-import { openSecret } from "../sources/registry.js";
+import { openSecret, SourceSession } from "../sources/registry.js";
 import { referencedSecrets } from "../templates/placeholder.js";
 import { type OpenedSecret, renderTemplate } from "../templates/render.js";
 import { ContentComparison } from "./content-comparison.js";
@@ -38,33 +38,49 @@ export async function renderTemplates(
 ): Promise<void> {
   const secretsByName = new Map(secrets.map((outcome) => [outcome.name, outcome]));
   const madeDirectories = new Set<string>();
-  for (const template of templates) {
-    if (template.failed !== null || template.parts === null) continue;
-    const parts = template.parts;
-    const failedSecret = referencedSecrets(parts)
-      .map((name) => secretsByName.get(name)!)
-      .find((secret) => secret.failed !== null);
-    if (failedSecret !== undefined) {
-      const { code, message } = failedSecret.failed!;
-      template.fail(new AgebootError(code, `secret "${failedSecret.name}" failed: ${message}`));
-      continue;
-    }
-    const open = (name: string) => (target === null ? decryptAgain(secretsByName.get(name)!, identities) : readStaged(`${target.directory}/${name}`));
-    const currentFile = currentDir === null ? null : `${currentDir}/${template.fileName}`;
-    try {
-      await renderTemplate(parts, open, async (rendered) => {
-        const comparison = new ContentComparison(currentFile, rendered.length);
-        for (let offset = 0; offset < rendered.length; offset += COMPARE_SLICE) comparison.update(rendered.subarray(offset, offset + COMPARE_SLICE));
-        if (target !== null) {
-          makeParentDirectories(target.directory, template.fileName, target.keysGid, madeDirectories);
-          const file = `${target.directory}/${template.fileName}`;
-          await writeExclusive(file, template.ownership!, async (fd) => writeAll(fd, rendered, file));
-        }
-        template.staged(comparison.matches());
-      });
-    } catch (error) {
-      template.fail(error instanceof AgebootError ? error : new AgebootError("IO", `cannot render (${describeCause(error)})`));
-    }
+  // A dry run's own session for decrypting again (sops files opened once for all templates), closed (zeroed) at the end.
+  const session = target === null && templates.length > 0 ? new SourceSession(identities) : null;
+  try {
+    for (const template of templates) await renderOne(template, secretsByName, target, currentDir, session, madeDirectories);
+  } finally {
+    session?.close();
+  }
+}
+
+/** One template: failed with its secret, or rendered (compared only, in a dry run). */
+async function renderOne(
+  template: TemplateOutcome,
+  secretsByName: ReadonlyMap<string, SecretOutcome>,
+  target: StagingTarget,
+  currentDir: string | null,
+  session: SourceSession | null,
+  madeDirectories: Set<string>,
+): Promise<void> {
+  if (template.failed !== null || template.parts === null) return;
+  const parts = template.parts;
+  const failedSecret = referencedSecrets(parts)
+    .map((name) => secretsByName.get(name)!)
+    .find((secret) => secret.failed !== null);
+  if (failedSecret !== undefined) {
+    const { code, message } = failedSecret.failed!;
+    template.fail(new AgebootError(code, `secret "${failedSecret.name}" failed: ${message}`));
+    return;
+  }
+  const open = (name: string) => (target === null ? decryptAgain(secretsByName.get(name)!, session!) : readStaged(`${target.directory}/${name}`));
+  const currentFile = currentDir === null ? null : `${currentDir}/${template.fileName}`;
+  try {
+    await renderTemplate(parts, open, async (rendered) => {
+      const comparison = new ContentComparison(currentFile, rendered.length);
+      for (let offset = 0; offset < rendered.length; offset += COMPARE_SLICE) comparison.update(rendered.subarray(offset, offset + COMPARE_SLICE));
+      if (target !== null) {
+        makeParentDirectories(target.directory, template.fileName, target.keysGid, madeDirectories);
+        const file = `${target.directory}/${template.fileName}`;
+        await writeExclusive(file, template.ownership!, async (fd) => writeAll(fd, rendered, file));
+      }
+      template.staged(comparison.matches());
+    });
+  } catch (error) {
+    template.fail(error instanceof AgebootError ? error : new AgebootError("IO", `cannot render (${describeCause(error)})`));
   }
 }
 
@@ -95,8 +111,8 @@ async function readStaged(path: string): Promise<OpenedSecret> {
 }
 
 /** A dry run's secret: decrypted again from its source, into memory. */
-async function decryptAgain(secret: SecretOutcome, identities: readonly LoadedIdentity[]): Promise<OpenedSecret> {
-  const plaintext = await openSecret({ format: secret.secret.format, file: secret.secret.file }, identities);
+async function decryptAgain(secret: SecretOutcome, session: SourceSession): Promise<OpenedSecret> {
+  const plaintext = await openSecret(secret.secret, session);
   return {
     size: plaintext.size,
     read: async () => {

@@ -1,7 +1,6 @@
 import { AgebootError, describeCause, type ErrorCode } from "../errors.js";
-import type { LoadedIdentity } from "../identities/types.js";
 import type { SecretSource } from "../manifest/types.js";
-import { openSecret } from "../sources/registry.js";
+import { openSecret, type SourceSession } from "../sources/registry.js";
 import { ContentComparison } from "./content-comparison.js";
 import { writeAll, writeExclusive, type Ownership } from "./write-exclusive.js";
 
@@ -30,9 +29,9 @@ export type StageResult =
  * what it can first (an age header for one of our keys), so a wrong key
  * creates no file. Every error becomes a result: one secret never stops the others.
  */
-export async function runStageJob(job: StageJob, identities: readonly LoadedIdentity[]): Promise<StageResult> {
+export async function runStageJob(job: StageJob, session: SourceSession): Promise<StageResult> {
   try {
-    const plaintext = await openSecret(job.source, identities);
+    const plaintext = await openSecret(job.source, session);
     const comparison = new ContentComparison(job.currentFile, plaintext.size);
     const { sink } = job;
     try {

@@ -4,6 +4,7 @@ import { bundleFile } from "../bundle-files.js";
 import { mapWithLimit } from "../concurrency.js";
 import { faultInjectionActive } from "../fault-injection.js";
 import type { LoadedIdentity } from "../identities/types.js";
+import { SourceSession, sharesFile } from "../sources/registry.js";
 import type { StagingRequest } from "./stage-worker.js";
 import { runStageJob, type StageJob, type StageResult } from "./stage-job.js";
 
@@ -40,19 +41,32 @@ export class StagingThreads {
     }
   }
 
-  /** Stage every job; results keep the order of `jobs`. */
+  /**
+   * Stage every job; results keep the order of `jobs`. Secrets from sops files
+   * all stay on this thread: a sops file is decrypted once per run for all
+   * its secrets (src/sops/session.ts), which holds only if they share a thread,
+   * and its plaintext never crosses to another.
+   */
   async stageAll(jobs: readonly StageJob[], identities: readonly LoadedIdentity[], concurrency: number): Promise<StageResult[]> {
-    const sequential = (share: readonly StageJob[]) => mapWithLimit(share, concurrency, (job) => runStageJob(job, identities));
-    if (this.worker === null || jobs.length < PARALLEL_THRESHOLD) {
-      this.close();
-      this.threadsUsed = 1;
-      return sequential(jobs);
+    const session = new SourceSession(identities);
+    try {
+      const sequential = (share: readonly StageJob[]) => mapWithLimit(share, concurrency, (job) => runStageJob(job, session));
+      const movable = jobs.filter((job) => !sharesFile(job.source));
+      if (this.worker === null || movable.length < PARALLEL_THRESHOLD) {
+        this.close();
+        this.threadsUsed = 1;
+        return await sequential(jobs);
+      }
+      this.threadsUsed = 2;
+      // The worker's share leaves the main thread the start-up time's worth of extra secrets.
+      const split = movable.length - Math.floor((movable.length - PARALLEL_THRESHOLD) / 2);
+      const theirJobs = new Set(movable.slice(split));
+      const [mine, theirs] = await Promise.all([sequential(jobs.filter((job) => !theirJobs.has(job))), this.inWorker([...theirJobs], identities, concurrency)]);
+      const byName = new Map([...mine, ...theirs].map((result) => [result.name, result]));
+      return jobs.map((job) => byName.get(job.name)!);
+    } finally {
+      session.close();
     }
-    this.threadsUsed = 2;
-    // The worker's share leaves the main thread the start-up time's worth of extra secrets.
-    const split = jobs.length - Math.floor((jobs.length - PARALLEL_THRESHOLD) / 2);
-    const [mine, theirs] = await Promise.all([sequential(jobs.slice(0, split)), this.inWorker(jobs.slice(split), identities, concurrency)]);
-    return [...mine, ...theirs];
   }
 
   close(): void {

@@ -6,6 +6,7 @@ import { parentPort } from "node:worker_threads";
 import { mapWithLimit } from "../concurrency.js";
 import { identityFromRecipe } from "../identities/recipes.js";
 import type { LoadedIdentity } from "../identities/types.js";
+import { SourceSession } from "../sources/registry.js";
 import { runStageJob, type StageJob } from "./stage-job.js";
 
 export interface StagingRequest {
@@ -16,5 +17,10 @@ export interface StagingRequest {
 
 parentPort?.once("message", async (request: StagingRequest) => {
   const identities: LoadedIdentity[] = request.identities.map((about) => ({ ...about, identity: identityFromRecipe(about.recipe) }));
-  parentPort?.postMessage(await mapWithLimit(request.jobs, request.concurrency, (job) => runStageJob(job, identities)));
+  const session = new SourceSession(identities);
+  try {
+    parentPort?.postMessage(await mapWithLimit(request.jobs, request.concurrency, (job) => runStageJob(job, session)));
+  } finally {
+    session.close();
+  }
 });

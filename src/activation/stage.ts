@@ -32,7 +32,7 @@ export async function stageSecrets(
     const sink: StageSink = target === null ? { kind: "compare-only" } : { kind: "file", target: `${target.directory}/${outcome.name}`, ownership: outcome.ownership! };
     return {
       name: outcome.name,
-      source: { format: outcome.secret.format, file: outcome.secret.file },
+      source: { format: outcome.secret.format, file: outcome.secret.file, ...(outcome.secret.key === undefined ? {} : { key: outcome.secret.key }) },
       sink,
       currentFile: currentDir === null ? null : `${currentDir}/${outcome.name}`,
     };

@@ -54,10 +54,24 @@ export async function openPlaintext(input: CiphertextInput, identities: readonly
  * AgebootError (MALFORMED for anything that is not a well-formed age header).
  */
 export async function readStanzas(input: CiphertextInput): Promise<readonly Stanza[]> {
+  const header = await readHeader(input);
+  try {
+    return parseHeader(header).stanzas;
+  } catch (error) {
+    throw explainFailure(inputName(input), error, "header");
+  }
+}
+
+/**
+ * The header of an age file, binary or armored, version line to MAC line,
+ * and nothing of its payload: what `ageboot status` tries the host's
+ * identities on. Throws AgebootError (MALFORMED when there is no age header).
+ */
+export async function readHeader(input: CiphertextInput): Promise<Buffer> {
   let source: Ciphertext | undefined;
   try {
     source = await readCiphertext(input);
-    return parseHeader(source.head.subarray(0, findHeaderEnd(source.head))).stanzas;
+    return Buffer.from(source.head.subarray(0, findHeaderEnd(source.head)));
   } catch (error) {
     throw explainFailure(inputName(input), error, "header");
   } finally {

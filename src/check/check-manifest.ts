@@ -4,6 +4,7 @@ import type { Stanza } from "../age/header.js";
 import { AgebootError, describeCause } from "../errors.js";
 import { summarizeList } from "../summarize-list.js";
 import type { DeclaredItem, Manifest, SecretSpec } from "../manifest/types.js";
+import { sopsFileProblems } from "../sops/check.js";
 import { parseTemplate } from "../templates/placeholder.js";
 import { MAX_TEMPLATE_BYTES } from "../templates/template-text.js";
 import { isId, type UserDatabase } from "../users.js";
@@ -86,6 +87,10 @@ function templateFileProblems(file: string, secretNames: readonly string[], prob
 }
 
 async function fileProblems(secret: SecretSpec, problems: string[]): Promise<readonly Stanza[] | null> {
+  if (secret.format !== "age") {
+    problems.push(...sopsFileProblems(secret));
+    return null;
+  }
   try {
     if (!statSync(secret.file).isFile()) {
       problems.push(`file ${secret.file} is not a regular file`);

@@ -1,5 +1,5 @@
 /** The formats a secret's `file` may have; the stage step opens each through src/sources/registry.ts. */
-export const SECRET_FORMATS = ["age"] as const;
+export const SECRET_FORMATS = ["age", "yaml", "json", "dotenv", "ini", "binary"] as const;
 export type SecretFormat = (typeof SECRET_FORMATS)[number];
 
 /** Where a secret's plaintext comes from: plain data, so that it can go to a worker thread. */
@@ -7,6 +7,11 @@ export interface SecretSource {
   readonly format: SecretFormat;
   /** The encrypted file. */
   readonly file: string;
+  /**
+   * sops formats: the "/"-separated key path of the value; "" is the whole
+   * file (and dotenv, INI and binary are always whole). Absent for age.
+   */
+  readonly key?: string;
 }
 
 /**

@@ -2,9 +2,9 @@ import { isAbsolute, normalize, posix } from "node:path";
 import { forbiddenCustomPathReason } from "./forbidden-paths.js";
 import { parseMode } from "./mode.js";
 import { printable } from "./printable.js";
-import { parseUnitList } from "./units.js";
 import { parseTemplate } from "../templates/placeholder.js";
 import { MAX_TEMPLATE_BYTES } from "../templates/template-text.js";
+import { secretKey } from "./sops-key.js";
 import {
   type DeclaredItem,
   MANIFEST_DEFAULTS,
@@ -16,10 +16,11 @@ import {
   type TemplateSource,
   type TemplateSpec,
 } from "./types.js";
+import { parseUnitList } from "./units.js";
 
 const topLevelFields = new Set(["version", "secretsDir", "secretsMountPoint", "identityPaths", "keepGenerations", "secrets", "templates"]);
 const declaredFields = ["path", "owner", "group", "mode", "symlink", "restartUnits", "reloadUnits"];
-const secretFields = new Set(["file", "format", ...declaredFields]);
+const secretFields = new Set(["file", "format", "key", ...declaredFields]);
 const templateFields = new Set(["content", "file", ...declaredFields]);
 /** Generous, but bounded: a manifest is configuration, not data. */
 const MAX_STRING_LENGTH = 4096;
@@ -112,8 +113,9 @@ function validateSecret(
   const file = absolutePath(settings["file"], "", (_, what) => report("file", settings["file"] === undefined ? "is required" : what));
   const format = settings["format"] ?? MANIFEST_DEFAULTS.format;
   if (!SECRET_FORMATS.includes(format as SecretFormat)) report("format", `must be one of ${SECRET_FORMATS.map((known) => `"${known}"`).join(", ")}, found ${describe(format)}`);
+  const key = SECRET_FORMATS.includes(format as SecretFormat) ? secretKey(name, format as SecretFormat, settings["key"], (what) => report("key", what)) : undefined;
   if (item === null || !file || !declared.valid()) return null;
-  return { ...item, format: format as SecretFormat, file };
+  return { ...item, format: format as SecretFormat, ...(key === undefined ? {} : { key }), file };
 }
 
 function validateTemplate(

@@ -32,6 +32,10 @@ export interface AgebootRunOptions {
   keepStdinOpen?: boolean;
   /** A shell command run before ageboot replaces the shell (exec): e.g. "ulimit -c unlimited", as an admin's shell may have set. */
   shellBefore?: string;
+  /** Run ageboot as this user (setpriv, util-linux: no supplementary groups), after shellBefore ran as root. */
+  asUser?: { readonly uid: number; readonly gid: number };
+  /** Run shellBefore and ageboot in a mount namespace of their own (unshare --mount): shellBefore's mounts are theirs alone. */
+  privateMountNamespace?: boolean;
 }
 
 /**
@@ -39,10 +43,18 @@ export interface AgebootRunOptions {
  * AGEBOOT_TEST_ENTRY=bundle runs the whole suite against the plain bundle
  * (dist/cli.js), what the launcher falls back to.
  */
-function agebootCommand(args: readonly string[], via: AgebootRunOptions["via"] = "node", shellBefore?: string): [string, string[]] {
+function agebootCommand(args: readonly string[], via: AgebootRunOptions["via"] = "node", shellBefore?: string, options: AgebootRunOptions = {}): [string, string[]] {
+  if (options.privateMountNamespace) {
+    const [file, rest] = agebootCommand(args, via, shellBefore, { ...options, privateMountNamespace: false });
+    return ["unshare", ["--mount", "--propagation", "private", "--", file, ...rest]];
+  }
   if (shellBefore !== undefined) {
-    const [file, rest] = agebootCommand(args, via);
+    const [file, rest] = agebootCommand(args, via, undefined, options);
     return ["sh", ["-c", `${shellBefore} && exec "$@"`, "sh", file, ...rest]];
+  }
+  if (options.asUser !== undefined) {
+    const [file, rest] = agebootCommand(args, via);
+    return ["setpriv", [`--reuid=${options.asUser.uid}`, `--regid=${options.asUser.gid}`, "--clear-groups", "--", file, ...rest]];
   }
   if (via === "launcher") return [launcherPath, [...args]];
   if (via !== "node") return [via, [...args]];
@@ -68,7 +80,7 @@ export function runAgeboot(args: readonly string[], options: AgebootRunOptions &
   const stderrFd = options.stderrFile === undefined ? "pipe" : openSync(options.stderrFile, "a");
   let result: SpawnSyncReturns<Buffer>;
   try {
-    result = spawnSync(...agebootCommand(args, options.via, options.shellBefore), {
+    result = spawnSync(...agebootCommand(args, options.via, options.shellBefore, options), {
       input: options.input ?? "",
       ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
       env: environment(options),
@@ -97,7 +109,7 @@ export interface AgebootExit {
  * `exited` checks its output; `stderrSoFar` is what it has printed to stderr yet, checked too.
  */
 export function startAgeboot(args: readonly string[], options: AgebootRunOptions = {}): { child: ChildProcess; exited: Promise<AgebootExit>; stderrSoFar: () => string } {
-  const child = spawn(...agebootCommand(args, options.via, options.shellBefore), {
+  const child = spawn(...agebootCommand(args, options.via, options.shellBefore, options), {
     env: environment(options),
     cwd: options.cwd ?? repoRoot,
     stdio: [options.keepStdinOpen ? "pipe" : "ignore", "pipe", "pipe"],
@@ -145,7 +157,7 @@ export interface MeasuredRun {
  * that bound memory on hostile or large input.
  */
 export function runAgebootMeasured(args: readonly string[], options: AgebootRunOptions = {}): MeasuredRun {
-  const [file, rest] = agebootCommand(args, options.via, options.shellBefore);
+  const [file, rest] = agebootCommand(args, options.via, options.shellBefore, options);
   const parent = [
     "import os, resource, subprocess, sys",
     "status = subprocess.run(sys.argv[1:]).returncode",

@@ -8,6 +8,8 @@ import { ageEncrypt, sshKeygen } from "./tools.js";
 
 export interface SecretSettings {
   file: string;
+  format?: string;
+  key?: string;
   path?: string;
   owner?: string | number;
   group?: string | number;

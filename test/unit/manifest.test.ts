@@ -68,11 +68,30 @@ describe("manifest validation", () => {
     );
   });
 
-  it('takes "format" per secret: "age" is the default and the only format so far; anything else names the secret', () => {
+  it('takes "format" per secret: "age" is the default, sops stores by name; anything else names the secret', () => {
     const explicit = validateManifest({ version: 1, secrets: { a: { file: "/a.age", format: "age" } } });
     expect("manifest" in explicit && explicit.manifest.secrets[0]?.format).toBe("age");
     const unknown = validateManifest({ version: 1, secrets: { a: { file: "/a.age", format: "sops" } } });
-    expect(unknown).toEqual({ problems: ['secret "a" field "format": must be one of "age", found "sops"'] });
+    expect(unknown).toEqual({ problems: ['secret "a" field "format": must be one of "age", "yaml", "json", "dotenv", "ini", "binary", found "sops"'] });
+  });
+
+  it('gives sops secrets a "key" that defaults to the secret\'s name, as sops-nix does; age secrets have none', () => {
+    const result = validateManifest({
+      version: 1,
+      secrets: {
+        "db/password": { file: "/s.yaml", format: "yaml" },
+        whole: { file: "/s.yaml", format: "yaml", key: "" },
+        nested: { file: "/s.json", format: "json", key: "a/b/c" },
+        plain: { file: "/a.age" },
+      },
+    });
+    expect("manifest" in result && result.manifest.secrets.map((secret) => secret.key)).toEqual(["db/password", "", "a/b/c", undefined]);
+    expect(validateManifest({ version: 1, secrets: { a: { file: "/a.age", key: "x" } } })).toEqual({
+      problems: ['secret "a" field "key": only sops formats (yaml, json, dotenv, ini, binary) have a "key"; an age file is the secret as a whole'],
+    });
+    expect(validateManifest({ version: 1, secrets: { a: { file: "/a.yaml", format: "yaml", key: 3 } } })).toEqual({
+      problems: ['secret "a" field "key": must be a string: a "/"-separated path such as "db/password", or "" for the whole file'],
+    });
   });
 
   it.each([
