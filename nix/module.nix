@@ -126,17 +126,93 @@ let
     }
   );
 
+  # A template (sops-nix's sops.templates, agenix#95): text with placeholders
+  # (config.age.placeholder.<secret>), rendered at activation into
+  # secretsDir/rendered/<name> with the secrets' plaintext.
+  templateType = types.submodule (
+    { config, ... }:
+    {
+      options = {
+        name = mkOption {
+          type = types.str;
+          default = config._module.args.name;
+          defaultText = literalExpression "config._module.args.name";
+          description = "Name of the rendered file in {option}`age.secretsDir`/rendered.";
+        };
+        content = mkOption {
+          type = types.nullOr types.lines;
+          default = null;
+          example = literalExpression ''"DATABASE_PASSWORD=''${config.age.placeholder.db-password}\n"'';
+          description = ''
+            The template's text. Each `config.age.placeholder.<secret>` in it is
+            replaced by that secret's plaintext at activation. It holds
+            placeholders, not secrets, and goes into the Nix store. Set this or
+            {option}`file`.
+          '';
+        };
+        file = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+          description = "A file holding the template's text, instead of {option}`content`.";
+        };
+        path = mkOption {
+          type = types.str;
+          default = "${cfg.secretsDir}/rendered/${config.name}";
+          defaultText = literalExpression ''"''${cfg.secretsDir}/rendered/''${config.name}"'';
+          description = "Path where the rendered file is installed (a symlink to the default path, or a copy with `symlink = false`).";
+        };
+        mode = mkOption {
+          type = types.str;
+          default = "0400";
+          description = "Permissions mode of the rendered file, as for secrets.";
+        };
+        owner = mkOption {
+          type = types.str;
+          default = "0";
+          description = "User of the rendered file.";
+        };
+        group = mkOption {
+          type = types.str;
+          default = users.${config.owner}.group or "0";
+          defaultText = literalExpression ''users.''${config.owner}.group or "0"'';
+          description = "Group of the rendered file.";
+        };
+        symlink = mkEnableOption "symlinking the rendered file to a custom path" // {
+          default = true;
+        };
+        restartUnits = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          description = "systemd units to restart when the rendered file is added, changed or removed.";
+        };
+        reloadUnits = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          description = "systemd units to reload when the rendered file is added, changed or removed.";
+        };
+      };
+    }
+  );
+
   regularSecrets = lib.filterAttrs (_: s: !s.neededForUsers) cfg.secrets;
+  # Templates live in the regular manifest's generation: with them it exists even without regular secrets.
+  hasRegular = regularSecrets != { } || cfg.templates != { };
+  placeholderOf = secret: "<AGEBOOT:${builtins.hashString "sha256" secret.name}:PLACEHOLDER>";
   secretsForUsers = lib.filterAttrs (_: s: s.neededForUsers) cfg.secrets;
 
   manifestFor =
-    secrets: secretsDir: secretsMountPoint:
+    secrets: secretsDir: secretsMountPoint: templates:
     import ./lib/manifest.nix {
-      inherit secrets secretsDir secretsMountPoint;
+      inherit
+        secrets
+        templates
+        secretsDir
+        secretsMountPoint
+        ;
       inherit (cfg) identityPaths keepGenerations;
     };
-  manifest = manifestFor regularSecrets cfg.secretsDir cfg.secretsMountPoint;
-  manifestForUsers = manifestFor secretsForUsers cfg.secretsForUsersDir "${cfg.secretsForUsersDir}.d";
+  manifest = manifestFor regularSecrets cfg.secretsDir cfg.secretsMountPoint cfg.templates;
+  manifestForUsers = manifestFor secretsForUsers cfg.secretsForUsersDir "${cfg.secretsForUsersDir}.d" { };
   manifestFile = pkgs.writeText "ageboot-manifest.json" (builtins.toJSON manifest);
   manifestForUsersFile = pkgs.writeText "ageboot-manifest-for-users.json" (
     builtins.toJSON manifestForUsers
@@ -144,15 +220,15 @@ let
   # The for-users manifest first: those secrets are root's, needed by `users`.
   manifestFiles =
     lib.optional (secretsForUsers != { }) manifestForUsersFile
-    ++ lib.optional (regularSecrets != { }) manifestFile;
+    ++ lib.optional hasRegular manifestFile;
 
   ageboot = lib.getExe cfg.package;
   snippets = import ./lib/activation.nix {
     inherit ageboot;
     manifests = manifestFiles;
-    chownManifests = lib.optional (regularSecrets != { }) manifestFile;
+    chownManifests = lib.optional hasRegular manifestFile;
     restartUnits =
-      lib.optional (regularSecrets != { }) "ageboot.service"
+      lib.optional hasRegular "ageboot.service"
       ++ lib.optional (secretsForUsers != { }) "ageboot-for-users.service";
   };
 
@@ -178,20 +254,26 @@ let
   # configuration declares.
   inStore = secret: builtins.hasContext "${secret.file}";
   uncheckedNames = lib.attrNames (lib.filterAttrs (_: s: !(inStore s)) cfg.secrets);
+  # A template may name any regular secret: checked only when all of them are,
+  # and its file (if any) is in the store.
+  templateInStore = t: t.file == null || builtins.hasContext "${t.file}";
+  checkedTemplates =
+    if lib.all inStore (lib.attrValues regularSecrets) then lib.filterAttrs (_: templateInStore) cfg.templates else { };
+  uncheckedTemplates = lib.attrNames (removeAttrs cfg.templates (lib.attrNames checkedTemplates));
   # One manifest per directory, as at boot, so custom paths are judged against
   # the right secretsDir.
   checkManifestFiles =
-    lib.optional (regularSecrets != { }) (
+    lib.optional hasRegular (
       pkgs.writeText "ageboot-check-manifest.json" (
         builtins.toJSON (
-          manifestFor (lib.filterAttrs (_: inStore) regularSecrets) cfg.secretsDir cfg.secretsMountPoint
+          manifestFor (lib.filterAttrs (_: inStore) regularSecrets) cfg.secretsDir cfg.secretsMountPoint checkedTemplates
         )
       )
     )
     ++ lib.optional (secretsForUsers != { }) (
       pkgs.writeText "ageboot-check-manifest-for-users.json" (
         builtins.toJSON (
-          manifestFor (lib.filterAttrs (_: inStore) secretsForUsers) cfg.secretsForUsersDir "${cfg.secretsForUsersDir}.d"
+          manifestFor (lib.filterAttrs (_: inStore) secretsForUsers) cfg.secretsForUsersDir "${cfg.secretsForUsersDir}.d" { }
         )
       )
     );
@@ -222,6 +304,9 @@ let
         ''}
         ${lib.optionalString (uncheckedNames != [ ]) ''
           echo ${quote "ageboot check: not checked at build time (file outside the Nix store, read at boot): ${lib.concatStringsSep ", " uncheckedNames}"} >&2
+        ''}
+        ${lib.optionalString (uncheckedTemplates != [ ]) ''
+          echo ${quote "ageboot check: templates not checked at build time (a secret or the template's file is outside the Nix store): ${lib.concatStringsSep ", " uncheckedTemplates}"} >&2
         ''}
         ${lib.concatMapStringsSep "\n" (
           manifest:
@@ -302,6 +387,27 @@ in
       type = types.attrsOf secretType;
       default = { };
       description = "Attrset of secrets.";
+    };
+    templates = mkOption {
+      type = types.attrsOf templateType;
+      default = { };
+      description = ''
+        Files rendered from secrets at activation (sops-nix's `sops.templates`):
+        each `config.age.placeholder.<secret>` in a template's text is replaced
+        by that secret's plaintext. Read at {option}`age.secretsDir`/rendered/<name>.
+      '';
+    };
+    placeholder = mkOption {
+      type = types.attrsOf types.str;
+      readOnly = true;
+      default = lib.mapAttrs (_: placeholderOf) regularSecrets;
+      defaultText = literalExpression ''"<AGEBOOT:''${builtins.hashString "sha256" secret.name}:PLACEHOLDER>" for each secret without neededForUsers'';
+      description = ''
+        The placeholder of each secret, for {option}`age.templates`:
+        `"''${config.age.placeholder.db-password}"`. A placeholder for a secret
+        that is not declared is an evaluation error (a missing attribute).
+        Secrets with `neededForUsers` have none: they live in another generation.
+      '';
     };
     secretsDir = mkOption {
       type = types.path;
@@ -425,12 +531,20 @@ in
       };
     }
 
-    (mkIf (cfg.secrets != { }) (mkMerge [
+    (mkIf (cfg.secrets != { } || cfg.templates != { }) (mkMerge [
       {
         assertions = [
           {
             assertion = cfg.identityPaths != [ ];
             message = "age.identityPaths must be set, for example by enabling openssh.";
+          }
+          {
+            assertion = lib.all (t: (t.content == null) != (t.file == null)) (lib.attrValues cfg.templates);
+            message = "age.templates.<name>: set exactly one of content and file (${
+              lib.concatStringsSep ", " (
+                lib.attrNames (lib.filterAttrs (_: t: (t.content == null) == (t.file == null)) cfg.templates)
+              )
+            }).";
           }
           {
             assertion = !cfg.useSystemdActivation -> !(sysusersEnabled || nixosInitEnabled);
@@ -503,7 +617,7 @@ in
           supportsDryActivation = true;
         };
 
-        systemd.services.ageboot = mkIf (regularSecrets != { }) (mkMerge [
+        systemd.services.ageboot = mkIf hasRegular (mkMerge [
           (agebootUnit manifestFile)
           {
             description = "Decrypt age secrets (ageboot)";

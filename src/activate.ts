@@ -10,7 +10,8 @@ import { removeStalePaths } from "./activation/installed-paths.js";
 import { acquireLock } from "./activation/lock.js";
 import { type HostContext, SYSTEM_HOST } from "./activation/host-context.js";
 import { unmountSecretsMount } from "./activation/mount.js";
-import { planSecrets } from "./activation/plan.js";
+import { planSecrets, planTemplates } from "./activation/plan.js";
+import { renderTemplates } from "./activation/render-templates.js";
 import type { ActivationResult } from "./activation/report.js";
 import { requestUnits, type UnitsVia } from "./activation/request-units.js";
 import { stageSecrets } from "./activation/stage.js";
@@ -49,12 +50,13 @@ export interface ActivateOptions {
 /**
  * The activation, as numbered steps (each marked below):
  *
- *   1. plan         one outcome per declared secret: file, owner, group, custom path checked
+ *   1. plan         one outcome per declared secret and template: file, owner, group, placeholders checked
  *   2. identities   the host's keys; none usable stops the run before anything is touched
  *   3. lock         runs are serialised
  *   4. mount        the memory-backed mount (--user: the user's tmpfs, checked); generations
  *                   read, leftovers of crashed runs removed
  *   5. stage        every planned secret decrypted through its source into a new generation
+ *   5b. render      every planned template rendered from the secrets staged in 5, as rendered/<name>
  *   6. custom paths symlinks and copies prepared under temporary names; the record of them
  *   7. commit       or discard, by the failure policy (./activation/failure-policy.ts); a
  *                   generation whose links cannot be made fails every secret it held;
@@ -65,7 +67,7 @@ export interface ActivateOptions {
  *  10. report       the outcomes, for the summary, sd_notify and the exit status
  *
  * A dry run takes the same steps without the lock and the mount, stages into a
- * sink that only compares, and stops after step 5 with the report, which names
+ * sink that only compares, and stops after step 5b with the report, which names
  * the units step 8 would restart and reload.
  */
 export async function activate(manifest: Manifest, options: ActivateOptions): Promise<ActivationResult> {
@@ -93,7 +95,11 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     // getent(1) child: let it run while we plan and read keys; the mount needs it.
     const keysGidLookup = host.directoryGroup(users);
     keysGidLookup.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
-    const outcomes = await planSecrets(manifest, users, { deferUnknownOwners: options.deferUnknownOwners ?? false, ownershipProblem: host.ownershipProblem });
+    const planning = { deferUnknownOwners: options.deferUnknownOwners ?? false, ownershipProblem: host.ownershipProblem };
+    const secretOutcomes = await planSecrets(manifest, users, planning);
+    const templateOutcomes = await planTemplates(manifest, users, planning);
+    // Every declared item, secrets then templates: what every step after 5b and the report read.
+    const outcomes = [...secretOutcomes, ...templateOutcomes];
     const finish = (
       fields: Omit<ActivationResult, "dryRun" | "outcomes" | "durationMs" | "units" | "unitsAskedThrough">,
       units: UnitRequests = NO_UNITS,
@@ -126,12 +132,16 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
 
     // 5. Stage: decrypt, own and mode every secret in a new generation (a dry run only compares).
     const generation = generations.next;
-    await status(dryRun ? `Decrypting ${outcomes.length} secrets (dry run)` : `Decrypting ${outcomes.length} secrets into generation ${generation}`);
+    await status(dryRun ? `Decrypting ${secretOutcomes.length} secrets (dry run)` : `Decrypting ${secretOutcomes.length} secrets into generation ${generation}`);
     const generationDir = dryRun ? null : generations.create(generation, keysGid);
     const target = generationDir === null ? null : { directory: generationDir, keysGid };
-    await stageSecrets(outcomes, target, generations.currentPath, identities, threads, concurrency);
-    const removed = classifyChanges(outcomes, generations.currentPath);
+    await stageSecrets(secretOutcomes, target, generations.currentPath, identities, threads, concurrency);
     stepDone(`5. stage (${threads.threadsUsed} thread${threads.threadsUsed === 1 ? "" : "s"})`);
+
+    // 5b. Render templates from the secrets just staged (a dry run decrypts them again, in memory, and only compares).
+    await renderTemplates(templateOutcomes, secretOutcomes, target, generations.currentPath, identities);
+    const removed = classifyChanges(outcomes, generations.currentPath);
+    stepDone("5b. render templates");
     // What step 8 will ask for: from the previous generation's record, read before pruning can remove it.
     const units = generations.current === null ? NO_UNITS : unitsToNotify(outcomes, removed, readGenerationRecord(mountPoint, generations.current, log).units);
     if (generationDir === null) {

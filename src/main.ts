@@ -3,6 +3,7 @@ import { activateHelp, runActivate } from "./commands/activate.js";
 import { checkHelp, runCheck } from "./commands/check.js";
 import { chownHelp, runChown } from "./commands/chown.js";
 import { decryptHelp, runDecrypt } from "./commands/decrypt.js";
+import { placeholderHelp, runPlaceholder } from "./commands/placeholder.js";
 import { recipientHelp, runRecipient } from "./commands/recipient.js";
 import { runStatus, statusHelp } from "./commands/status.js";
 import { AgebootError, describeCause } from "./errors.js";
@@ -26,6 +27,7 @@ const commands: Record<string, Command> = {
   check: { summary: "check a manifest without the private key or root (build time)", help: checkHelp, run: runCheck },
   chown: { summary: "apply owners, groups and modes that activate --defer-unknown-owners left for later", help: chownHelp, run: runChown },
   decrypt: { summary: "decrypt one age file with host identities (debugging)", help: decryptHelp, run: runDecrypt },
+  placeholder: { summary: "print the placeholder of a secret, for a template's text", help: placeholderHelp, run: runPlaceholder },
   recipient: { summary: "print the age1... recipient of an ed25519 SSH key (as ssh-to-age)", help: recipientHelp, run: runRecipient },
   status: { summary: "show the current generation, its secrets and custom paths, without decrypting", help: statusHelp, run: runStatus },
 };
@@ -37,7 +39,7 @@ host keys or age identities.
 
 Commands:
 ${Object.entries(commands)
-  .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
+  .map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`)
   .join("\n")}
 
 Global options:

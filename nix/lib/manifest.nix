@@ -8,29 +8,47 @@
 # secrets: an attribute set of agenix secret settings:
 #   { name, file, path, mode, owner, group, symlink, restartUnits?, reloadUnits? }
 # `file` may be a path (copied to the store, as agenix does) or a string.
+# templates: an attribute set of template settings:
+#   { name, content or file, path, mode, owner, group, symlink?, restartUnits?, reloadUnits? }
+# (content holds placeholders only, never a secret: it goes into the store).
 {
   secrets,
   identityPaths,
+  templates ? { },
   secretsDir ? "/run/agenix",
   secretsMountPoint ? "/run/agenix.d",
   keepGenerations ? 1,
 }:
 let
-  entry =
-    secret:
+  optional = name: value: if value == null || value == [ ] then { } else { ${name} = value; };
+  declared =
+    item:
     {
-      name = secret.name;
-      value = {
-        file = "${secret.file}";
-        path = secret.path;
-        mode = secret.mode;
-        owner = secret.owner;
-        symlink = secret.symlink;
-      }
-      // (if (secret.group or null) == null then { } else { group = secret.group; })
-      // (if (secret.restartUnits or [ ]) == [ ] then { } else { inherit (secret) restartUnits; })
-      // (if (secret.reloadUnits or [ ]) == [ ] then { } else { inherit (secret) reloadUnits; });
+      path = item.path;
+      mode = item.mode;
+      owner = item.owner;
+      symlink = item.symlink or true;
+    }
+    // optional "group" (item.group or null)
+    // optional "restartUnits" (item.restartUnits or [ ])
+    // optional "reloadUnits" (item.reloadUnits or [ ]);
+  entry = secret: {
+    name = secret.name;
+    value = declared secret // {
+      file = "${secret.file}";
     };
+  };
+  templateEntry = template: {
+    name = template.name;
+    value =
+      declared template
+      // (
+        if (template.file or null) != null then
+          { file = "${template.file}"; }
+        else
+          { content = template.content; }
+      );
+  };
 in
 {
   version = 1;
@@ -38,3 +56,9 @@ in
   identityPaths = map (path: "${toString path}") identityPaths;
   secrets = builtins.listToAttrs (map entry (builtins.attrValues secrets));
 }
+// (
+  if templates == { } then
+    { }
+  else
+    { templates = builtins.listToAttrs (map templateEntry (builtins.attrValues templates)); }
+)

@@ -2,12 +2,12 @@ import { closeSync, constants, fchmodSync, fchownSync, fstatSync, openSync } fro
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
-import type { Manifest, SecretSpec } from "../manifest/types.js";
+import type { Manifest } from "../manifest/types.js";
 import { UserDatabase } from "../users.js";
 import { Generations } from "./generations.js";
 import { commitCustomPaths, prepareCustomPaths } from "./custom-paths.js";
 import { acquireLock } from "./lock.js";
-import { type SecretFailure, SecretOutcome } from "./outcome.js";
+import { type Outcome, type SecretFailure, SecretOutcome, TemplateOutcome } from "./outcome.js";
 import { hasCustomPath, resolveOwnership } from "./plan.js";
 import type { Ownership } from "./write-exclusive.js";
 
@@ -15,15 +15,15 @@ import type { Ownership } from "./write-exclusive.js";
 const OPEN_OWN_FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export interface OwnershipResult {
-  /** Secrets whose files were given their owner, group or mode now. */
+  /** Files (secrets' names, templates' rendered/<name>) given their owner, group or mode now. */
   readonly applied: string[];
   readonly failures: SecretFailure[];
 }
 
 /**
  * `ageboot chown`: the second half of an activation that ran before the users
- * existed (--defer-unknown-owners). Gives every secret of the current
- * generation, and every `symlink: false` copy, its declared owner, group and
+ * existed (--defer-unknown-owners). Gives every secret and rendered template
+ * of the current generation, and every `symlink: false` copy, its declared owner, group and
  * mode; files that have them already are left alone. Under the lock, so it
  * never meets a half-made generation.
  */
@@ -36,19 +36,25 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
     const users = UserDatabase.load();
     const applied: string[] = [];
     const failures: SecretFailure[] = [];
-    for (const secret of manifest.secrets) {
-      const ownership = await resolveOwnership(secret, users);
+    // Secrets and rendered templates alike: an outcome of each says where its file is.
+    const items: Outcome[] = [
+      ...manifest.secrets.map((secret) => new SecretOutcome(secret, null)),
+      ...manifest.templates.map((template) => new TemplateOutcome(template, null, null)),
+    ];
+    for (const item of items) {
+      const { kind, declared } = item;
+      const ownership = await resolveOwnership(declared, users);
       if (typeof ownership === "string") {
-        failures.push({ name: secret.name, code: "PLAN", message: `${ownership}; its file stays root:root 0400` });
+        failures.push({ kind, name: declared.name, code: "PLAN", message: `${ownership}; its file stays root:root 0400` });
         continue;
       }
       try {
-        const changed = applyTo(`${generationDir}/${secret.name}`, ownership, secret, log);
+        const changed = applyTo(`${generationDir}/${item.fileName}`, ownership, item, log);
         // The copy was written with the same deferred ownership as the generation's file.
-        if (changed && hasCustomPath(secret, manifest.secretsDir) && !secret.symlink) await reinstallCopy(secret, ownership, generationDir, manifest.secretsDir, log);
-        if (changed) applied.push(secret.name);
+        if (changed && hasCustomPath(item, manifest.secretsDir) && !declared.symlink) await reinstallCopy(item, ownership, generationDir, manifest.secretsDir, log);
+        if (changed) applied.push(item.fileName);
       } catch (error) {
-        failures.push({ name: secret.name, code: error instanceof AgebootError ? error.code : "IO", message: describeCause(error) });
+        failures.push({ kind, name: declared.name, code: error instanceof AgebootError ? error.code : "IO", message: describeCause(error) });
       }
     }
     return { applied, failures };
@@ -65,8 +71,8 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
  * with its final owner) exactly as the activation writes copies (through the
  * held directory, created exclusively, owned before it is renamed over the name).
  */
-async function reinstallCopy(secret: SecretSpec, ownership: Ownership, generationDir: string, secretsDir: string, log: Logger): Promise<void> {
-  const outcome = new SecretOutcome(secret, ownership);
+async function reinstallCopy(item: Outcome, ownership: Ownership, generationDir: string, secretsDir: string, log: Logger): Promise<void> {
+  const outcome = item instanceof TemplateOutcome ? new TemplateOutcome(item.template, null, ownership) : new SecretOutcome((item as SecretOutcome).secret, ownership);
   outcome.staged(true);
   const prepared = await prepareCustomPaths([outcome], secretsDir, generationDir, log);
   await commitCustomPaths(prepared);
@@ -82,13 +88,13 @@ async function reinstallCopy(secret: SecretSpec, ownership: Ownership, generatio
  * Returns whether anything changed; a missing file (the secret failed to
  * install) is logged and skipped: the activation has already reported it.
  */
-function applyTo(path: string, ownership: Ownership, secret: SecretSpec, log: Logger): boolean {
+function applyTo(path: string, ownership: Ownership, { kind, name }: Outcome, log: Logger): boolean {
   let fd: number;
   try {
     fd = openSync(path, OPEN_OWN_FILE);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      log.warn(`secret ${secret.name}: ${path} is not installed; no owner to apply`);
+      log.warn(`${kind} ${name}: ${path} is not installed; no owner to apply`);
       return false;
     }
     throw new AgebootError("IO", `${path}: cannot open (${describeCause(error)})`, { cause: error });

@@ -1,7 +1,7 @@
 import { AgebootError } from "../errors.js";
 import { discardCustomPaths, type PreparedPath } from "./custom-paths.js";
 import type { Generations } from "./generations.js";
-import type { SecretOutcome } from "./outcome.js";
+import type { Outcome } from "./outcome.js";
 
 /**
  * Step 7's commit: make the new generation current. Making the links can fail
@@ -12,7 +12,7 @@ import type { SecretOutcome } from "./outcome.js";
  * has put the links back, the generation and the prepared custom paths are
  * discarded. Returns whether the generation is current.
  */
-export function commitGeneration(generations: Generations, generation: number, outcomes: readonly SecretOutcome[], prepared: readonly PreparedPath[]): boolean {
+export function commitGeneration(generations: Generations, generation: number, outcomes: readonly Outcome[], prepared: readonly PreparedPath[]): boolean {
   try {
     generations.makeCurrent(generation);
     return true;

@@ -1,10 +1,10 @@
 import type { Logger } from "../log.js";
-import type { SecretSpec } from "../manifest/types.js";
+import type { DeclaredItem } from "../manifest/types.js";
 import { discardCustomPaths, type PreparedPath, prepareCustomPaths } from "./custom-paths.js";
 import type { Generations } from "./generations.js";
 import { readGenerationRecord, type UnitsOf, writeGenerationRecord } from "./generation-record.js";
 import { type InstalledPath, nextRecord } from "./installed-paths.js";
-import type { SecretOutcome } from "./outcome.js";
+import type { Outcome } from "./outcome.js";
 
 /** What step 6 leaves for step 7: paths to rename into place, and paths of removed secrets to remove. */
 export interface CustomPathsStep {
@@ -22,8 +22,8 @@ export interface CustomPathsStep {
  * generation go.
  */
 export async function prepareCustomPathsStep(
-  outcomes: readonly SecretOutcome[],
-  declared: readonly SecretSpec[],
+  outcomes: readonly Outcome[],
+  declared: readonly DeclaredItem[],
   generations: Generations,
   generation: number,
   secretsDir: string,
@@ -41,11 +41,15 @@ export async function prepareCustomPathsStep(
   return { prepared, stale: next.stale };
 }
 
-/** The units each declared secret names, for the run that removes it. */
-function unitsOfEach(outcomes: readonly SecretOutcome[]): Map<string, UnitsOf> {
+/**
+ * The units each declared secret and template names, for the run that removes
+ * it: by file name in the generation (a template's is rendered/<name>), the
+ * names a later run finds removed (./changes.ts).
+ */
+function unitsOfEach(outcomes: readonly Outcome[]): Map<string, UnitsOf> {
   const units = new Map<string, UnitsOf>();
-  for (const { name, restartUnits, reloadUnits } of outcomes) {
-    if (restartUnits.length > 0 || reloadUnits.length > 0) units.set(name, { restart: restartUnits, reload: reloadUnits });
+  for (const { fileName, restartUnits, reloadUnits } of outcomes) {
+    if (restartUnits.length > 0 || reloadUnits.length > 0) units.set(fileName, { restart: restartUnits, reload: reloadUnits });
   }
   return units;
 }

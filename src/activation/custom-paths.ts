@@ -4,7 +4,7 @@ import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
 import { finalName, holdParentDirectory, type HeldDirectory } from "./held-directory.js";
-import type { SecretOutcome } from "./outcome.js";
+import type { Outcome } from "./outcome.js";
 import { hasCustomPath } from "./plan.js";
 import { removeStaleTemporariesIn, temporaryBaseNameFor, unlinkQuietly } from "./temporary-names.js";
 import { writeAll, writeExclusive } from "./write-exclusive.js";
@@ -14,7 +14,7 @@ const TMPFS_MAGIC = 0x01021994;
 
 /** A custom path made under a temporary name, waiting for its rename. */
 export interface PreparedPath {
-  readonly outcome: SecretOutcome;
+  readonly outcome: Outcome;
   /** The directory that holds the custom path, held open from the walk until the rename. */
   readonly directory: HeldDirectory;
   /** The temporary's name inside `directory`. */
@@ -22,20 +22,21 @@ export interface PreparedPath {
 }
 
 /**
- * Step 6, first phase: for every staged secret with a custom path, the symlink
- * (to secretsDir/<name>, so it follows every future generation) or the copy
+ * Step 6, first phase: for every staged secret or rendered template with a
+ * custom path, the symlink (to secretsDir/<name>, or secretsDir/rendered/<name>,
+ * so it follows every future generation) or the copy
  * (owner and mode set) under a temporary name in the same directory. Nothing
  * users read has changed yet. A path that cannot be prepared fails the path,
  * not the secret (./failure-policy.ts).
  * Every step below happens inside the directory held by descriptor
  * (./held-directory.ts), never through the path again (invariant 7).
  */
-export async function prepareCustomPaths(outcomes: readonly SecretOutcome[], secretsDir: string, generationDir: string, log: Logger): Promise<PreparedPath[]> {
+export async function prepareCustomPaths(outcomes: readonly Outcome[], secretsDir: string, generationDir: string, log: Logger): Promise<PreparedPath[]> {
   const prepared: PreparedPath[] = [];
   for (const outcome of outcomes) {
-    if (!outcome.isStaged || !hasCustomPath(outcome.secret, secretsDir)) continue;
+    if (!outcome.isStaged || !hasCustomPath(outcome, secretsDir)) continue;
     try {
-      prepared.push(await prepareCustomPath(outcome, secretsDir, `${generationDir}/${outcome.name}`, log));
+      prepared.push(await prepareCustomPath(outcome, secretsDir, `${generationDir}/${outcome.fileName}`, log));
     } catch (error) {
       outcome.failPath(error);
     }
@@ -43,8 +44,8 @@ export async function prepareCustomPaths(outcomes: readonly SecretOutcome[], sec
   return prepared;
 }
 
-async function prepareCustomPath(outcome: SecretOutcome, secretsDir: string, stagedFile: string, log: Logger): Promise<PreparedPath> {
-  const { secret } = outcome;
+async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFile: string, log: Logger): Promise<PreparedPath> {
+  const secret = outcome.declared;
   // Directories of root's or of the secret's owner: nobody else can redirect what is made in them.
   const trustedOwners = new Set([0, outcome.ownership!.uid]);
   let directory: HeldDirectory;
@@ -62,7 +63,7 @@ async function prepareCustomPath(outcome: SecretOutcome, secretsDir: string, sta
     }
     removeStaleTemporariesIn(directory.self, name);
     if (secret.symlink) {
-      symlinkSync(`${secretsDir}/${secret.name}`, directory.entry(temporary));
+      symlinkSync(`${secretsDir}/${outcome.fileName}`, directory.entry(temporary));
       crashPoint("symlink custom path temporary");
     } else {
       await warnUnlessMemoryBacked(outcome, directory, log);
@@ -90,12 +91,12 @@ function isDirectory(path: string): boolean {
 }
 
 /** Invariant 2: plaintext outside the memory-backed mount only on request, and logged. */
-async function warnUnlessMemoryBacked({ secret }: SecretOutcome, directory: HeldDirectory, log: Logger): Promise<void> {
+async function warnUnlessMemoryBacked({ kind, declared }: Outcome, directory: HeldDirectory, log: Logger): Promise<void> {
   const { type } = await statfs(directory.self);
   if (type === RAMFS_MAGIC || type === TMPFS_MAGIC) {
-    log.info(`secret ${secret.name}: writing a copy to ${secret.path} (symlink: false)`);
+    log.info(`${kind} ${declared.name}: writing a copy to ${declared.path} (symlink: false)`);
   } else {
-    log.warn(`secret ${secret.name}: writing a plaintext copy to ${secret.path}, which is NOT on a memory-backed file system (symlink: false)`);
+    log.warn(`${kind} ${declared.name}: writing a plaintext copy to ${declared.path}, which is NOT on a memory-backed file system (symlink: false)`);
   }
 }
 
@@ -103,11 +104,11 @@ async function warnUnlessMemoryBacked({ secret }: SecretOutcome, directory: Held
 export async function commitCustomPaths(prepared: readonly PreparedPath[]): Promise<void> {
   for (const { outcome, directory, temporary } of prepared) {
     try {
-      renameSync(directory.entry(temporary), directory.entry(finalName(outcome.secret.path)));
+      renameSync(directory.entry(temporary), directory.entry(finalName(outcome.declared.path)));
       crashPoint("install custom path");
     } catch (error) {
       unlinkQuietly(directory.entry(temporary));
-      outcome.failPath(new AgebootError("IO", `path ${outcome.secret.path}: cannot install (${directory.explain(describeCause(error))})`));
+      outcome.failPath(new AgebootError("IO", `path ${outcome.declared.path}: cannot install (${directory.explain(describeCause(error))})`));
     } finally {
       directory.close();
     }

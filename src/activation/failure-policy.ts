@@ -1,4 +1,4 @@
-import type { SecretOutcome } from "./outcome.js";
+import type { Outcome } from "./outcome.js";
 
 /**
  * The failure policy, in one place. docs/activation.md says why it is the policy.
@@ -11,7 +11,7 @@ import type { SecretOutcome } from "./outcome.js";
  * installed, so that services whose secrets are fine can start. Only the
  * configuration (and whoever writes the encrypted files) can make a secret fail.
  */
-export function newGenerationCommits(outcomes: readonly SecretOutcome[], current: number | null): boolean {
+export function newGenerationCommits(outcomes: readonly Outcome[], current: number | null): boolean {
   return current === null || outcomes.every((outcome) => outcome.failed === null);
 }
 
@@ -26,6 +26,6 @@ export function newGenerationCommits(outcomes: readonly SecretOutcome[], current
  *
  * Either way every failure is reported and the run exits non-zero.
  */
-export function runSucceeded(outcomes: readonly SecretOutcome[]): boolean {
+export function runSucceeded(outcomes: readonly Outcome[]): boolean {
   return outcomes.every((outcome) => outcome.failed === null && outcome.pathFailed === null);
 }

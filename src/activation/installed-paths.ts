@@ -2,7 +2,7 @@ import { lstatSync, readlinkSync, unlinkSync } from "node:fs";
 import { describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
-import type { SecretSpec } from "../manifest/types.js";
+import type { DeclaredItem } from "../manifest/types.js";
 import type { PreparedPath } from "./custom-paths.js";
 import { finalName, holdExistingParentDirectory } from "./held-directory.js";
 
@@ -45,15 +45,16 @@ export function isInstalledPath(value: unknown): value is InstalledPath {
 export function nextRecord(
   previous: readonly InstalledPath[],
   prepared: readonly PreparedPath[],
-  declared: readonly SecretSpec[],
+  declared: readonly DeclaredItem[],
   secretsDir: string,
   log: Logger,
 ): { record: InstalledPath[]; stale: InstalledPath[] } {
-  const record: InstalledPath[] = prepared.map(({ outcome: { secret, ownership } }) => ({
-    secret: secret.name,
-    path: secret.path,
+  const record: InstalledPath[] = prepared.map(({ outcome: { declared, fileName, ownership } }) => ({
+    // A template's by its file name (rendered/<name>): the messages about removed paths name it so.
+    secret: fileName,
+    path: declared.path,
     uid: ownership!.uid,
-    ...(secret.symlink ? { target: `${secretsDir}/${secret.name}` } : {}),
+    ...(declared.symlink ? { target: `${secretsDir}/${fileName}` } : {}),
   }));
   const installedNow = new Set(record.map((entry) => entry.path));
   const declaredPaths = new Set(declared.map((secret) => secret.path));

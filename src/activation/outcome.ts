@@ -1,56 +1,69 @@
 import { AgebootError, describeCause, type ErrorCode } from "../errors.js";
-import type { SecretSpec } from "../manifest/types.js";
+import { type DeclaredItem, RENDERED_DIRECTORY, type SecretSpec, type TemplateSpec } from "../manifest/types.js";
+import type { TemplatePart } from "../templates/placeholder.js";
 import type { Ownership } from "./write-exclusive.js";
 
-/** How a declared secret compares with the generation users saw before the run. */
+/** How a declared item compares with the generation users saw before the run. */
 export type Change = "added" | "changed" | "unchanged";
 
-/** Why a declared secret could not be installed. */
+/** What a declared item is: a secret (decrypted from its file) or a template (rendered from secrets). */
+export type ItemKind = "secret" | "template";
+
+/** Why a declared item could not be installed. */
 export interface SecretFailure {
+  readonly kind: ItemKind;
   readonly name: string;
   readonly code: ErrorCode;
   readonly message: string;
 }
 
 /**
- * One declared secret's record for a whole run: created by the plan with the
- * secret's settings, carried through every step, read by the report. Each step
- * records what it learned; the first failure is the one reported (later steps
- * skip a failed secret), so a secret is failed, or staged and then classified.
+ * One declared item's record for a whole run: created by the plan with the
+ * item's settings, carried through every step, read by the report (and by
+ * whatever acts on changes: \`declared\` holds restartUnits and reloadUnits
+ * for secrets and templates alike). Each step records what it learned; the
+ * first failure is the one reported (later steps skip a failed item), so an
+ * item is failed, or staged and then classified. A secret's outcome is a
+ * SecretOutcome, a template's a TemplateOutcome; every step after staging
+ * takes either.
  */
-export class SecretOutcome {
+export abstract class Outcome {
   private failure: SecretFailure | null = null;
   private pathFailure: SecretFailure | null = null;
   private comparison: { sameContent: boolean } | null = null;
   private classified: Change | null = null;
 
   constructor(
-    readonly secret: SecretSpec,
+    readonly kind: ItemKind,
+    /** Its settings: name, path, owner, group, mode, symlink, restartUnits, reloadUnits. */
+    readonly declared: DeclaredItem,
+    /** Its file's name inside a generation (a template's: rendered/<name>). */
+    readonly fileName: string,
     /** Resolved by the plan from owner, group and mode; null when they could not be. */
     readonly ownership: Ownership | null,
     /** Why the declared owner and group wait for \`ageboot chown\` (they do not exist yet); null when they do not. */
-    readonly deferredBecause: string | null = null,
+    readonly deferredBecause: string | null,
   ) {}
 
   get name(): string {
-    return this.secret.name;
+    return this.declared.name;
   }
 
   /** Units to restart when it is added, changed or removed. */
   get restartUnits(): readonly string[] {
-    return this.secret.restartUnits;
+    return this.declared.restartUnits;
   }
 
   /** Units to reload when it is added, changed or removed. */
   get reloadUnits(): readonly string[] {
-    return this.secret.reloadUnits;
+    return this.declared.reloadUnits;
   }
 
   /** Record why the secret cannot be installed; the first cause wins. */
   fail(error: unknown): void {
     if (this.failure !== null) return;
     const { code, message } = error instanceof AgebootError ? error : { code: "IO" as const, message: describeCause(error) };
-    this.failure = { name: this.name, code, message };
+    this.failure = { kind: this.kind, name: this.name, code, message };
   }
 
   /**
@@ -61,7 +74,7 @@ export class SecretOutcome {
   failPath(error: unknown): void {
     if (this.pathFailure !== null) return;
     const { code, message } = error instanceof AgebootError ? error : { code: "IO" as const, message: describeCause(error) };
-    this.pathFailure = { name: this.name, code, message };
+    this.pathFailure = { kind: this.kind, name: this.name, code, message };
   }
 
   /** Why its custom path was not installed by this run, or null. */
@@ -69,12 +82,12 @@ export class SecretOutcome {
     return this.pathFailure;
   }
 
-  /** The stage step decrypted it into the new generation (or, in a dry run, compared it only). */
+  /** The stage (or render) step wrote it into the new generation (or, in a dry run, compared it only). */
   staged(sameContent: boolean): void {
     this.comparison = { sameContent };
   }
 
-  /** Whether staging found its plaintext byte for byte equal to the current generation's. */
+  /** Whether staging found its content byte for byte equal to the current generation's. */
   get sameContent(): boolean {
     return this.comparison?.sameContent ?? false;
   }
@@ -92,8 +105,32 @@ export class SecretOutcome {
     return this.comparison !== null && this.failure === null;
   }
 
-  /** Added, changed or unchanged; null for a failed secret or before the comparison. */
+  /** Added, changed or unchanged; null for a failed item or before the comparison. */
   get change(): Change | null {
     return this.failure === null ? this.classified : null;
+  }
+}
+
+/** A declared secret's outcome: its file in a generation is <name>. */
+export class SecretOutcome extends Outcome {
+  constructor(
+    readonly secret: SecretSpec,
+    ownership: Ownership | null,
+    deferredBecause: string | null = null,
+  ) {
+    super("secret", secret, secret.name, ownership, deferredBecause);
+  }
+}
+
+/** A declared template's outcome: its file in a generation is rendered/<name>. */
+export class TemplateOutcome extends Outcome {
+  constructor(
+    readonly template: TemplateSpec,
+    /** Its text split at its placeholders (../templates/placeholder.ts); null when the plan could not read or parse it. */
+    readonly parts: readonly TemplatePart[] | null,
+    ownership: Ownership | null,
+    deferredBecause: string | null = null,
+  ) {
+    super("template", template, `${RENDERED_DIRECTORY}/${template.name}`, ownership, deferredBecause);
   }
 }

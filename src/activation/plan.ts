@@ -1,13 +1,15 @@
 import { statSync } from "node:fs";
 import { AgebootError, describeCause } from "../errors.js";
-import type { Manifest, SecretSpec } from "../manifest/types.js";
+import type { DeclaredItem, Manifest, SecretSpec } from "../manifest/types.js";
 import type { UserDatabase } from "../users.js";
-import { SecretOutcome } from "./outcome.js";
+import { parseTemplate, type TemplatePart } from "../templates/placeholder.js";
+import { readTemplateText } from "../templates/template-text.js";
+import { type Outcome, SecretOutcome, TemplateOutcome } from "./outcome.js";
 import type { Ownership } from "./write-exclusive.js";
 
-/** Whether users read the secret at a path of its own rather than secretsDir/<name>. */
-export function hasCustomPath(secret: SecretSpec, secretsDir: string): boolean {
-  return secret.path !== `${secretsDir}/${secret.name}`;
+/** Whether users read the item at a path of its own rather than secretsDir/<its file name>. */
+export function hasCustomPath(outcome: Outcome, secretsDir: string): boolean {
+  return outcome.declared.path !== `${secretsDir}/${outcome.fileName}`;
 }
 
 /**
@@ -54,8 +56,49 @@ export async function planSecrets(
   return outcomes;
 }
 
+/**
+ * Step 1 for templates: one outcome per declared template, in manifest order,
+ * after the secrets'. Reads its text (inline, or from its file, bounded and
+ * only if root alone could have written it) and splits it at its
+ * placeholders; a placeholder naming no declared secret fails the template
+ * here, before anything is touched. Owner and group as for secrets.
+ */
+export async function planTemplates(
+  manifest: Manifest,
+  users: UserDatabase,
+  options: { deferUnknownOwners?: boolean; ownershipProblem?: (ownership: Ownership) => string | null } = {},
+): Promise<TemplateOutcome[]> {
+  const secretNames = manifest.secrets.map((secret) => secret.name);
+  const outcomes: TemplateOutcome[] = [];
+  for (const template of manifest.templates) {
+    const problems: string[] = [];
+    let parts: TemplatePart[] | null = null;
+    try {
+      const parsed = parseTemplate(readTemplateText(template.source), secretNames);
+      if ("problems" in parsed) problems.push(...parsed.problems.map((what) => ("file" in template.source ? `file ${template.source.file}: ${what}` : what)));
+      else parts = parsed.parts;
+    } catch (error) {
+      problems.push(error instanceof AgebootError ? error.message : describeCause(error));
+    }
+    const ownership = await resolveOwnership(template, users);
+    const refused = typeof ownership === "string" ? null : (options.ownershipProblem?.(ownership) ?? null);
+    if (refused !== null) problems.push(refused);
+    if (typeof ownership === "string" && !(options.deferUnknownOwners && problems.length === 0)) problems.push(ownership);
+    if (problems.length > 0 || parts === null) {
+      const outcome = new TemplateOutcome(template, null, null);
+      outcome.fail(new AgebootError("PLAN", problems.join("; ")));
+      outcomes.push(outcome);
+    } else if (typeof ownership === "string") {
+      outcomes.push(new TemplateOutcome(template, parts, DEFERRED_OWNERSHIP, ownership));
+    } else {
+      outcomes.push(new TemplateOutcome(template, parts, ownership));
+    }
+  }
+  return outcomes;
+}
+
 /** The secret's uid, gid and mode, or what does not exist ("owner ... does not exist"). */
-export async function resolveOwnership(secret: SecretSpec, users: UserDatabase): Promise<Ownership | string> {
+export async function resolveOwnership(secret: DeclaredItem, users: UserDatabase): Promise<Ownership | string> {
   const owner = await users.user(secret.owner);
   const gid = secret.group === undefined ? owner?.gid : await users.group(secret.group);
   const missing = [

@@ -49,7 +49,7 @@ export async function stageSecrets(
  * Create the directories a name with "/" needs inside a generation, each with
  * the generation's own access (0751, group keys). `made` remembers what exists already.
  */
-function makeParentDirectories(generationDir: string, name: string, keysGid: number | null, made: Set<string>): void {
+export function makeParentDirectories(generationDir: string, name: string, keysGid: number | null, made: Set<string>): void {
   const parts = name.split("/").slice(0, -1);
   for (let depth = 1; depth <= parts.length; depth++) {
     const directory = `${generationDir}/${parts.slice(0, depth).join("/")}`;

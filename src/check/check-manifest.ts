@@ -1,10 +1,12 @@
-import { statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync } from "node:fs";
 import { readStanzas } from "../age/decrypt.js";
 import type { Stanza } from "../age/header.js";
 import { AgebootError, describeCause } from "../errors.js";
 import { summarizeList } from "../summarize-list.js";
-import type { Manifest, SecretSpec } from "../manifest/types.js";
+import type { DeclaredItem, Manifest, SecretSpec } from "../manifest/types.js";
 import { sopsFileProblems } from "../sops/check.js";
+import { parseTemplate } from "../templates/placeholder.js";
+import { MAX_TEMPLATE_BYTES } from "../templates/template-text.js";
 import { isId, type UserDatabase } from "../users.js";
 import type { HostPublicKey } from "./host-keys.js";
 
@@ -17,8 +19,9 @@ export type Principals =
   | { readonly kind: "declared"; readonly users: ReadonlySet<string>; readonly groups: ReadonlySet<string> }
   | { readonly kind: "this machine"; readonly database: UserDatabase };
 
-/** What `ageboot check` found about one secret. */
+/** What `ageboot check` found about one secret or template. */
 export interface SecretCheck {
+  readonly kind: "secret" | "template";
   readonly name: string;
   /** What would make the secret fail at boot. */
   readonly problems: string[];
@@ -34,7 +37,8 @@ const ANONYMOUS_STANZAS = new Set(["X25519", "mlkem768x25519", "scrypt"]);
  * without root: each file exists, is an age file with a well-formed header,
  * and has a stanza for one of `hostKeys` (when given); each owner and group
  * exists, among `declared` when given (a configuration being built), else on
- * this machine.
+ * this machine. Templates: owner and group likewise, and a template file's
+ * placeholders each name a declared secret.
  */
 export async function checkManifest(manifest: Manifest, hostKeys: readonly HostPublicKey[], principals: Principals): Promise<SecretCheck[]> {
   const checks: SecretCheck[] = [];
@@ -44,9 +48,42 @@ export async function checkManifest(manifest: Manifest, hostKeys: readonly HostP
     const stanzas = await fileProblems(secret, problems);
     if (stanzas !== null && hostKeys.length > 0) matchHostKeys(stanzas, hostKeys, problems, notes);
     await principalProblems(secret, principals, problems);
-    checks.push({ name: secret.name, problems, notes });
+    checks.push({ kind: "secret", name: secret.name, problems, notes });
+  }
+  const secretNames = manifest.secrets.map((secret) => secret.name);
+  for (const template of manifest.templates) {
+    const problems: string[] = [];
+    // Inline text was checked with the manifest; a file's is read here.
+    if ("file" in template.source) templateFileProblems(template.source.file, secretNames, problems);
+    await principalProblems(template, principals, problems);
+    checks.push({ kind: "template", name: template.name, problems, notes: [] });
   }
   return checks;
+}
+
+/**
+ * A template file exists, is within the bound, and every placeholder in it
+ * names a declared secret. Read plainly: at build time it is public data,
+ * and activation applies the trust rule for files when it reads it.
+ */
+function templateFileProblems(file: string, secretNames: readonly string[], problems: string[]): void {
+  let text: Buffer;
+  try {
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const info = fstatSync(fd);
+      if (!info.isFile()) return void problems.push(`file ${file} is not a regular file`);
+      if (info.size > MAX_TEMPLATE_BYTES) return void problems.push(`file ${file}: ${info.size} bytes, more than the ${MAX_TEMPLATE_BYTES} bytes (1 MiB) a template may hold`);
+      text = readFileSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    problems.push(`file ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : describeCause(error)}`);
+    return;
+  }
+  const parsed = parseTemplate(text, secretNames);
+  if ("problems" in parsed) problems.push(...parsed.problems.map((what) => `file ${file}: ${what}`));
 }
 
 async function fileProblems(secret: SecretSpec, problems: string[]): Promise<readonly Stanza[] | null> {
@@ -86,7 +123,7 @@ function matchHostKeys(stanzas: readonly Stanza[], hostKeys: readonly HostPublic
   );
 }
 
-async function principalProblems(secret: SecretSpec, principals: Principals, problems: string[]): Promise<void> {
+async function principalProblems(secret: DeclaredItem, principals: Principals, problems: string[]): Promise<void> {
   if (principals.kind === "declared") {
     if (!isId(secret.owner) && !principals.users.has(secret.owner)) problems.push(`owner "${secret.owner}" is not a user this configuration declares`);
     if (secret.group !== undefined && !isId(secret.group) && !principals.groups.has(secret.group))

@@ -25,7 +25,11 @@ memory-backed mount, set owner, group and mode, and make it current with one
 atomic symlink swap (secretsDir -> secretsMountPoint/N). Keeps keepGenerations
 previous generations.
 
-If any secret fails, the run exits 1 and names each failure. When a generation
+Templates (manifest "templates") are rendered into the same generation, at
+secretsDir/rendered/NAME, from the secrets they name; a template whose secret
+failed fails too.
+
+If any secret or template fails, the run exits 1 and names each failure. When a generation
 is already current it stays current, untouched. On the first run after boot
 (nothing current yet) the secrets that did decrypt are installed.
 A custom path that cannot be installed does not hold the others back: its
@@ -126,16 +130,17 @@ function abbreviate(names: readonly string[]): string[] {
   return [...names.slice(0, MAX_NAMES_IN_SUMMARY), `... ${names.length - MAX_NAMES_IN_SUMMARY} more`];
 }
 
-/** One error line per failed secret, then one summary line; returns the summary. */
+/** One error line per failed secret or template, then one summary line; returns the summary. */
 function reportResult(result: ActivationResult, log: Logger): string {
   const summary = summarize(result);
-  for (const failure of summary.failures) log.error({ code: failure.code }, `secret ${failure.name}: ${failure.message}`);
-  for (const failure of summary.pathFailures) {
-    log.error({ code: failure.code }, `secret ${failure.name}: ${failure.message}; the secret itself is installed, its custom path keeps what it held`);
+  const { templates } = summary;
+  for (const failure of [...summary.failures, ...templates.failures]) log.error({ code: failure.code }, `${failure.kind} ${failure.name}: ${failure.message}`);
+  for (const failure of [...summary.pathFailures, ...templates.pathFailures]) {
+    log.error({ code: failure.code }, `${failure.kind} ${failure.name}: ${failure.message}; the ${failure.kind} itself is installed, its custom path keeps what it held`);
   }
   for (const outcome of result.outcomes) {
     if (outcome.deferredBecause !== null && outcome.failed === null) {
-      log.info(`secret ${outcome.name}: ${outcome.deferredBecause} yet; installed as root:root 0400, deferred until ageboot chown applies its owner, group and mode`);
+      log.info(`${outcome.kind} ${outcome.name}: ${outcome.deferredBecause} yet; installed as root:root 0400, deferred until ageboot chown applies its owner, group and mode`);
     }
   }
   reportUnits(result, log);
@@ -148,6 +153,12 @@ function reportResult(result: ActivationResult, log: Logger): string {
     deferred,
     failed: summary.failures.map((failure) => failure.name),
     pathFailed: summary.pathFailures.map((failure) => failure.name),
+    templatesAdded: templates.added,
+    templatesChanged: templates.changed,
+    templatesRemoved: templates.removed,
+    templatesDeferred: templates.deferred,
+    templatesFailed: templates.failures.map((failure) => failure.name),
+    templatesPathFailed: templates.pathFailures.map((failure) => failure.name),
     pruned: result.pruned.map(String),
   };
   // Empty lists say nothing the counts did not; long ones are cut so the line stays a line.
@@ -160,7 +171,8 @@ function reportResult(result: ActivationResult, log: Logger): string {
     ),
     durationMs: result.durationMs,
   };
-  if (summary.failures.length > 0 || summary.pathFailures.length > 0) log.error(fields, line);
+  const failed = summary.failures.length + summary.pathFailures.length + templates.failures.length + templates.pathFailures.length > 0;
+  if (failed) log.error(fields, line);
   else log.info(fields, line);
   return line;
 }

@@ -14,7 +14,8 @@ Check a manifest with everything that can be known without the private key
 and without root, so that a mistake fails the build instead of the boot:
 the manifest is valid; every file exists and is a well-formed age file
 (binary or armored); with --host-key, each file has a stanza for one of those
-public keys; every owner and group exists.
+public keys; every owner and group exists; every placeholder in a template
+names a declared secret.
 
 A file encrypted only to age1... recipients (X25519 stanzas, as sops-nix and
 ssh-to-age do) names no recipient in its header: that it is for this host is
@@ -55,11 +56,14 @@ export async function runCheck(args: string[], log: Logger): Promise<boolean> {
 
   const checks = await checkManifest(manifest, hostKeys, principals);
   for (const check of checks) {
-    for (const problem of check.problems) log.error(`secret ${check.name}: ${problem}`);
-    for (const note of check.notes) log.info(`secret ${check.name}: ${note}`);
+    for (const problem of check.problems) log.error(`${check.kind} ${check.name}: ${problem}`);
+    for (const note of check.notes) log.info(`${check.kind} ${check.name}: ${note}`);
   }
   const failed = checks.filter((check) => check.problems.length > 0).map((check) => check.name);
-  const line = `checked ${checks.length} secret${checks.length === 1 ? "" : "s"}${hostKeys.length === 0 ? " (no --host-key: not checking who they are encrypted to)" : ""}: ${failed.length} with problems`;
+  const secretCount = checks.filter((check) => check.kind === "secret").length;
+  const templateCount = checks.length - secretCount;
+  const templates = templateCount === 0 ? "" : ` and ${templateCount} template${templateCount === 1 ? "" : "s"}`;
+  const line = `checked ${secretCount} secret${secretCount === 1 ? "" : "s"}${templates}${hostKeys.length === 0 ? " (no --host-key: not checking who they are encrypted to)" : ""}: ${failed.length} with problems`;
   if (failed.length > 0) log.error({ failed }, line);
   else log.info(line);
   return failed.length === 0;

@@ -34,8 +34,8 @@ export async function runChown(args: string[], log: Logger): Promise<boolean> {
   const lockTimeout = lockTimeoutSeconds(values["lock-timeout"]);
   const manifest = await loadManifest(values.manifest ?? defaultManifestPath());
   const { applied, failures } = await applyOwnership(manifest, log, lockTimeout);
-  for (const failure of failures) log.error({ code: failure.code }, `secret ${failure.name}: ${failure.message}`);
-  const line = `ownership applied to ${applied.length} secret${applied.length === 1 ? "" : "s"}, ${failures.length} failed`;
+  for (const failure of failures) log.error({ code: failure.code }, `${failure.kind} ${failure.name}: ${failure.message}`);
+  const line = `ownership applied to ${applied.length} file${applied.length === 1 ? "" : "s"}, ${failures.length} failed`;
   if (failures.length > 0) log.error({ failed: failures.map((failure) => failure.name) }, line);
   else log.info(applied.length > 0 ? { applied } : {}, line);
   return failures.length === 0;

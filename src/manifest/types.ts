@@ -14,11 +14,15 @@ export interface SecretSource {
   readonly key?: string;
 }
 
-/** A secret as declared, with every default filled in. */
-export interface SecretSpec extends SecretSource {
-  /** Relative name inside a generation; may contain "/" for sub-directories. */
+/**
+ * What every declared item has, a secret or a template, whatever makes its
+ * content: what the steps after staging (ownership, custom paths, changes,
+ * restarts, the report) read.
+ */
+export interface DeclaredItem {
+  /** As declared; may contain "/" for sub-directories. */
   readonly name: string;
-  /** Where users read it: secretsDir/<name>, or a custom path. */
+  /** Where users read it: secretsDir/<name> (a template: secretsDir/rendered/<name>), or a custom path. */
   readonly path: string;
   /** User name or numeric id. */
   readonly owner: string;
@@ -27,10 +31,32 @@ export interface SecretSpec extends SecretSource {
   readonly mode: number;
   /** For a custom path: a symlink to secretsDir/<name> (true) or a copy (false). */
   readonly symlink: boolean;
-  /** systemd units to restart when this secret is added, changed or removed (full names, deduplicated; ./units.ts). */
+  /** systemd units to restart when this item is added, changed or removed (full names, deduplicated; ./units.ts). */
   readonly restartUnits: readonly string[];
   /** systemd units to reload (or restart, when they cannot reload) when it is added, changed or removed. */
   readonly reloadUnits: readonly string[];
+}
+
+/** A secret as declared, with every default filled in. Its file in a generation is <name>. */
+export interface SecretSpec extends SecretSource, DeclaredItem {}
+
+/**
+ * The directory, inside a generation, of templates' rendered files: a
+ * template's file is rendered/<name>, read at secretsDir/rendered/<name>, as
+ * sops-nix lays them out. Declaring a template reserves the name for it.
+ */
+export const RENDERED_DIRECTORY = "rendered";
+
+/** Where a template's text comes from: the manifest itself, or a file (read as ciphertext files are, src/sources/trusted-ciphertext.ts). */
+export type TemplateSource = { readonly content: string } | { readonly file: string };
+
+/**
+ * A template as declared (docs/lifecycle.md, "Templates"): text with
+ * placeholders (src/templates/placeholder.ts), each replaced by the plaintext
+ * of the secret it names when the template is rendered into the generation.
+ */
+export interface TemplateSpec extends DeclaredItem {
+  readonly source: TemplateSource;
 }
 
 /** Manifest version 1, validated, with defaults applied (README, docs/design.md). */
@@ -41,6 +67,7 @@ export interface Manifest {
   readonly identityPaths: readonly string[];
   readonly keepGenerations: number;
   readonly secrets: readonly SecretSpec[];
+  readonly templates: readonly TemplateSpec[];
 }
 
 /** agenix's defaults, so that existing configurations keep working. */

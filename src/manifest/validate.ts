@@ -2,15 +2,31 @@ import { isAbsolute, normalize, posix } from "node:path";
 import { forbiddenCustomPathReason } from "./forbidden-paths.js";
 import { parseMode } from "./mode.js";
 import { printable } from "./printable.js";
+import { parseTemplate } from "../templates/placeholder.js";
+import { MAX_TEMPLATE_BYTES } from "../templates/template-text.js";
 import { secretKey } from "./sops-key.js";
-import { MANIFEST_DEFAULTS, type ManifestDefaults, SECRET_FORMATS, type Manifest, type SecretFormat, type SecretSpec } from "./types.js";
+import {
+  type DeclaredItem,
+  MANIFEST_DEFAULTS,
+  type Manifest,
+  type ManifestDefaults,
+  RENDERED_DIRECTORY,
+  SECRET_FORMATS,
+  type SecretFormat,
+  type SecretSpec,
+  type TemplateSource,
+  type TemplateSpec,
+} from "./types.js";
 import { parseUnitList } from "./units.js";
 
-const topLevelFields = new Set(["version", "secretsDir", "secretsMountPoint", "identityPaths", "keepGenerations", "secrets"]);
-const secretFields = new Set(["file", "format", "key", "path", "owner", "group", "mode", "symlink", "restartUnits", "reloadUnits"]);
+const topLevelFields = new Set(["version", "secretsDir", "secretsMountPoint", "identityPaths", "keepGenerations", "secrets", "templates"]);
+const declaredFields = ["path", "owner", "group", "mode", "symlink", "restartUnits", "reloadUnits"];
+const secretFields = new Set(["file", "format", "key", ...declaredFields]);
+const templateFields = new Set(["content", "file", ...declaredFields]);
 /** Generous, but bounded: a manifest is configuration, not data. */
 const MAX_STRING_LENGTH = 4096;
 const MAX_SECRETS = 100_000;
+const MAX_TEMPLATES = 100_000;
 
 /**
  * Check a parsed manifest completely and return it with defaults applied, or
@@ -66,12 +82,40 @@ export function validateManifest(input: unknown, defaults: ManifestDefaults = MA
         if (spec) secrets.push(spec);
       }
   }
-  checkTargetsAreDistinct(secrets, problem);
+  checkTargetsAreDistinct(secrets, "secret", problem);
+
+  const templates: TemplateSpec[] = [];
+  const rawTemplates = input["templates"] ?? {};
+  if (!isRecord(rawTemplates)) problem("templates", "must be a mapping from template name to its settings");
+  else {
+    const names = Object.keys(rawTemplates);
+    // Every name declared, valid or not: a secret with a problem of its own is not also "unknown" to a template.
+    const secretNames = isRecord(rawSecrets) ? Object.keys(rawSecrets) : [];
+    const where = { secretsDir: secretsDir ?? defaults.secretsDir, secretsMountPoint: secretsMountPoint ?? undefined, identityPaths, owner: defaults.owner, group: defaults.group };
+    if (names.length > MAX_TEMPLATES) problem("templates", `more than ${MAX_TEMPLATES} templates`);
+    else
+      for (const name of names) {
+        const spec = validateTemplate(name, rawTemplates[name], where, secretNames, problem);
+        if (spec) templates.push(spec);
+      }
+    if (names.length > 0) reserveRenderedDirectory(secrets, problem);
+  }
+  checkTargetsAreDistinct(templates, "template", problem);
+  checkPathsAreDistinct([...secrets, ...templates], problem);
 
   if (problems.length > 0 || !secretsDir || !secretsMountPoint) return { problems };
   return {
-    manifest: { version: 1, secretsDir, secretsMountPoint, identityPaths, keepGenerations: keepGenerations as number, secrets },
+    manifest: { version: 1, secretsDir, secretsMountPoint, identityPaths, keepGenerations: keepGenerations as number, secrets, templates },
   };
+}
+
+/** Where declared items live, and the owner and group they get when they name none (root's, or with --user the user's). */
+interface DeclaredDefaults {
+  readonly secretsDir: string;
+  readonly secretsMountPoint: string | undefined;
+  readonly identityPaths: readonly string[];
+  readonly owner: string;
+  readonly group: string | undefined;
 }
 
 function validateSecret(
@@ -84,25 +128,81 @@ function validateSecret(
   defaultGroup: string | undefined,
   problem: (where: string, what: string) => void,
 ): SecretSpec | null {
-  const where = (field?: string) => `secret "${printable(name)}"${field ? ` field "${field}"` : ""}`;
+  const where = { secretsDir, secretsMountPoint, identityPaths, owner: defaultOwner, group: defaultGroup };
+  const declared = validateDeclared("secret", name, raw, posix.join(secretsDir, name), where, problem, secretFields);
+  if (declared === null) return null;
+  const { item, settings, report } = declared;
+  const file = absolutePath(settings["file"], "", (_, what) => report("file", settings["file"] === undefined ? "is required" : what));
+  const format = settings["format"] ?? MANIFEST_DEFAULTS.format;
+  if (!SECRET_FORMATS.includes(format as SecretFormat)) report("format", `must be one of ${SECRET_FORMATS.map((known) => `"${known}"`).join(", ")}, found ${describe(format)}`);
+  const key = SECRET_FORMATS.includes(format as SecretFormat) ? secretKey(name, format as SecretFormat, settings["key"], (what) => report("key", what)) : undefined;
+  if (item === null || !file || !declared.valid()) return null;
+  return { ...item, format: format as SecretFormat, ...(key === undefined ? {} : { key }), file };
+}
+
+function validateTemplate(
+  name: string,
+  raw: unknown,
+  where: DeclaredDefaults,
+  secretNames: readonly string[],
+  problem: (where: string, what: string) => void,
+): TemplateSpec | null {
+  const defaultPath = posix.join(where.secretsDir, RENDERED_DIRECTORY, name);
+  const declared = validateDeclared("template", name, raw, defaultPath, where, problem, templateFields);
+  if (declared === null) return null;
+  const { item, settings, report } = declared;
+  const hasContent = settings["content"] !== undefined;
+  const hasFile = settings["file"] !== undefined;
+  let source: TemplateSource | null = null;
+  if (hasContent === hasFile) report(undefined, hasContent ? 'has both "content" and "file"; give one' : 'needs "content" (the text) or "file" (a file holding it)');
+  else if (hasFile) {
+    const file = absolutePath(settings["file"], "", (_, what) => report("file", what));
+    if (file) source = { file };
+  } else if (typeof settings["content"] !== "string") report("content", `must be the template's text, found ${describe(settings["content"])}`);
+  else {
+    const bytes = Buffer.from(settings["content"], "utf8");
+    if (bytes.length > MAX_TEMPLATE_BYTES) report("content", `${bytes.length} bytes, more than the ${MAX_TEMPLATE_BYTES} bytes (1 MiB) a template may hold`);
+    else {
+      // Checked here, so that `ageboot check` and every run refuse it before touching anything.
+      const parsed = parseTemplate(bytes, secretNames);
+      if ("problems" in parsed) for (const what of parsed.problems) report("content", what);
+      else source = { content: settings["content"] };
+    }
+  }
+  if (item === null || source === null || !declared.valid()) return null;
+  return { ...item, source };
+}
+
+/**
+ * What secrets and templates share: the name, and path, owner, group, mode,
+ * symlink, restartUnits and reloadUnits, each checked and defaulted alike.
+ * Returns the item (null when a field is wrong, every problem reported), the
+ * raw settings for the caller's own fields, and how to report on them.
+ */
+function validateDeclared(
+  kind: "secret" | "template",
+  name: string,
+  raw: unknown,
+  defaultPath: string,
+  where: DeclaredDefaults,
+  problem: (where: string, what: string) => void,
+  fields: ReadonlySet<string>,
+): { item: DeclaredItem | null; settings: Record<string, unknown>; report: (field: string | undefined, what: string) => void; valid: () => boolean } | null {
+  const { secretsDir, secretsMountPoint, identityPaths } = where;
+  const at = (field?: string) => `${kind} "${printable(name)}"${field ? ` field "${field}"` : ""}`;
   let valid = true;
   const report = (field: string | undefined, what: string) => {
     valid = false;
-    problem(where(field), what);
+    problem(at(field), what);
   };
   const nameProblem = secretNameProblem(name);
   if (nameProblem) report(undefined, `invalid name: ${nameProblem}`);
   if (!isRecord(raw)) {
-    report(undefined, 'settings must be a mapping with at least "file"');
+    report(undefined, kind === "secret" ? 'settings must be a mapping with at least "file"' : 'settings must be a mapping with "content" or "file"');
     return null;
   }
-  for (const field of Object.keys(raw)) if (!secretFields.has(field)) report(field, "unknown field");
+  for (const field of Object.keys(raw)) if (!fields.has(field)) report(field, "unknown field");
 
-  const file = absolutePath(raw["file"], "", (_, what) => report("file", raw["file"] === undefined ? "is required" : what));
-  const format = raw["format"] ?? MANIFEST_DEFAULTS.format;
-  if (!SECRET_FORMATS.includes(format as SecretFormat)) report("format", `must be one of ${SECRET_FORMATS.map((known) => `"${known}"`).join(", ")}, found ${describe(format)}`);
-  const key = SECRET_FORMATS.includes(format as SecretFormat) ? secretKey(name, format as SecretFormat, raw["key"], (what) => report("key", what)) : undefined;
-  const defaultPath = posix.join(secretsDir, name);
   const path = raw["path"] === undefined ? defaultPath : absolutePath(raw["path"], "", (_, what) => report("path", what));
   if (path && path !== defaultPath) {
     if (isWithin(path, secretsDir)) report("path", `a custom path must not be inside secretsDir (${secretsDir}); leave "path" unset for ${defaultPath}`);
@@ -112,16 +212,17 @@ function validateSecret(
       if (forbidden) report("path", forbidden);
     }
   }
-  const owner = principal(raw["owner"] ?? defaultOwner, (what) => report("owner", what));
-  const group = raw["group"] === undefined || raw["group"] === null ? defaultGroup : principal(raw["group"], (what) => report("group", what));
+  const owner = principal(raw["owner"] ?? where.owner, (what) => report("owner", what));
+  const group = raw["group"] === undefined || raw["group"] === null ? where.group : principal(raw["group"], (what) => report("group", what));
   const mode = fileMode(raw["mode"], (what) => report("mode", what));
   const symlink = raw["symlink"] ?? MANIFEST_DEFAULTS.symlink;
   if (typeof symlink !== "boolean") report("symlink", `must be true or false, found ${describe(symlink)}`);
   const restartUnits = parseUnitList(raw["restartUnits"], (what) => report("restartUnits", what));
   const reloadUnits = parseUnitList(raw["reloadUnits"], (what) => report("reloadUnits", what));
 
-  if (!valid || !file || !path || owner === null || group === null || mode === null || restartUnits === null || reloadUnits === null) return null;
-  return { name, format: format as SecretFormat, ...(key === undefined ? {} : { key }), file, path, owner, group, mode, symlink: symlink as boolean, restartUnits, reloadUnits };
+  const complete = valid && path && owner !== null && group !== null && mode !== null && restartUnits !== null && reloadUnits !== null;
+  const item = complete ? { name, path, owner, group, mode, symlink: symlink as boolean, restartUnits, reloadUnits } : null;
+  return { item, settings: raw, report, valid: () => valid };
 }
 
 /** Why a secret name is unusable, or null. Names may contain "/" (sub-directories), as in agenix. */
@@ -183,20 +284,37 @@ function fileMode(value: unknown, problem: (what: string) => void): number | nul
   return parsed.mode;
 }
 
-function checkTargetsAreDistinct(secrets: SecretSpec[], problem: (where: string, what: string) => void): void {
+/** Two items of any kind never share a path users read. */
+function checkPathsAreDistinct(items: readonly (DeclaredItem & { source?: unknown })[], problem: (where: string, what: string) => void): void {
   const owners = new Map<string, string>();
-  for (const secret of secrets) {
-    const earlier = owners.get(secret.path);
-    if (earlier !== undefined) problem(`secret "${printable(secret.name)}" field "path"`, `${secret.path} is also the path of secret "${printable(earlier)}"`);
-    else owners.set(secret.path, secret.name);
+  for (const item of items) {
+    const described = `${"source" in item ? "template" : "secret"} "${printable(item.name)}"`;
+    const earlier = owners.get(item.path);
+    if (earlier !== undefined) problem(`${described} field "path"`, `${item.path} is also the path of ${earlier}`);
+    else owners.set(item.path, described);
   }
-  // A name that is a directory of another ("a" and "a/b") cannot be both a file and a directory.
-  const names = new Set(secrets.map((secret) => secret.name));
-  for (const secret of secrets) {
-    const segments = secret.name.split("/");
+}
+
+/** A name that is a directory of another of the same kind ("a" and "a/b") cannot be both a file and a directory. */
+function checkTargetsAreDistinct(items: readonly DeclaredItem[], kind: "secret" | "template", problem: (where: string, what: string) => void): void {
+  const names = new Set(items.map((item) => item.name));
+  for (const item of items) {
+    const segments = item.name.split("/");
     for (let i = 1; i < segments.length; i++) {
       const parent = segments.slice(0, i).join("/");
-      if (names.has(parent)) problem(`secret "${printable(secret.name)}"`, `its directory "${printable(parent)}" is also the name of a secret`);
+      if (names.has(parent)) problem(`${kind} "${printable(item.name)}"`, `its directory "${printable(parent)}" is also the name of a ${kind}`);
+    }
+  }
+}
+
+/** With templates, a generation's rendered/ directory is theirs: no secret may be named into it. */
+function reserveRenderedDirectory(secrets: readonly SecretSpec[], problem: (where: string, what: string) => void): void {
+  for (const secret of secrets) {
+    if (isWithin(secret.name, RENDERED_DIRECTORY)) {
+      problem(
+        `secret "${printable(secret.name)}"`,
+        `invalid name: "${RENDERED_DIRECTORY}" holds the rendered templates (secretsDir/${RENDERED_DIRECTORY}/<template>) when the manifest declares templates; rename the secret`,
+      );
     }
   }
 }

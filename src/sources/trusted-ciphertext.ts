@@ -32,7 +32,16 @@ const FILE_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOL
  * Throws AgebootError (PLAN) naming the path and what is wrong.
  */
 export function openTrustedCiphertext(path: string): number {
-  const walk = new DescriptorWalk(path);
+  return openTrustedFile(path, "decrypt it");
+}
+
+/**
+ * The same walk and rule for another file whose content decides what a user
+ * may read (a template's text: its placeholders choose which secrets go into
+ * a file its owner reads). `refusal` completes "refusing to ...".
+ */
+export function openTrustedFile(path: string, refusal: string): number {
+  const walk = new DescriptorWalk(path, refusal);
   try {
     return walk.openFile();
   } catch (error) {
@@ -66,7 +75,10 @@ class DescriptorWalk {
   private readonly remaining: string[];
   private symlinks = 0;
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    private readonly refusal: string,
+  ) {
     this.remaining = components(path);
     this.directory = openSync("/", DIRECTORY_FLAGS);
     this.directoryInfo = fstatSync(this.directory);
@@ -146,7 +158,7 @@ class DescriptorWalk {
   }
 
   private refuse(why: string): AgebootError {
-    return new AgebootError("PLAN", `file ${this.path}: ${why}; refusing to decrypt it`);
+    return new AgebootError("PLAN", `file ${this.path}: ${why}; refusing to ${this.refusal}`);
   }
 }
 

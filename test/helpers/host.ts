@@ -71,7 +71,8 @@ export class TestHost {
       ...extra,
     };
     writeFileSync(this.manifestPath, JSON.stringify(manifest, null, 2));
-    for (const settings of Object.values(secrets)) if (settings.symlink === false && settings.path) this.copies.push(settings.path);
+    const templates = Object.values((extra["templates"] ?? {}) as Record<string, { symlink?: boolean; path?: string }>);
+    for (const settings of [...Object.values(secrets), ...templates]) if (settings.symlink === false && settings.path) this.copies.push(settings.path);
     return this.manifestPath;
   }
 

@@ -60,8 +60,15 @@ export class InProcessHost {
     return result.manifest;
   }
 
-  async activate(secrets: Record<string, Record<string, unknown>>, options: { dryRun?: boolean } = {}): Promise<ActivationResult & { headline: string }> {
-    const result = await activate(this.manifest(secrets), { log: this.logger(), allowPlainDirectory: true, dryRun: options.dryRun ?? false });
+  /** Activate `secrets` (and `templates`, owned like the secrets by the running user unless said otherwise). */
+  async activate(
+    secrets: Record<string, Record<string, unknown>>,
+    options: { dryRun?: boolean; templates?: Record<string, Record<string, unknown>> } = {},
+  ): Promise<ActivationResult & { headline: string }> {
+    const templates = Object.fromEntries(Object.entries(options.templates ?? {}).map(([name, settings]) => [name, { owner: this.owner, group: this.group, ...settings }]));
+    const manifest = this.manifest(secrets, options.templates === undefined ? {} : { templates });
+    // unitsVia "none": the unit tier runs no external tool (result.units still says which units a run would ask for).
+    const result = await activate(manifest, { log: this.logger(), allowPlainDirectory: true, dryRun: options.dryRun ?? false, unitsVia: "none" });
     for (const line of this.logLines) assertNoCanary("a log line", line);
     return { ...result, headline: headline(result, summarize(result)) };
   }

@@ -5,12 +5,16 @@
 // complete generation (old or new, every file with its final content, owner,
 // group and mode) or, on a first run, nothing; the next run succeeds and leaves
 // no leftovers. Each starting state is built once by real runs, saved, and
-// restored before every kill point (test/helpers/saved-states.ts).
+// restored before every kill point (test/helpers/saved-states.ts). Templates
+// are items like secrets here: their rendered files (rendered/<name>, and their
+// custom paths) must be complete and match one state like every secret's.
 import type { SpawnSyncReturns } from "node:child_process";
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { placeholderFor } from "../../src/templates/placeholder.js";
 import { startAgeboot } from "../helpers/ageboot-process.js";
+import { CANARY } from "../helpers/canary.js";
 import { TestHost, type SecretSettings } from "../helpers/host.js";
 import { hostPerFile } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
@@ -21,7 +25,7 @@ beforeAll(requirePrivateNamespace);
 const { alice, bob } = TEST_USERS;
 const host = hostPerFile();
 
-/** What users must see for one declared secret. */
+/** What users must see for one declared secret or template (a template's name: rendered/<name>). */
 interface Expected {
   value: string;
   uid: number;
@@ -35,6 +39,7 @@ type State = Record<string, Expected>;
 
 interface Version {
   secrets: Record<string, SecretSettings>;
+  templates: Record<string, Record<string, unknown>>;
   expected: State;
 }
 
@@ -45,8 +50,9 @@ beforeAll(() => {
 });
 
 /** A manifest version: its secrets, encrypted once, and what each must look like. */
-function version(tag: string, withCustomPaths: boolean, extraName: string): Version {
+function version(tag: string, withCustomPaths: boolean, extraName: string, withTemplates = false): Version {
   const secrets: Record<string, SecretSettings> = {};
+  const templates: Record<string, Record<string, unknown>> = {};
   const expected: State = {};
   const add = (name: string, value: string, settings: Omit<SecretSettings, "file">, expectation: Omit<Expected, "value">) => {
     secrets[name] = { file: host.encrypt(value), ...settings };
@@ -64,7 +70,25 @@ function version(tag: string, withCustomPaths: boolean, extraName: string): Vers
       { uid: alice.uid, gid: alice.gid, mode: 0o440, path: join(customDir, "copied"), copy: true },
     );
   }
-  return { secrets, expected };
+  if (withTemplates) {
+    // Two secrets in one file, ending with a secret so that the rendered file ends with the canary as a secret does.
+    const text = `DB=${placeholderFor("db-password")}\nTOKEN=${placeholderFor("nested/dir/token")}`;
+    const rendered = `DB=db-${tag}\n${CANARY}\nTOKEN=token-${tag}`;
+    const addTemplate = (name: string, settings: Record<string, unknown>, expectation: Omit<Expected, "value">) => {
+      templates[name] = { content: text, ...settings };
+      expected[`rendered/${name}`] = { value: rendered, ...expectation };
+    };
+    addTemplate("app.env", { owner: alice.name, mode: "0440" }, { uid: alice.uid, gid: alice.gid, mode: 0o440 });
+    addTemplate("conf/linked.env", { path: join(customDir, "linked.env") }, { uid: 0, gid: 0, mode: 0o400, path: join(customDir, "linked.env") });
+    addTemplate(
+      "copied.env",
+      { owner: bob.name, path: join(customDir, "copied.env"), symlink: false },
+      { uid: bob.uid, gid: bob.gid, mode: 0o400, path: join(customDir, "copied.env"), copy: true },
+    );
+    // Only in this version: removed (with its custom path) by the next.
+    addTemplate(`only-${tag}.env`, { path: join(customDir, `only-${tag}.env`) }, { uid: 0, gid: 0, mode: 0o400, path: join(customDir, `only-${tag}.env`) });
+  }
+  return { secrets, templates, expected };
 }
 
 interface Scenario {
@@ -77,10 +101,13 @@ interface Scenario {
 
 const plain = [version("a", false, "only-in-a"), version("b", false, "only-in-b")];
 const custom = [version("c", true, "only-in-c"), version("d", true, "only-in-d")];
+const templated = [version("e", true, "only-in-e", true), version("f", true, "only-in-f", true)];
 const scenarios: Scenario[] = [
   { name: "first run after boot", keepGenerations: 1, before: [], run: plain[0]! },
   { name: "later run that changes, adds and removes secrets", keepGenerations: 1, before: [plain[0]!], run: plain[1]! },
   { name: "run with custom paths, symlinked and copied", keepGenerations: 1, before: [custom[0]!], run: custom[1]! },
+  { name: "first run with templates", keepGenerations: 1, before: [], run: templated[0]! },
+  { name: "run with templates that change, move and are removed", keepGenerations: 1, before: [templated[0]!], run: templated[1]! },
   { name: "run that prunes old generations", keepGenerations: 1, before: [plain[0]!, plain[1]!, plain[0]!], run: plain[1]! },
 ];
 
@@ -90,7 +117,7 @@ function reset(): void {
 
 function activate(version: Version, keepGenerations: number, env: Record<string, string> = {}): SpawnSyncReturns<string> {
   host.keepGenerations = keepGenerations;
-  host.writeManifest(version.secrets);
+  host.writeManifest(version.secrets, { templates: version.templates });
   return host.activateWith({ env });
 }
 
@@ -258,16 +285,16 @@ describe("SIGKILL during the run that recovers from a kill", () => {
 });
 
 describe("SIGKILL at random moments", () => {
-  it("200 runs alternating two versions, killed at random times", async () => {
+  it("200 runs alternating two versions with templates, killed at random times", async () => {
     reset();
-    const versions = custom;
+    const versions = templated;
     expect(activate(versions[0]!, 1).status).toBe(0);
     let current: State = versions[0]!.expected;
     let killedMidway = 0;
     for (let round = 0; round < 200; round++) {
       const next = versions[(round + 1) % 2]!;
       host.keepGenerations = 1;
-      host.writeManifest(next.secrets);
+      host.writeManifest(next.secrets, { templates: next.templates });
       const { child, exited } = startAgeboot(["activate", "--manifest", host.manifestPath]);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 250));
       child.kill("SIGKILL");

@@ -13,6 +13,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { validateManifest } from "../../src/manifest/validate.js";
+import { placeholderFor } from "../../src/templates/placeholder.js";
 import { repoRoot } from "../helpers/paths.js";
 
 const nixpkgsLib = process.env["NIXPKGS_LIB"];
@@ -41,7 +43,7 @@ interface Facts {
   failedAssertions: string[];
   warnings: string[];
   activation: { agenixInstall: string; agenixChown: string; agenixInstallDry: boolean; users: unknown };
-  manifest: { secrets: Record<string, Record<string, unknown>>; identityPaths: string[] } | null;
+  manifest: { secrets: Record<string, Record<string, unknown>>; templates?: Record<string, Record<string, unknown>>; identityPaths: string[] } | null;
   manifestPath: string | null;
   manifestForUsers: { secrets: Record<string, Record<string, unknown>>; secretsDir: string; secretsMountPoint: string } | null;
   manifestForUsersPath: string | null;
@@ -50,6 +52,7 @@ interface Facts {
   services: { ageboot: ServiceFacts | null; "ageboot-for-users": ServiceFacts | null };
   secrets: Record<string, { name: string; path: string; mode: string; owner: string; group: string; symlink: boolean; neededForUsers: boolean; file: string }>;
   identityPaths: string[];
+  placeholder: Record<string, string>;
   useSystemdActivation: boolean;
   userPasswordFiles: Record<string, string | null>;
   ageOptions: Record<string, { type: string; default: unknown }>;
@@ -186,6 +189,41 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       expect(facts.failedAssertions).toHaveLength(1);
       expect(facts.failedAssertions[0]).toContain('users.users.root.hashedPasswordFile = "/run/agenix/rootpw"');
       expect(facts.failedAssertions[0]).toContain("neededForUsers = true");
+    });
+  });
+
+  describe("templates (age.templates, config.age.placeholder)", () => {
+    it("writes templates and units into the manifest, with placeholders ageboot computes alike", () => {
+      const facts = evaluate("templates");
+      expect(facts.failedAssertions).toEqual([]);
+      expect(facts.placeholder).toEqual({ "db-password": placeholderFor("db-password"), "api-token": placeholderFor("api-token") });
+      const manifest = facts.manifest!;
+      expect(manifest.secrets["db-password"]).toMatchObject({ restartUnits: ["app.service"] });
+      expect(manifest.secrets["api-token"]).toMatchObject({ reloadUnits: ["nginx"] });
+      expect(manifest.templates!["app.env"]).toEqual({
+        content: `DB_PASSWORD=${placeholderFor("db-password")}\nAPI_TOKEN=${placeholderFor("api-token")}\n`,
+        path: "/run/agenix/rendered/app.env",
+        owner: "app",
+        group: "app",
+        mode: "0440",
+        symlink: true,
+        restartUnits: ["app.service"],
+      });
+      expect(manifest.templates!["app.conf"]).toMatchObject({ path: "/etc/app/app.conf", file: expect.stringMatching(/^\/nix\/store\/[a-z0-9]{32}-app\.conf\.tmpl$/) });
+      // ageboot validates what the module wrote (the manifest as JSON, as activation reads it).
+      const validated = validateManifest(manifest);
+      expect("problems" in validated ? validated.problems : []).toEqual([]);
+      // Templates are checked at build time with the secrets they name.
+      expect(facts.checks[0]).toMatch(/check --manifest \S+ageboot-check-manifest\.json/);
+      expect(facts.checks[0]).not.toContain("templates not checked");
+    });
+
+    it("a placeholder for a secret that is not declared fails the evaluation, naming it", () => {
+      expect(() => evaluate("template-unknown-secret")).toThrow(/attribute 'db-pasword' missing/);
+    });
+
+    it("a template with both content and file fails an assertion that names it", () => {
+      expect(evaluate("template-content-and-file").failedAssertions).toEqual([expect.stringContaining("set exactly one of content and file (both)")]);
     });
   });
 

@@ -41,6 +41,7 @@ describe("manifest validation", () => {
             reloadUnits: [],
           },
         ],
+        templates: [],
       },
     });
   });

@@ -1,7 +1,7 @@
 import { closeSync } from "node:fs";
 import { recordPath } from "../../activation/generation-record.js";
 import { type InstalledPath, isInstalledPath } from "../../activation/installed-paths.js";
-import { hasCustomPath } from "../../activation/plan.js";
+import { RENDERED_DIRECTORY } from "../../manifest/types.js";
 import { describeCause } from "../../errors.js";
 import { readFully } from "../../read-fully.js";
 import type { StatusContext } from "../context.js";
@@ -84,9 +84,15 @@ function readCurrentRecord(context: StatusContext): InstalledPath[] | Blocked {
 function expectedPaths(context: StatusContext, record: readonly InstalledPath[]): ExpectedPath[] {
   const { manifest, secretsDir } = context;
   const paths = new Map<string, ExpectedPath>();
-  for (const secret of manifest?.secrets ?? []) {
-    if (!hasCustomPath(secret, secretsDir)) continue;
-    paths.set(secret.path, { path: secret.path, secret: secret.name, kind: secret.symlink ? "symlink" : "copy", target: `${secretsDir}/${secret.name}`, declared: true });
+  // Secrets, and templates by their file name in a generation (rendered/<name>).
+  const declaredItems = [
+    ...(manifest?.secrets ?? []).map((secret) => ({ item: secret, fileName: secret.name })),
+    ...(manifest?.templates ?? []).map((template) => ({ item: template, fileName: `${RENDERED_DIRECTORY}/${template.name}` })),
+  ];
+  for (const { item, fileName } of declaredItems) {
+    const target = `${secretsDir}/${fileName}`;
+    if (item.path === target) continue;
+    paths.set(item.path, { path: item.path, secret: fileName, kind: item.symlink ? "symlink" : "copy", target, declared: true });
   }
   for (const entry of record) {
     if (paths.has(entry.path)) continue;
