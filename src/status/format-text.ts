@@ -81,6 +81,8 @@ function keyCell(check: RecipientCheck | undefined): string {
       return "BAD FILE";
     case "unknown":
       return "?";
+    case "not-applicable":
+      return "-";
   }
 }
 

@@ -52,6 +52,9 @@ export class RecipientChecker {
   /** The check for one secret, and the finding it makes (null when it matches, or when identityFinding says it all). */
   async check(secret: SecretSpec): Promise<{ check: RecipientCheck; finding: Finding | null }> {
     const subject = `secret ${secret.name}`;
+    if (secret.format !== "age") {
+      return { check: { state: "not-applicable", detail: `a sops ${secret.format} file: status reads age headers only; ageboot check reads its recipients` }, finding: null };
+    }
     let header: Buffer;
     try {
       header = await readHeader({ descriptor: openTrustedCiphertext(secret.file), name: secret.file });

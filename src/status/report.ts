@@ -64,7 +64,9 @@ export type RecipientCheck =
   /** The file is missing, refused (another user could have changed it), malformed or corrupt. */
   | { readonly state: "bad-file"; readonly detail: string }
   /** The host's keys or the file could not be read as this user. */
-  | { readonly state: "unknown"; readonly detail: string };
+  | { readonly state: "unknown"; readonly detail: string }
+  /** Nothing for status to check: a template (rendered from secrets), or a sops file (ageboot check reads those). */
+  | { readonly state: "not-applicable"; readonly detail: string };
 
 /** What the manifest declares for a secret, and whether the host has it. */
 export interface DeclaredSecret {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { StatusReport } from "../../src/status/report.js";
 import { type AgebootRunOptions, runAgeboot } from "../helpers/ageboot-process.js";
+import { placeholderFor } from "../../src/templates/placeholder.js";
 import { TestHost } from "../helpers/host.js";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
@@ -57,6 +58,21 @@ function statusJson(args: readonly string[], options: AgebootRunOptions = {}): {
 const plaintextSize = (value: string) => TestHost.withCanary(value).length;
 
 describe("ageboot status", () => {
+  it("a template is a declared file of the generation under rendered/, with no recipients to check (exit 0)", () => {
+    const host = newHost();
+    host.writeManifest(
+      { "db-password": { file: host.encrypt(VALUES.db), owner: alice.name } },
+      { templates: { "app.conf": { content: `password=${placeholderFor("db-password")}\n`, owner: alice.name, mode: "0440" } } },
+    );
+    expect(host.activate().status).toBe(0);
+    const { exit, report } = statusJson(["--manifest", host.manifestPath]);
+    expect(exit).toBe(0);
+    const row = report.secrets.entries.find((entry) => entry.name === "rendered/app.conf")!;
+    expect(row.declared).toMatchObject({ state: "as-declared", mode: "0440", recipients: { state: "not-applicable" } });
+    expect(row.installed).toMatchObject({ state: "present", mode: "0440" });
+    expect(report.secrets.entries.map((entry) => entry.name).sort()).toEqual(["db-password", "rendered/app.conf"]);
+  });
+
   it("as root, with the manifest: every secret, generation and custom path as declared (exit 0)", () => {
     const { host, symlinkPath, copyPath } = activatedHost();
     const { exit, report } = statusJson(["--manifest", host.manifestPath]);

@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { placeholderFor } from "../../src/templates/placeholder.js";
 import { assertNoCanary } from "../helpers/canary.js";
 import { TestHost } from "../helpers/host.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
@@ -37,6 +38,7 @@ function enable(root: string, unit: string, target: string): void {
 }
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+const appConf = (token: string, shared: string) => `token=${token}\nshared=${shared}\n`;
 
 it("secrets are in place, owned and moded, before services start; restart and failure behave", () => {
   const cached = execFileSync("bash", [join(repoRoot, "test/system/make-root.sh")], { stdio: ["ignore", "pipe", "inherit"] })
@@ -86,6 +88,10 @@ it("secrets are in place, owned and moded, before services start; restart and fa
         "nested/db": { file: "/etc/ageboot/secrets/db.age", restartUnits: ["untouched.service"] },
         ...(broken ? { broken: { file: "/etc/ageboot/secrets/broken.age", restartUnits: ["consumer.service"] } } : {}),
       },
+      // A template holding two secrets: rendered at boot, re-rendered when app-token rotates, its consumer restarted.
+      templates: {
+        "app.conf": { content: appConf(placeholderFor("app-token"), placeholderFor("shared-config")), owner: "alice", mode: "0400", restartUnits: ["templated.service"] },
+      },
     });
   put(root, "etc/ageboot/manifest.json", manifest("/etc/ageboot/secrets/app-token.age", "0440", false));
   put(root, "etc/ageboot/manifest-rotated.json", manifest("/etc/ageboot/secrets/app-token-2.age", "0444", false));
@@ -99,7 +105,8 @@ it("secrets are in place, owned and moded, before services start; restart and fa
   put(root, "etc/systemd/system/consumer.service", longRunning('sha256sum < /run/agenix/app-token | cut -d" " -f1 >> /results/consumer.txt', "User=alice\n"));
   put(root, "etc/systemd/system/untouched.service", longRunning("echo start >> /results/untouched.txt"));
   put(root, "etc/systemd/system/reloader.service", longRunning("echo start >> /results/reloader.txt", "ExecReload=/bin/sh -c 'echo reload >> /results/reloader.txt'\n"));
-  for (const unit of ["consumer.service", "untouched.service", "reloader.service"]) enable(root, unit, "multi-user.target");
+  put(root, "etc/systemd/system/templated.service", longRunning('sha256sum < /run/agenix/rendered/app.conf | cut -d" " -f1 >> /results/templated.txt', "User=alice\n"));
+  for (const unit of ["consumer.service", "untouched.service", "reloader.service", "templated.service"]) enable(root, unit, "multi-user.target");
   put(root, "usr/local/bin/check", readFileSync(join(repoRoot, "test/system/check.sh")), 0o755);
   put(
     root,
@@ -166,6 +173,13 @@ it("secrets are in place, owned and moded, before services start; restart and fa
   expect(result["consumer_read_after_restart"]).toBe(sha256(TestHost.withCanary("app-token-rotated")));
   expect(result["reloader_log"]).toBe("start,reload,");
   expect(result["untouched_starts"]).toBe("1");
+  // The template: rendered with both values at boot (owner and mode as declared), re-rendered
+  // with the rotated one, and its consumer restarted once to read it.
+  const rendered = (token: Buffer) => sha256(Buffer.from(appConf(token.toString(), values["shared-config"].toString())));
+  expect(result["stat_rendered"]).toBe("alice:alice:400");
+  expect(result["templated_at_boot"]).toBe(rendered(values["app-token"]));
+  expect(result["templated_runs_after_restart"]).toBe("2");
+  expect(result["templated_after_restart"]).toBe(rendered(TestHost.withCanary("app-token-rotated")));
   // A broken secret fails the unit; the rest stay served from the current generation.
   expect(result["broken_rc"]).not.toBe("0");
   expect(result["broken_state"]).toBe("failed");

@@ -15,6 +15,8 @@ hash() { sha256sum < "$1" | cut -d' ' -f1; }
   echo "stat_mountpoint=$(stat -c '%U:%G:%a' /run/agenix.d)"
   echo "consumer=$(head -n 1 /results/consumer.txt)"
   echo "consumer_runs_at_boot=$(wc -l < /results/consumer.txt)"
+  echo "stat_rendered=$(stat -L -c '%U:%G:%a' /run/agenix/rendered/app.conf)"
+  echo "templated_at_boot=$(head -n 1 /results/templated.txt)"
   echo "mount_pid1=$(awk '$5 == "/run/agenix.d" { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 1); exit } }' /proc/1/mountinfo)"
 
   cp /etc/ageboot/manifest-rotated.json /etc/ageboot/manifest.json
@@ -23,13 +25,15 @@ hash() { sha256sum < "$1" | cut -d' ' -f1; }
   echo "app_token_after_restart=$(hash /run/agenix/app-token)"
   # Restarts and reloads are queued (--no-block): wait for them, 20 s at most.
   for _ in $(seq 1 100); do
-    [ "$(wc -l < /results/consumer.txt)" -ge 2 ] && grep -q reload /results/reloader.txt && break
+    [ "$(wc -l < /results/consumer.txt)" -ge 2 ] && [ "$(wc -l < /results/templated.txt)" -ge 2 ] && grep -q reload /results/reloader.txt && break
     sleep 0.2
   done
   echo "consumer_runs_after_restart=$(wc -l < /results/consumer.txt)"
   echo "consumer_read_after_restart=$(tail -n 1 /results/consumer.txt)"
   echo "reloader_log=$(tr '\n' ',' < /results/reloader.txt)"
   echo "untouched_starts=$(grep -c start /results/untouched.txt)"
+  echo "templated_runs_after_restart=$(wc -l < /results/templated.txt)"
+  echo "templated_after_restart=$(tail -n 1 /results/templated.txt)"
 
   cp /etc/ageboot/manifest-broken.json /etc/ageboot/manifest.json
   systemctl restart ageboot.service; echo "broken_rc=$?"

@@ -1,11 +1,11 @@
 import type { Stats } from "node:fs";
 import { resolveOwnership } from "../../activation/plan.js";
 import type { Ownership } from "../../activation/write-exclusive.js";
-import type { SecretSpec } from "../../manifest/types.js";
+import { type DeclaredItem, RENDERED_DIRECTORY } from "../../manifest/types.js";
 import type { StatusContext } from "../context.js";
 import { type GenerationEntry, listGeneration, statSecret } from "../generation-files.js";
 import { type Blocked, describeType, isBlocked } from "../reach.js";
-import { type DeclaredSecret, type Finding, formatMode, type InstalledFile, type SecretRow, type SecretsSection, type Section } from "../report.js";
+import { type DeclaredSecret, type Finding, formatMode, type InstalledFile, type RecipientCheck, type SecretRow, type SecretsSection, type Section } from "../report.js";
 
 /**
  * Every file of the current generation with its owner, group, mode and size
@@ -19,18 +19,28 @@ export async function secretsSection(context: StatusContext): Promise<Section<Se
   const { currentDirectory, current, manifest } = context;
   const listed = listedFiles(context);
   const rows: SecretRow[] = [];
-  const declaredNames = new Set(manifest?.secrets.map((secret) => secret.name));
+  // Templates are files of the generation too, under rendered/ (docs/lifecycle.md), with nothing to decrypt.
+  const declaredItems: { name: string; subject: string; item: DeclaredItem; recipients: () => Promise<{ check: RecipientCheck; finding: Finding | null }> }[] = [
+    ...(manifest?.secrets ?? []).map((secret) => ({ name: secret.name, subject: `secret ${secret.name}`, item: secret, recipients: () => context.recipients.check(secret) })),
+    ...(manifest?.templates ?? []).map((template) => ({
+      name: `${RENDERED_DIRECTORY}/${template.name}`,
+      subject: `template ${template.name}`,
+      item: template,
+      recipients: async () => ({ check: { state: "not-applicable" as const, detail: `template ${template.name}: rendered from secrets` }, finding: null }),
+    })),
+  ];
+  const declaredNames = new Set(declaredItems.map(({ name }) => name));
 
-  for (const secret of manifest?.secrets ?? []) {
-    const entry = listed.files.get(secret.name);
+  for (const { name, subject, item, recipients } of declaredItems) {
+    const entry = listed.files.get(name);
     let installed: InstalledFile;
     if (entry !== undefined) installed = await installedFile(context, "info" in entry ? entry.info : entry.blocked);
     else if (currentDirectory === null) installed = { state: "missing" };
     else if (isBlocked(currentDirectory)) installed = installedOf(currentDirectory);
     else if (listed.complete) installed = { state: "missing" };
-    else installed = await installedFile(context, statSecret(currentDirectory, secret.name));
-    const declared = await declaredSecret(context, secret, installed, findings);
-    rows.push({ name: secret.name, installed, declared });
+    else installed = await installedFile(context, statSecret(currentDirectory, name));
+    const declared = await declaredSecret(context, subject, item, installed, recipients, findings);
+    rows.push({ name, installed, declared });
   }
   for (const [name, entry] of listed.files) {
     if (declaredNames.has(name)) continue;
@@ -77,14 +87,20 @@ function installedOf(blocked: Blocked): InstalledFile {
   return blocked.blocked === "missing" ? { state: "missing" } : { state: "unknown", reason: blocked.reason };
 }
 
-/** What the manifest declares for `secret` against what is installed, and its file's recipients. */
-async function declaredSecret(context: StatusContext, secret: SecretSpec, installed: InstalledFile, findings: Finding[]): Promise<DeclaredSecret> {
-  const subject = `secret ${secret.name}`;
+/** What the manifest declares for `secret` (or a template) against what is installed, and its file's recipients. */
+async function declaredSecret(
+  context: StatusContext,
+  subject: string,
+  secret: DeclaredItem,
+  installed: InstalledFile,
+  recipientsOf: () => Promise<{ check: RecipientCheck; finding: Finding | null }>,
+  findings: Finding[],
+): Promise<DeclaredSecret> {
   const expected = await resolveOwnership(secret, context.users());
   const { state, detail } = compare(context, installed, expected);
   if (state === "missing" || state === "differs") findings.push({ severity: "problem", subject, message: detail! });
   if (state === "unknown") findings.push({ severity: "unchecked", subject, message: detail! });
-  const recipients = await context.recipients.check(secret);
+  const recipients = await recipientsOf();
   if (recipients.finding !== null) findings.push(recipients.finding);
   return {
     owner: secret.owner,
