@@ -39,6 +39,57 @@ let
     || (options.services ? userborn && config.services.userborn.enable);
   nixosInitEnabled = options.system ? nixos-init && config.system.nixos-init.enable;
 
+  # What a secret and a template both have: how the installed file is owned and
+  # moded, whether a custom path is a symlink, and the units that read it.
+  # `file`: what the option texts call it; `it`: the same as a subject.
+  installedFileOptions = config: file: it: {
+    mode = mkOption {
+      type = types.str;
+      default = "0400";
+      description = ''
+        Permissions mode of ${file} in a format understood by chmod: octal
+        (`"0440"`, `"440"`) or symbolic (`"u=r,g=r,o="`, `"a+r"`, applied to
+        0400). Passed to the manifest unchanged.
+      '';
+    };
+    owner = mkOption {
+      type = types.str;
+      default = "0";
+      description = "User of ${file}.";
+    };
+    group = mkOption {
+      type = types.str;
+      default = users.${config.owner}.group or "0";
+      defaultText = literalExpression ''users.''${config.owner}.group or "0"'';
+      description = "Group of ${file}.";
+    };
+    symlink = mkEnableOption "symlinking ${file} to its custom path" // {
+      default = true;
+    };
+    # sops-nix's names: its users keep their options.
+    restartUnits = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "nginx.service" ];
+      description = ''
+        Units to restart when ${it} is added, changed (content, owner, group or
+        mode) or removed, once per switch, without waiting for them. Under the
+        classic activation they join switch-to-configuration's own restarts; with
+        {option}`age.useSystemdActivation`, `systemctl --no-block try-restart`.
+        Nothing is restarted at boot.
+      '';
+    };
+    reloadUnits = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "nginx.service" ];
+      description = ''
+        Units to reload (or restart, when they cannot reload) when ${it} is
+        added, changed or removed; as {option}`restartUnits` otherwise.
+      '';
+    };
+  };
+
   secretType = types.submodule (
     { config, ... }:
     {
@@ -66,51 +117,9 @@ let
           '';
           description = "Path where the decrypted secret is installed.";
         };
-        mode = mkOption {
-          type = types.str;
-          default = "0400";
-          description = ''
-            Permissions mode of the decrypted secret in a format understood by chmod:
-            octal (`"0440"`, `"440"`) or symbolic (`"u=r,g=r,o="`, `"a+r"`, applied to
-            0400). Passed to the manifest unchanged.
-          '';
-        };
-        owner = mkOption {
-          type = types.str;
-          default = "0";
-          description = "User of the decrypted secret.";
-        };
-        group = mkOption {
-          type = types.str;
-          default = users.${config.owner}.group or "0";
-          defaultText = literalExpression ''users.''${config.owner}.group or "0"'';
-          description = "Group of the decrypted secret.";
-        };
-        symlink = mkEnableOption "symlinking secrets to their destination" // {
-          default = true;
-        };
-        # sops-nix's names: its users keep their options.
-        restartUnits = mkOption {
-          type = types.listOf types.str;
-          default = [ ];
-          example = [ "nginx.service" ];
-          description = ''
-            Units to restart when this secret is added, changed (content, owner,
-            group or mode) or removed, once per switch, without waiting for them.
-            Under the classic activation they join switch-to-configuration's own
-            restarts; with {option}`age.useSystemdActivation`, `systemctl --no-block
-            try-restart`. Nothing is restarted at boot.
-          '';
-        };
-        reloadUnits = mkOption {
-          type = types.listOf types.str;
-          default = [ ];
-          example = [ "nginx.service" ];
-          description = ''
-            Units to reload (or restart, when they cannot reload) when this secret
-            is added, changed or removed; as {option}`restartUnits` otherwise.
-          '';
-        };
+      }
+      // installedFileOptions config "the decrypted secret" "this secret"
+      // {
         # ageboot's own (sops-nix has the same option).
         neededForUsers = mkOption {
           type = types.bool;
@@ -161,36 +170,8 @@ let
           defaultText = literalExpression ''"''${cfg.secretsDir}/rendered/''${config.name}"'';
           description = "Path where the rendered file is installed (a symlink to the default path, or a copy with `symlink = false`).";
         };
-        mode = mkOption {
-          type = types.str;
-          default = "0400";
-          description = "Permissions mode of the rendered file, as for secrets.";
-        };
-        owner = mkOption {
-          type = types.str;
-          default = "0";
-          description = "User of the rendered file.";
-        };
-        group = mkOption {
-          type = types.str;
-          default = users.${config.owner}.group or "0";
-          defaultText = literalExpression ''users.''${config.owner}.group or "0"'';
-          description = "Group of the rendered file.";
-        };
-        symlink = mkEnableOption "symlinking the rendered file to a custom path" // {
-          default = true;
-        };
-        restartUnits = mkOption {
-          type = types.listOf types.str;
-          default = [ ];
-          description = "systemd units to restart when the rendered file is added, changed or removed.";
-        };
-        reloadUnits = mkOption {
-          type = types.listOf types.str;
-          default = [ ];
-          description = "systemd units to reload when the rendered file is added, changed or removed.";
-        };
-      };
+      }
+      // installedFileOptions config "the rendered file" "the rendered file";
     }
   );
 
