@@ -117,6 +117,6 @@ describe("restartUnits and reloadUnits", () => {
     expect(list("activation-restart-list")).toEqual([]);
     const bad = host.activateWith({}, "--units-via", "dbus");
     expect(bad.status).not.toBe(0);
-    expect(bad.stderr).toContain("--units-via takes one of systemctl, nixos-activation, none");
+    expect(bad.stderr).toContain("--units-via takes one of systemctl, systemctl-user, nixos-activation, none");
   });
 });
