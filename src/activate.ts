@@ -7,7 +7,7 @@ import { readGenerationRecord } from "./activation/generation-record.js";
 import { newGenerationCommits } from "./activation/failure-policy.js";
 import { Generations } from "./activation/generations.js";
 import { removeStalePaths } from "./activation/installed-paths.js";
-import { acquireLock } from "./activation/lock.js";
+import { acquireLock, type LockAcquirer } from "./activation/lock.js";
 import { type HostContext, SYSTEM_HOST } from "./activation/host-context.js";
 import { unmountSecretsMount } from "./activation/mount.js";
 import { planSecrets, planTemplates } from "./activation/plan.js";
@@ -37,6 +37,11 @@ export interface ActivateOptions {
    */
   readonly deferUnknownOwners?: boolean;
   readonly lockTimeoutSeconds?: number;
+  /**
+   * How step 3 serialises runs: flock(2) through util-linux flock(1) by default. The unit
+   * tier, which runs no external tool, passes a lock held in its own process.
+   */
+  readonly acquireLock?: LockAcquirer;
   /** How many secrets are decrypted at once. */
   readonly concurrency?: number;
   /** How units whose secrets changed are restarted or reloaded (./activation/request-units.ts); default systemctl. */
@@ -119,7 +124,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     stepDone("2. identities");
 
     // 3. Lock (a dry run writes nothing, so it neither locks nor mounts).
-    if (!dryRun) releaseLock = await acquireLock(mountPoint, options.lockTimeoutSeconds ?? 120);
+    if (!dryRun) releaseLock = await (options.acquireLock ?? acquireLock)(mountPoint, options.lockTimeoutSeconds ?? 120);
     stepDone("3. lock");
 
     // 4. Mount, and read which generations exist and which one users see.

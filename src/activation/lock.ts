@@ -5,6 +5,9 @@ import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import { lockFilePath } from "../manifest/forbidden-paths.js";
 
+/** Takes the lock that serialises runs on `mountPoint`; resolves the function that releases it. */
+export type LockAcquirer = (mountPoint: string, timeoutSeconds: number) => Promise<() => void>;
+
 /**
  * Serialise runs with flock(2) on a lock file beside the mount point
  * (e.g. /run/.agenix.d.lock). flock belongs to the open file description, so the
@@ -15,7 +18,7 @@ import { lockFilePath } from "../manifest/forbidden-paths.js";
  * The file is beside the mount point, not inside it, because the mount may not
  * exist yet and mounting it must itself be serialised.
  */
-export async function acquireLock(mountPoint: string, timeoutSeconds: number): Promise<() => void> {
+export const acquireLock: LockAcquirer = async (mountPoint, timeoutSeconds) => {
   const path = lockFilePath(mountPoint);
   let fd: number;
   try {
@@ -49,7 +52,7 @@ export async function acquireLock(mountPoint: string, timeoutSeconds: number): P
     throw new AgebootError("SETUP", `${path}: cannot use the lock file (${describeCause(error)})`, { cause: error });
   }
   return () => closeSync(fd);
-}
+};
 
 /**
  * The lock file is truncated and written (the holder's pid), so it must be one

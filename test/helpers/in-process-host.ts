@@ -68,10 +68,30 @@ export class InProcessHost {
     const templates = Object.fromEntries(Object.entries(options.templates ?? {}).map(([name, settings]) => [name, { owner: this.owner, group: this.group, ...settings }]));
     const manifest = this.manifest(secrets, options.templates === undefined ? {} : { templates });
     // unitsVia "none": the unit tier runs no external tool (result.units still says which units a run would ask for).
-    const result = await activate(manifest, { log: this.logger(), allowPlainDirectory: true, dryRun: options.dryRun ?? false, unitsVia: "none" });
+    const result = await activate(manifest, {
+      log: this.logger(),
+      allowPlainDirectory: true,
+      dryRun: options.dryRun ?? false,
+      unitsVia: "none",
+      acquireLock: this.acquireLock,
+    });
     for (const line of this.logLines) assertNoCanary("a log line", line);
     return { ...result, headline: headline(result, summarize(result)) };
   }
+
+  /**
+   * A stand-in for the flock(1) lock (the unit tier runs no external tool, and a spawn was
+   * a tenth of the tier's time): runs on this host wait for each other in this process.
+   * The real lock is tested in the privileged tier ("runs at the same time are serialised").
+   */
+  private lockHeld: Promise<void> = Promise.resolve();
+  private readonly acquireLock = async (): Promise<() => void> => {
+    const previous = this.lockHeld;
+    let release = () => {};
+    this.lockHeld = new Promise((resolve) => (release = resolve));
+    await previous;
+    return release;
+  };
 
   /** What users read at secretsDir/<name>, without the canary (which must be there). */
   read(name: string): string {
