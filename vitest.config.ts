@@ -16,6 +16,7 @@ const needsRootAndTools = (tools: string) => ({
 
 export default defineConfig({
   test: {
+    experimental: { fsModuleCache: true },
     projects: [
       // One module registry per worker thread: the unit tests share no state, and loading
       // age-encryption, sshpk and pino once per file instead of once per worker was most of the tier's time.
