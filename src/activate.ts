@@ -147,21 +147,24 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     await renderTemplates(templateOutcomes, secretOutcomes, target, generations.currentPath, identities);
     const removed = classifyChanges(outcomes, generations.currentPath);
     stepDone("5b. render templates");
-    // What step 8 will ask for: from the previous generation's record, read before pruning can remove it.
-    const units = generations.current === null ? NO_UNITS : unitsToNotify(outcomes, removed, readGenerationRecord(mountPoint, generations.current, log).units);
+    // The current generation's record (custom paths, units), read once and before pruning can remove it.
+    const previousRecord = readGenerationRecord(mountPoint, generations.current, log);
+    // What step 8 will ask for.
+    const units = generations.current === null ? NO_UNITS : unitsToNotify(outcomes, removed, previousRecord.units);
     if (generationDir === null) {
       const asked = await requestUnits(units, options.unitsVia ?? "systemctl", true, log);
       return finish({ generation: generations.current, installed: false, removed, pruned: [] }, units, asked);
     }
 
     // 6. Custom paths, under temporary names, and their record; not worth preparing for a generation that will not commit.
-    const { prepared, stale } = newGenerationCommits(outcomes, generations.current)
-      ? await prepareCustomPathsStep(outcomes, manifest.secrets, generations, generation, secretsDir, log)
+    const commits = newGenerationCommits(outcomes, generations.current);
+    const { prepared, stale } = commits
+      ? await prepareCustomPathsStep(outcomes, manifest.secrets, previousRecord.paths, generations, generation, secretsDir, log)
       : { prepared: [], stale: [] };
     stepDone("6. custom paths");
 
     // 7. Commit (one rename makes the new generation current; custom paths follow) or discard.
-    if (!newGenerationCommits(outcomes, generations.current)) {
+    if (!commits) {
       discardCustomPaths(prepared);
       generations.discard(generation);
       return finish({ generation: generations.current, installed: false, removed, pruned: [] });

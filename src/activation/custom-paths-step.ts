@@ -2,7 +2,7 @@ import type { Logger } from "../log.js";
 import type { DeclaredItem } from "../manifest/types.js";
 import { discardCustomPaths, type PreparedPath, prepareCustomPaths } from "./custom-paths.js";
 import type { Generations } from "./generations.js";
-import { readGenerationRecord, type UnitsOf, writeGenerationRecord } from "./generation-record.js";
+import { type GenerationRecord, type UnitsOf, writeGenerationRecord } from "./generation-record.js";
 import { type InstalledPath, nextRecord } from "./installed-paths.js";
 import type { Outcome } from "./outcome.js";
 
@@ -14,7 +14,8 @@ export interface CustomPathsStep {
 
 /**
  * Step 6 of a run: every staged secret's custom path prepared under a temporary
- * name, and the new generation's record written beside it
+ * name, and the new generation's record (from `previousPaths`, the current
+ * generation's record of custom paths) written beside it
  * (generation-record.ts): what it installs outside the mount, so that a later
  * run can remove the paths of secrets the manifest stops declaring, and the
  * units each secret names, so that they restart when it leaves. If the record
@@ -24,13 +25,14 @@ export interface CustomPathsStep {
 export async function prepareCustomPathsStep(
   outcomes: readonly Outcome[],
   declared: readonly DeclaredItem[],
+  previousPaths: GenerationRecord["paths"],
   generations: Generations,
   generation: number,
   secretsDir: string,
   log: Logger,
 ): Promise<CustomPathsStep> {
   const prepared = await prepareCustomPaths(outcomes, secretsDir, generations.path(generation), log);
-  const next = nextRecord(readGenerationRecord(generations.mountPoint, generations.current, log).paths, prepared, declared, secretsDir, log);
+  const next = nextRecord(previousPaths, prepared, declared, secretsDir, log);
   try {
     writeGenerationRecord(generations.mountPoint, generation, { paths: next.record, units: unitsOfEach(outcomes) });
   } catch (error) {
