@@ -4,58 +4,34 @@
 // package would install it, a consumer service (an unprivileged user, no
 // ordering of its own) that reads its secret at boot, and a checker unit that
 // writes what it sees to a bound directory and powers off.
-import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { placeholderFor } from "../../src/templates/placeholder.js";
 import { assertNoCanary } from "../helpers/canary.js";
 import { TestHost } from "../helpers/host.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
+import { BootRoot } from "../helpers/nspawn-boot.js";
 import { repoRoot } from "../helpers/paths.js";
 import { ageEncrypt, sshKeygen } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
-const work = mkdtempSync("/var/tmp/ageboot-boot-");
-// AGEBOOT_KEEP_BOOT_ROOT=1 keeps the root (with its persistent journal) for a post-mortem.
-afterAll(() => {
-  if (!process.env["AGEBOOT_KEEP_BOOT_ROOT"]) rmSync(work, { recursive: true, force: true });
-  else process.stderr.write(`boot test: root kept in ${work}\n`);
-});
-
-function put(root: string, path: string, contents: string | Buffer, mode = 0o644): void {
-  const target = join(root, path);
-  mkdirSync(join(target, ".."), { recursive: true });
-  writeFileSync(target, contents);
-  chmodSync(target, mode);
-}
-
-function enable(root: string, unit: string, target: string): void {
-  mkdirSync(join(root, `etc/systemd/system/${target}.wants`), { recursive: true });
-  symlinkSync(`/etc/systemd/system/${unit}`, join(root, `etc/systemd/system/${target}.wants/${unit}`));
-}
+const makeBootRoot = BootRoot.perFile("ageboot-boot");
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 const appConf = (token: string, shared: string) => `token=${token}\nshared=${shared}\n`;
 
 it("secrets are in place, owned and moded, before services start; restart and failure behave", () => {
-  const cached = execFileSync("bash", [join(repoRoot, "test/system/make-root.sh")], { stdio: ["ignore", "pipe", "inherit"] })
-    .toString()
-    .trim();
-  const root = join(work, "root");
-  execFileSync("cp", ["-a", cached, root]);
-  chmodSync(root, 0o755);
-  const persist = join(work, "persist");
+  const bootRoot = makeBootRoot();
+  const { root, results } = bootRoot;
+  const put = bootRoot.put.bind(bootRoot);
+  const persist = join(bootRoot.work, "persist");
   mkdirSync(join(persist, "etc/ssh"), { recursive: true });
   const hostKey = sshKeygen(join(persist, "etc/ssh"), "ssh_host_ed25519_key", "ed25519");
-  const results = join(work, "results");
-  mkdirSync(results);
-  chmodSync(results, 0o777);
 
-  // A persistent journal, so that a failed boot can be read afterwards (journalctl -D).
-  mkdirSync(join(root, "var/log/journal"), { recursive: true });
   // Users as the distribution would have them.
   execFileSync("chroot", [root, "groupadd", "-g", "4200", "shared"]);
   execFileSync("chroot", [root, "useradd", "-u", "4101", "-U", "-M", "-s", "/usr/sbin/nologin", "alice"]);
@@ -64,17 +40,17 @@ it("secrets are in place, owned and moded, before services start; restart and fa
   // at boot; /usr/bin/ageboot links to the launcher, as an install would. The unit, installed and enabled.
   mkdirSync(join(root, "usr/bin"), { recursive: true });
   symlinkSync("/usr/lib/ageboot/ageboot", join(root, "usr/bin/ageboot"));
-  put(root, "etc/systemd/system/ageboot.service", readFileSync(join(repoRoot, "systemd/ageboot.service")));
-  enable(root, "ageboot.service", "sysinit.target");
+  put("etc/systemd/system/ageboot.service", readFileSync(join(repoRoot, "systemd/ageboot.service")));
+  bootRoot.enable("ageboot.service", "sysinit.target");
   // Impermanence: the host key lives on /persist.
-  put(root, "etc/systemd/system/ageboot.service.d/persist.conf", "[Unit]\nRequiresMountsFor=/persist/etc/ssh\n");
+  put("etc/systemd/system/ageboot.service.d/persist.conf", "[Unit]\nRequiresMountsFor=/persist/etc/ssh\n");
 
   const values = { "app-token": TestHost.withCanary("app-token-value"), "shared-config": TestHost.withCanary("shared"), "nested/db": TestHost.withCanary("db") };
   const encrypt = (value: Buffer) => ageEncrypt(value, [["-R", `${hostKey}.pub`]]);
-  put(root, "etc/ageboot/secrets/app-token.age", encrypt(values["app-token"]));
-  put(root, "etc/ageboot/secrets/shared-config.age", encrypt(values["shared-config"]));
-  put(root, "etc/ageboot/secrets/db.age", encrypt(values["nested/db"]));
-  put(root, "etc/ageboot/secrets/app-token-2.age", encrypt(TestHost.withCanary("app-token-rotated")));
+  put("etc/ageboot/secrets/app-token.age", encrypt(values["app-token"]));
+  put("etc/ageboot/secrets/shared-config.age", encrypt(values["shared-config"]));
+  put("etc/ageboot/secrets/db.age", encrypt(values["nested/db"]));
+  put("etc/ageboot/secrets/app-token-2.age", encrypt(TestHost.withCanary("app-token-rotated")));
   // The rotation changes app-token's content (its consumer restarts; a unit that does not
   // exist is only a warning) and shared-config's mode (its unit reloads); nested/db stays
   // as it was, so its unit is left alone.
@@ -93,59 +69,28 @@ it("secrets are in place, owned and moded, before services start; restart and fa
         "app.conf": { content: appConf(placeholderFor("app-token"), placeholderFor("shared-config")), owner: "alice", mode: "0400", restartUnits: ["templated.service"] },
       },
     });
-  put(root, "etc/ageboot/manifest.json", manifest("/etc/ageboot/secrets/app-token.age", "0440", false));
-  put(root, "etc/ageboot/manifest-rotated.json", manifest("/etc/ageboot/secrets/app-token-2.age", "0444", false));
-  put(root, "etc/ageboot/manifest-broken.json", manifest("/etc/ageboot/secrets/app-token-2.age", "0444", true));
-  put(root, "etc/ageboot/secrets/broken.age", "age-encryption.org/v1\nnot really\n");
+  put("etc/ageboot/manifest.json", manifest("/etc/ageboot/secrets/app-token.age", "0440", false));
+  put("etc/ageboot/manifest-rotated.json", manifest("/etc/ageboot/secrets/app-token-2.age", "0444", false));
+  put("etc/ageboot/manifest-broken.json", manifest("/etc/ageboot/secrets/app-token-2.age", "0444", true));
+  put("etc/ageboot/secrets/broken.age", "age-encryption.org/v1\nnot really\n");
 
   // A consumer with no ordering of its own (only the defaults: after sysinit.target), that
   // records the value it read each time it starts; two more services that record their
   // starts and reloads.
   const longRunning = (record: string, extra = "") => `[Service]\n${extra}ExecStart=/bin/sh -c '${record}; exec sleep infinity'\n[Install]\nWantedBy=multi-user.target\n`;
-  put(root, "etc/systemd/system/consumer.service", longRunning('sha256sum < /run/agenix/app-token | cut -d" " -f1 >> /results/consumer.txt', "User=alice\n"));
-  put(root, "etc/systemd/system/untouched.service", longRunning("echo start >> /results/untouched.txt"));
-  put(root, "etc/systemd/system/reloader.service", longRunning("echo start >> /results/reloader.txt", "ExecReload=/bin/sh -c 'echo reload >> /results/reloader.txt'\n"));
-  put(root, "etc/systemd/system/templated.service", longRunning('sha256sum < /run/agenix/rendered/app.conf | cut -d" " -f1 >> /results/templated.txt', "User=alice\n"));
-  for (const unit of ["consumer.service", "untouched.service", "reloader.service", "templated.service"]) enable(root, unit, "multi-user.target");
-  put(root, "usr/local/bin/check", readFileSync(join(repoRoot, "test/system/check.sh")), 0o755);
+  put("etc/systemd/system/consumer.service", longRunning('sha256sum < /run/agenix/app-token | cut -d" " -f1 >> /results/consumer.txt', "User=alice\n"));
+  put("etc/systemd/system/untouched.service", longRunning("echo start >> /results/untouched.txt"));
+  put("etc/systemd/system/reloader.service", longRunning("echo start >> /results/reloader.txt", "ExecReload=/bin/sh -c 'echo reload >> /results/reloader.txt'\n"));
+  put("etc/systemd/system/templated.service", longRunning('sha256sum < /run/agenix/rendered/app.conf | cut -d" " -f1 >> /results/templated.txt', "User=alice\n"));
+  for (const unit of ["consumer.service", "untouched.service", "reloader.service", "templated.service"]) bootRoot.enable(unit, "multi-user.target");
+  put("usr/local/bin/check", readFileSync(join(repoRoot, "test/system/check.sh")), 0o755);
   put(
-    root,
     "etc/systemd/system/checker.service",
     "[Unit]\nAfter=multi-user.target consumer.service\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/check\n[Install]\nWantedBy=multi-user.target\n",
   );
-  enable(root, "checker.service", "multi-user.target");
+  bootRoot.enable("checker.service", "multi-user.target");
 
-  const boot = spawnSync(
-    "systemd-nspawn",
-    [
-      "--quiet",
-      "--boot",
-      `--directory=${root}`,
-      "--console=pipe",
-      "--register=no",
-      "--keep-unit",
-      `--bind=${persist}:/persist`,
-      `--bind=${results}:/results`,
-      `--bind-ro=${process.execPath}:/usr/bin/node`,
-      `--bind-ro=${join(repoRoot, "dist")}:/usr/lib/ageboot`,
-    ],
-    { encoding: "utf8", timeout: Number(process.env["AGEBOOT_BOOT_TIMEOUT_MS"] ?? 240_000) },
-  );
-  const output = `${boot.stdout}\n${boot.stderr}`;
-  const resultText = (() => {
-    try {
-      return readFileSync(join(results, "results.txt"), "utf8");
-    } catch {
-      return "";
-    }
-  })();
-  expect(resultText, `no results; the boot said:\n${output.slice(-4000)}`).toContain("done=yes");
-  const result = Object.fromEntries(
-    resultText
-      .trim()
-      .split("\n")
-      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
-  );
+  const { result, console: output } = bootRoot.boot([`${persist}:/persist`]);
 
   // The unit succeeded, before the consumer started, with progress in STATUS=.
   expect(result["boot_ageboot_result"]).toBe("success");
