@@ -64,6 +64,14 @@ function expectSameAsReference(armored: Buffer, what: string): void {
   }
 }
 
+/** `armored` with the byte at `index` replaced by `value`, `value` inserted before it, or it removed. */
+function editOneByte(armored: Buffer, index: number, value: number, edit: "replace" | "insert" | "remove"): Buffer {
+  const before = armored.subarray(0, index);
+  if (edit === "replace") return Buffer.concat([before, Buffer.from([value]), armored.subarray(index + 1)]);
+  if (edit === "insert") return Buffer.concat([before, Buffer.from([value]), armored.subarray(index)]);
+  return Buffer.concat([before, armored.subarray(index + 1)]);
+}
+
 /** The age files of the CCTV vectors marked armored. */
 const armoredVectors = Object.entries(cctv as Record<string, Uint8Array>).flatMap(([name, bytes]) => {
   const buffer = Buffer.from(bytes);
@@ -100,12 +108,7 @@ describe("the streaming armor decoder agrees with age-encryption's armor.decode"
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 200, size: "max" }), fc.nat(), byte, fc.constantFrom("replace", "insert", "remove"), (bytes, at, value, edit) => {
         const armored = Buffer.from(armor.encode(bytes), "latin1");
         const index = at % armored.length;
-        const edited =
-          edit === "replace"
-            ? Buffer.concat([armored.subarray(0, index), Buffer.from([value]), armored.subarray(index + 1)])
-            : edit === "insert"
-              ? Buffer.concat([armored.subarray(0, index), Buffer.from([value]), armored.subarray(index)])
-              : Buffer.concat([armored.subarray(0, index), armored.subarray(index + 1)]);
+        const edited = editOneByte(armored, index, value, edit);
         expectSameAsReference(edited, `${edit} ${value} at ${index}`);
       }),
       { numRuns: propertyRuns(2000) },
@@ -119,12 +122,7 @@ describe("the streaming armor decoder agrees with age-encryption's armor.decode"
       fc.property(fc.integer({ min: 48 * 900, max: 48 * 2100 }), fc.nat(), byte, fc.constantFrom("replace", "insert", "remove"), (size, at, value, edit) => {
         const armored = Buffer.from(armor.encode(randomBytes(size)), "latin1");
         const index = at % armored.length;
-        const edited =
-          edit === "replace"
-            ? Buffer.concat([armored.subarray(0, index), Buffer.from([value]), armored.subarray(index + 1)])
-            : edit === "insert"
-              ? Buffer.concat([armored.subarray(0, index), Buffer.from([value]), armored.subarray(index)])
-              : Buffer.concat([armored.subarray(0, index), armored.subarray(index + 1)]);
+        const edited = editOneByte(armored, index, value, edit);
         const reference = referenceDecode(edited);
         for (const pieceSize of [0, 65_000, 1024 * 1024]) {
           const ours = decodeInPieces(edited, pieceSize);
