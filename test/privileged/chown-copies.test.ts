@@ -1,8 +1,3 @@
-// `ageboot chown` never hands over a file it did not write. A `symlink: false`
-// copy lives in its owner's directory, where the owner can put any root-owned
-// file at the copy's name; chown must not chown that file to them (found by an
-// attack review: the code before chowned whatever single-link root file was there).
-import { execFileSync, spawnSync } from "node:child_process";
 import { chownSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +5,7 @@ import { runAgeboot } from "../helpers/ageboot-process.js";
 import { TestHost } from "../helpers/host.js";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
+import { whileUserExists } from "../helpers/user-created-later.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -51,20 +47,9 @@ describe("ageboot chown and symlink: false copies", () => {
     const deferred = statSync(copy);
     expect([deferred.uid, deferred.gid, deferred.mode & 0o7777]).toEqual([0, 0, 0o400]);
 
-    // Then carol is created, as NixOS's users step would (a passwd and group that have her).
-    const passwd = join(host.root, "passwd-with-carol");
-    const group = join(host.root, "group-with-carol");
-    writeFileSync(passwd, `${readFileSync("/etc/passwd", "utf8")}${carol.name}:x:${carol.uid}:${carol.gid}::/nonexistent:/usr/sbin/nologin\n`);
-    writeFileSync(group, `${readFileSync("/etc/group", "utf8")}${carol.name}:x:${carol.gid}:\n`);
-    execFileSync("mount", ["--bind", passwd, "/etc/passwd"]);
-    execFileSync("mount", ["--bind", group, "/etc/group"]);
-    try {
-      const result = runAgeboot(["chown", "--manifest", host.manifestPath]);
-      expect(result.status, result.stderr).toBe(0);
-    } finally {
-      spawnSync("umount", ["/etc/passwd"]);
-      spawnSync("umount", ["/etc/group"]);
-    }
+    // Then carol is created, as NixOS's users step would.
+    const result = whileUserExists(host.root, carol, () => runAgeboot(["chown", "--manifest", host.manifestPath]));
+    expect(result.status, result.stderr).toBe(0);
     const final = statSync(copy);
     expect([final.uid, final.gid, final.mode & 0o7777]).toEqual([carol.uid, carol.gid, 0o440]);
     expect(final.ino).not.toBe(deferred.ino); // a new file, renamed over the name

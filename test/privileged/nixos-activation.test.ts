@@ -18,6 +18,7 @@ import { TestHost } from "../helpers/host.js";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
 import { launcherPath, repoRoot } from "../helpers/paths.js";
+import { accountFilesWith } from "../helpers/user-created-later.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -90,10 +91,7 @@ function ownerGroupMode(path: string): [number, number, string] {
 
 /** The `users` snippet: make carol exist (bind-mount a passwd and group that have her). */
 function usersSnippetAddingCarol(host: TestHost): string {
-  const passwd = join(host.root, "passwd-with-carol");
-  const group = join(host.root, "group-with-carol");
-  writeFileSync(passwd, `${readFileSync("/etc/passwd", "utf8")}${carol.name}:x:${carol.uid}:${carol.gid}::/nonexistent:/usr/sbin/nologin\n`);
-  writeFileSync(group, `${readFileSync("/etc/group", "utf8")}${carol.name}:x:${carol.gid}:\n`);
+  const { passwd, group } = accountFilesWith(host.root, carol);
   extraMounts.push("/etc/passwd", "/etc/group");
   return `mount --bind '${passwd}' /etc/passwd && mount --bind '${group}' /etc/group`;
 }

@@ -1,11 +1,3 @@
-// Templates through the real CLI on a real ramfs, with real users: rendered
-// into the generation at secretsDir/rendered/<name> with their owner, group
-// and mode; custom paths (symlink and copy); rotation; a failing secret that
-// fails its template and keeps the previous generation; template files and
-// the rule that keeps others from writing them; deferred owners and
-// `ageboot chown`; `ageboot check`. Every secret carries the canary, so each
-// rendered template does too, and everything ageboot prints is checked for it.
-import { execFileSync, spawnSync } from "node:child_process";
 import { chownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +6,7 @@ import { CANARY } from "../helpers/canary.js";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
 import { sshKeygen } from "../helpers/tools.js";
+import { whileUserExists } from "../helpers/user-created-later.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -147,19 +140,8 @@ describe("templates through the CLI", () => {
     const rendered = join(host.secretsDir, "rendered/t");
     expect(ownerGroupMode(rendered)).toEqual([0, 0, "0400"]);
 
-    const passwd = join(host.root, "passwd-with-carol");
-    const group = join(host.root, "group-with-carol");
-    writeFileSync(passwd, `${readFileSync("/etc/passwd", "utf8")}${carol.name}:x:${carol.uid}:${carol.gid}::/nonexistent:/usr/sbin/nologin\n`);
-    writeFileSync(group, `${readFileSync("/etc/group", "utf8")}${carol.name}:x:${carol.gid}:\n`);
-    execFileSync("mount", ["--bind", passwd, "/etc/passwd"]);
-    execFileSync("mount", ["--bind", group, "/etc/group"]);
-    try {
-      const chown = runAgeboot(["chown", "--manifest", host.manifestPath]);
-      expect(chown.status, chown.stderr).toBe(0);
-    } finally {
-      spawnSync("umount", ["/etc/passwd"]);
-      spawnSync("umount", ["/etc/group"]);
-    }
+    const chown = whileUserExists(host.root, carol, () => runAgeboot(["chown", "--manifest", host.manifestPath]));
+    expect(chown.status, chown.stderr).toBe(0);
     expect(ownerGroupMode(rendered)).toEqual([carol.uid, carol.gid, "0440"]);
   });
 
