@@ -3,7 +3,7 @@ import { statfs } from "node:fs/promises";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
-import { finalName, holdParentDirectory, type HeldDirectory } from "./held-directory.js";
+import { finalName, type HeldDirectory, holdParentDirectory, trustedFor } from "./held-directory.js";
 import type { Outcome } from "./outcome.js";
 import { hasCustomPath } from "./plan.js";
 import { removeStaleTemporariesIn, temporaryBaseNameFor, unlinkQuietly } from "./temporary-names.js";
@@ -46,8 +46,8 @@ export async function prepareCustomPaths(outcomes: readonly Outcome[], secretsDi
 
 async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFile: string, log: Logger): Promise<PreparedPath> {
   const secret = outcome.declared;
-  // Directories of root's or of the secret's owner: nobody else can redirect what is made in them.
-  const trustedOwners = new Set([0, outcome.ownership!.uid]);
+  // Directories of root's or of the secret's owner, writable by no other group: nobody else can redirect what is made in them.
+  const trustedOwners = trustedFor(outcome.ownership!.uid, [outcome.ownership!.gid]);
   let directory: HeldDirectory;
   try {
     directory = holdParentDirectory(secret.path, trustedOwners);

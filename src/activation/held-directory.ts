@@ -17,13 +17,21 @@ const MAX_SYMLINKS = 40;
 const MAX_RETRIES = 20;
 
 /**
- * Whose directories may be written under: root and a secret's owner (custom
- * paths), or anyone's (`decrypt -o`, where the admin names the directory): even
- * then, a symlink is followed only where root alone can have put it, and a
- * world-writable directory must be sticky.
+ * Whose directories may be written under: those of root and a secret's owner,
+ * writable by no group but root's and the secret's own (custom paths), or
+ * anyone's (`decrypt -o`, where the admin names the directory): even then, a
+ * symlink is followed only where root alone can have put it, and a
+ * world-writable directory must be sticky. A member of a group that can write
+ * a directory can rename ageboot's temporary file away and put another in its
+ * place before the rename that installs it, as its owner could.
  */
 export const ANY_OWNER = "any owner";
-export type TrustedOwners = ReadonlySet<number> | typeof ANY_OWNER;
+export type TrustedOwners = { readonly uids: ReadonlySet<number>; readonly gids: ReadonlySet<number> } | typeof ANY_OWNER;
+
+/** Root and the user `uid` (and their groups `gids`): the trust of a secret's own paths. */
+export function trustedFor(uid: number, gids: readonly number[]): TrustedOwners {
+  return { uids: new Set([0, uid]), gids: new Set([0, ...gids]) };
+}
 
 /**
  * A directory held open by descriptor: names under it are reached through
@@ -165,11 +173,17 @@ function descend(parent: HeldDirectory, name: string, shownAs: string, trustedOw
 
 /** Throws unless `directory` (as `info` says, from its descriptor) is one ageboot may write under. */
 function requireTrusted(directory: HeldDirectory, info: Stats, trustedOwners: TrustedOwners): void {
-  if (trustedOwners !== ANY_OWNER && !trustedOwners.has(info.uid)) {
+  const mode = (info.mode & 0o7777).toString(8);
+  if (trustedOwners !== ANY_OWNER && !trustedOwners.uids.has(info.uid)) {
     throw refusal(`${directory.path} belongs to uid ${info.uid}, which is neither root nor the secret's owner; refusing to write under it`);
   }
   if ((info.mode & 0o002) !== 0 && (info.mode & STICKY) === 0) {
-    throw refusal(`${directory.path} is writable by every user and not sticky (mode ${(info.mode & 0o7777).toString(8)}); refusing to write under it`);
+    throw refusal(`${directory.path} is writable by every user and not sticky (mode ${mode}); refusing to write under it`);
+  }
+  if (trustedOwners !== ANY_OWNER && (info.mode & 0o020) !== 0 && (info.mode & STICKY) === 0 && !trustedOwners.gids.has(info.gid)) {
+    throw refusal(
+      `${directory.path} is writable by group ${info.gid} (mode ${mode}), which is neither root's group nor the secret's; its members could replace what ageboot installs there. Refusing to write under it: remove the group's write permission (chmod g-w) or make it sticky`,
+    );
   }
 }
 

@@ -4,7 +4,7 @@ import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
 import type { DeclaredItem } from "../manifest/types.js";
 import type { PreparedPath } from "./custom-paths.js";
-import { finalName, holdExistingParentDirectory } from "./held-directory.js";
+import { finalName, holdExistingParentDirectory, trustedFor } from "./held-directory.js";
 
 /**
  * What one generation installed outside the mount: the custom paths ageboot
@@ -110,7 +110,8 @@ function leftInPlace(entry: InstalledPath, log: Logger): void {
 function stillAsInstalled(entry: InstalledPath): ReturnType<typeof holdExistingParentDirectory> {
   let held: ReturnType<typeof holdExistingParentDirectory>;
   try {
-    held = holdExistingParentDirectory(entry.path, new Set([0, entry.uid]));
+    // Its group is not recorded: only root's group may write the directory (otherwise the path is left in place).
+    held = holdExistingParentDirectory(entry.path, trustedFor(entry.uid, []));
   } catch {
     return null; // a directory on the way is no longer one ageboot would write under
   }

@@ -1,7 +1,7 @@
 import { fstatSync, mkdirSync, statfsSync } from "node:fs";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
-import { holdExistingParentDirectory } from "../activation/held-directory.js";
+import { holdExistingParentDirectory, trustedFor } from "../activation/held-directory.js";
 import type { UserEnvironment } from "./environment.js";
 
 const RAMFS_MAGIC = 0x858458f6;
@@ -55,7 +55,7 @@ export function requireUserRuntimeDirectory(user: UserEnvironment): void {
   let held: ReturnType<typeof holdExistingParentDirectory>;
   try {
     // The walk holds the parent of the name it is given: here, the runtime directory itself.
-    held = holdExistingParentDirectory(`${user.runtimeDir}/.ageboot`, new Set([0, user.uid]));
+    held = holdExistingParentDirectory(`${user.runtimeDir}/.ageboot`, trustedFor(user.uid, user.gids));
   } catch (error) {
     throw new AgebootError("SETUP", `${where}: ${error instanceof AgebootError ? error.message.replace("the secret's owner", "you") : describeCause(error)}`, {
       cause: error,

@@ -15,7 +15,7 @@ import { validateManifest } from "../../src/manifest/validate.js";
 import { UserDatabase } from "../../src/users.js";
 import { TestHost } from "../helpers/host.js";
 import { hostPerFile } from "../helpers/host-lifecycle.js";
-import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
+import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -189,5 +189,26 @@ describe("custom paths in directories of other users", () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`secret token: path ${path}: ${open} is writable by every user and not sticky (mode 777)`);
     expect(readdirSync(open)).toEqual([]);
+  });
+
+  it("a directory another group can write is refused unless the group is the secret's (bob, in it, could swap alice's copy)", () => {
+    // root's, writable by agetest-shared (alice and bob): the layout of a shared service directory.
+    const shared = join(host.root, "srv/shared");
+    mkdirSync(shared, { recursive: true });
+    chownSync(shared, 0, TEST_GROUPS.shared.gid);
+    chmodSync(shared, 0o775);
+    const path = join(shared, "token");
+    host.writeManifest({ token: { file: host.encrypt("t"), path, owner: alice.name, symlink: false } });
+    const refused = host.activate();
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(
+      `secret token: path ${path}: ${shared} is writable by group ${TEST_GROUPS.shared.gid} (mode 775), which is neither root's group nor the secret's`,
+    );
+    expect(readdirSync(shared)).toEqual([]);
+    // The secret's own group: its members are the ones the admin gave it to.
+    host.writeManifest({ token: { file: host.encrypt("t"), path, owner: alice.name, group: TEST_GROUPS.shared.name, mode: "0440", symlink: false } });
+    const allowed = host.activate();
+    expect(allowed.status, allowed.stderr).toBe(0);
+    expect(TestHost.stripCanary(readFileSync(path, "utf8"), path)).toBe("t");
   });
 });

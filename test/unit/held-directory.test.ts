@@ -1,16 +1,17 @@
 // Invariant 7 for custom paths: the directory that will hold a custom path is
 // reached from "/" by descriptor, component by component, and refused when a
 // user other than root or the secret's owner could redirect what is made in it.
-import { chmodSync, existsSync, fstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, fstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { holdParentDirectory } from "../../src/activation/held-directory.js";
+import { holdParentDirectory, type TrustedOwners, trustedFor } from "../../src/activation/held-directory.js";
 
 const me = process.getuid?.() ?? 0;
 const runningAsRoot = me === 0;
-/** Who may own the directories: root and, standing in for the secret's owner, the running user. */
-const trusted = new Set([0, me]);
+const myGroup = process.getgid?.() ?? 0;
+/** Who may own the directories: root and, standing in for the secret's owner, the running user (and group). */
+const trusted = trustedFor(me, [myGroup]);
 let root: string;
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "ageboot-held-"));
@@ -28,7 +29,7 @@ function linkIn(mode: number): string {
   return join(holder, "link", "secret");
 }
 
-function hold(path: string, owners: ReadonlySet<number> = trusted) {
+function hold(path: string, owners: TrustedOwners = trusted) {
   const held = holdParentDirectory(path, owners);
   try {
     return fstatSync(held.fd).ino;
@@ -70,7 +71,9 @@ describe("holdParentDirectory", () => {
   });
 
   it("a directory owned by someone not trusted is refused, and nothing is created under it", () => {
-    expect(() => hold(join(root, "target", "sub", "secret"), new Set([4242]))).toThrow(/belongs to uid \d+, which is neither root nor the secret's owner/);
+    expect(() => hold(join(root, "target", "sub", "secret"), { uids: new Set([4242]), gids: new Set([0]) })).toThrow(
+      /belongs to uid \d+, which is neither root nor the secret's owner/,
+    );
     expect(existsSync(join(root, "target", "sub"))).toBe(false);
   });
 
@@ -79,6 +82,23 @@ describe("holdParentDirectory", () => {
     expect(() => hold(join(root, "target", "secret"))).toThrow(/is writable by every user and not sticky \(mode 777\)/);
     chmodSync(join(root, "target"), 0o1777);
     expect(hold(join(root, "target", "secret"))).toBe(statSync(join(root, "target")).ino);
+  });
+
+  it("a group-writable directory is refused unless its group is root's or the secret's, or it is sticky", () => {
+    const target = join(root, "target");
+    // As root the directory is given a group of nobody's (4243); otherwise it keeps the running user's.
+    if (runningAsRoot) chownSync(target, 0, 4243);
+    chmodSync(target, 0o775);
+    const group = statSync(target).gid;
+    // For a secret of that group: allowed.
+    expect(hold(join(target, "secret"), trustedFor(me, [group]))).toBe(statSync(target).ino);
+    if (group === 0) return; // root's group is always trusted: nothing to refuse
+    // For a secret of other groups: its members could swap what ageboot installs.
+    expect(() => hold(join(target, "secret"), trustedFor(me, [4244]))).toThrow(/is writable by group \d+ \(mode 775\), which is neither root's group nor the secret's/);
+    expect(existsSync(join(target, "secret"))).toBe(false);
+    // Sticky: only an entry's owner may rename or remove it.
+    chmodSync(target, 0o1775);
+    expect(hold(join(target, "secret"), trustedFor(me, [4244]))).toBe(statSync(target).ino);
   });
 
   it("a loop of symlinks ends with an answer", () => {
