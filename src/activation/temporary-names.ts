@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readdirSync, unlinkSync } from "node:fs";
+import { type Dir, opendirSync, unlinkSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { crashPoint } from "../fault-injection.js";
 
@@ -25,19 +25,31 @@ export function removeStaleTemporaries(path: string): void {
   removeStaleTemporariesIn(dirname(path), basename(path));
 }
 
-/** The same, for the entry `name` of `directory` (a path, or a directory descriptor's /proc/self/fd/N). */
+/**
+ * The same, for the entry `name` of `directory` (a path, or a directory descriptor's
+ * /proc/self/fd/N). The directory may be a user's (a custom path under the secret's
+ * owner's home) and hold any number of entries: it is read as a stream, a few
+ * entries at a time, never listed whole into memory.
+ */
 export function removeStaleTemporariesIn(directory: string, name: string): void {
   const prefix = temporaryPrefix(name);
-  let names: string[];
+  let listing: Dir;
   try {
-    names = readdirSync(directory);
+    listing = opendirSync(directory);
   } catch {
     return;
   }
-  const stale = names.filter((entry) => entry.startsWith(prefix) && /^[0-9a-f]{12}$/.test(entry.slice(prefix.length)));
-  for (const entry of stale) {
-    unlinkQuietly(`${directory}/${entry}`);
-    crashPoint("remove stale temporary");
+  try {
+    // Removing entries while reading the directory is allowed (readdir(3) may or may not return them again).
+    for (let entry = listing.readSync(); entry !== null; entry = listing.readSync()) {
+      if (!entry.name.startsWith(prefix) || !/^[0-9a-f]{12}$/.test(entry.name.slice(prefix.length))) continue;
+      unlinkQuietly(`${directory}/${entry.name}`);
+      crashPoint("remove stale temporary");
+    }
+  } catch {
+    // The directory went away or became unreadable while read: nothing more to remove.
+  } finally {
+    listing.closeSync();
   }
 }
 
