@@ -61,6 +61,7 @@ interface Facts {
   secretPaths: Record<string, string>;
   templatePaths: Record<string, string>;
   sopsFileHashes: Record<string, string>;
+  optionNames: Record<"sops" | "age" | "gnupg" | "secret" | "template", string[]>;
 }
 
 // The README's values, each with the canary; a multi-line value; a number.
@@ -196,6 +197,39 @@ describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs'
     expect(facts.manifestForUsers.secrets).toEqual({});
     // sopsFileHash, as sops-nix: the file's sha256.
     expect(facts.sopsFileHashes["example-key"]).toBe(execFileSync("sha256sum", [sopsFile], { encoding: "utf8" }).split(" ")[0]);
+  });
+
+  it("declares every option sops-nix's module declares (Mic92/sops-nix modules/sops, templates/, secrets-for-users/)", () => {
+    // sops-nix's names, read from its module at 56b24064 (June 2026); ageboot adds hostPublicKeys.
+    const names = evaluate("readme").optionNames;
+    expect(names.sops.filter((name) => name !== "hostPublicKeys").sort()).toEqual(
+      [
+        "age",
+        "defaultSopsFile",
+        "defaultSopsFormat",
+        "defaultSopsKey",
+        "environment",
+        "gnupg",
+        "gnupgHome",
+        "keepGenerations",
+        "log",
+        "package",
+        "placeholder",
+        "secrets",
+        "sshKeyPaths",
+        "templates",
+        "useSystemdActivation",
+        "useTmpfs",
+        "validateSopsFiles",
+        "validationPackage",
+      ].sort(),
+    );
+    expect(names.age.sort()).toEqual(["generateKey", "keyFile", "plugins", "sshKeyPaths"]);
+    expect(names.gnupg.sort()).toEqual(["home", "package", "sshKeyPaths"]);
+    expect(names.secret.sort()).toEqual(
+      ["format", "gid", "group", "key", "mode", "name", "neededForUsers", "owner", "path", "reloadUnits", "restartUnits", "sopsFile", "sopsFileHash", "uid"].sort(),
+    );
+    expect(names.template.sort()).toEqual(["content", "file", "gid", "group", "mode", "name", "owner", "path", "reloadUnits", "restartUnits", "uid"].sort());
   });
 
   it("activation scripts in sops-nix's order: generate-age-key, then setupSecrets after users and groups, running ageboot", () => {
