@@ -312,6 +312,15 @@ describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs'
     expect(warnings.some((w) => w.startsWith("sops.environment (SOPS_AGE_KEY_FILE) is not used"))).toBe(true);
   });
 
+  it("imported beside nixosModules.default (age.*): both work, each in its own directory", () => {
+    const facts = evaluate("with-age-module");
+    expect(facts.failedAssertions).toEqual([]);
+    expect(facts.manifest.secretsDir).toBe("/run/secrets");
+    expect(Object.keys(facts.manifest.secrets)).toEqual(["example-key"]);
+    expect(facts.activationOrder).toEqual(expect.arrayContaining(["agenixInstall", "agenixChown", "setupSecrets"]));
+    expectBefore(facts.activationOrder, "agenixInstall", "setupSecrets");
+  });
+
   describe("the evaluated manifests, activated", () => {
     it("installs the README's secrets and template at sops-nix's paths with its bytes, owners and modes", () => {
       const manifest = onTestHost(evaluate("readme").manifest, "sops-manifest.json");
