@@ -17,6 +17,8 @@
 
       nixosModules.default = ./nix/module.nix;
       nixosModules.ageboot = ./nix/module.nix;
+      # A drop-in for sops-nix (sops.*): change the import, nothing else (docs/sops.md).
+      nixosModules.sops = ./nix/sops.nix;
       # A user's own secrets, without root (docs/home-manager.md); agenix names its own homeManagerModules.age.
       homeManagerModules.default = ./nix/home-manager.nix;
       homeManagerModules.ageboot = ./nix/home-manager.nix;

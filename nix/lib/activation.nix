@@ -19,11 +19,16 @@
 #              `users` and `groups` snippets
 #   restartUnits  units switch-to-configuration should restart on every switch
 #              (systemd activation: ageboot.service); empty otherwise
+#   deferUnknownOwners  install a secret whose owner does not exist yet as
+#              root's and report it (agenix's order: before `users`); false
+#              where the snippet runs after `users` and `groups` (sops-nix's
+#              setupSecrets), so an unknown owner is that secret's error
 {
   ageboot,
   manifests ? [ ],
   chownManifests ? [ ],
   restartUnits ? [ ],
+  deferUnknownOwners ? true,
 }:
 let
   inherit (builtins) concatStringsSep replaceStrings;
@@ -42,7 +47,10 @@ in
   # (NIXOS_ACTION=switch or test), so they restart within the same switch.
   install = lines (
     map (
-      manifest: run "activate --manifest ${quote manifest} --defer-unknown-owners --units-via nixos-activation"
+      manifest:
+      run "activate --manifest ${quote manifest}${
+        if deferUnknownOwners then " --defer-unknown-owners" else ""
+      } --units-via nixos-activation"
     ) manifests
   );
 

@@ -6,8 +6,9 @@
 # values of its age.* options.
 #
 # secrets: an attribute set of agenix secret settings:
-#   { name, file, path, mode, owner, group, symlink, restartUnits?, reloadUnits? }
-# `file` may be a path (copied to the store, as agenix does) or a string.
+#   { name, file, path, mode, owner, group, symlink, restartUnits?, reloadUnits?,
+#     format?, key? }
+# `format` and `key` are a sops secret's (docs/sops.md); `file` may be a path (copied to the store, as agenix does) or a string.
 # templates: an attribute set of template settings:
 #   { name, content or file, path, mode, owner, group, symlink?, restartUnits?, reloadUnits? }
 # (content holds placeholders only, never a secret: it goes into the store).
@@ -32,11 +33,17 @@ let
     // optional "group" (item.group or null)
     // optional "restartUnits" (item.restartUnits or [ ])
     // optional "reloadUnits" (item.reloadUnits or [ ]);
+  # A sops secret (nix/sops.nix) also has `format` and `key`; an age secret
+  # has neither, and its entry stays as agenix's settings give it.
   entry = secret: {
     name = secret.name;
-    value = declared secret // {
-      file = "${secret.file}";
-    };
+    value =
+      declared secret
+      // {
+        file = "${secret.file}";
+      }
+      // (if (secret.format or null) == null then { } else { inherit (secret) format; })
+      // (if (secret.key or null) == null then { } else { inherit (secret) key; });
   };
   templateEntry = template: {
     name = template.name;

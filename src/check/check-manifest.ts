@@ -45,7 +45,7 @@ export async function checkManifest(manifest: Manifest, hostKeys: readonly HostP
   for (const secret of manifest.secrets) {
     const problems: string[] = [];
     const notes: string[] = [];
-    const stanzas = await fileProblems(secret, problems);
+    const stanzas = await fileProblems(secret, hostKeys, problems);
     if (stanzas !== null && hostKeys.length > 0) matchHostKeys(stanzas, hostKeys, problems, notes);
     await principalProblems(secret, principals, problems);
     checks.push({ kind: "secret", name: secret.name, problems, notes });
@@ -86,9 +86,9 @@ function templateFileProblems(file: string, secretNames: readonly string[], prob
   if ("problems" in parsed) problems.push(...parsed.problems.map((what) => `file ${file}: ${what}`));
 }
 
-async function fileProblems(secret: SecretSpec, problems: string[]): Promise<readonly Stanza[] | null> {
+async function fileProblems(secret: SecretSpec, hostKeys: readonly HostPublicKey[], problems: string[]): Promise<readonly Stanza[] | null> {
   if (secret.format !== "age") {
-    problems.push(...sopsFileProblems(secret));
+    problems.push(...sopsFileProblems(secret, hostKeys));
     return null;
   }
   try {

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import sshpk from "sshpk";
 import { AgebootError, describeCause } from "../errors.js";
 import { sshTag } from "../identities/ssh-keys.js";
+import { ageRecipientOfEd25519 } from "../identities/ssh-to-age.js";
 
 /** A host's public key as it appears in age headers: the stanza type and the key tag. */
 export interface HostPublicKey {
@@ -9,6 +10,10 @@ export interface HostPublicKey {
   readonly tag: string;
   /** Where it was read from, for messages. */
   readonly path: string;
+  /** The key in OpenSSH wire form, base64: what a sops `ssh-ed25519 AAAA...` / `ssh-rsa AAAA...` recipient holds. */
+  readonly blob: string;
+  /** ed25519: the age1... recipient ssh-to-age derives from it, which sops-nix hosts are encrypted to. */
+  readonly ageRecipient?: string;
 }
 
 /** Public key files are one line; a larger file is not one. */
@@ -35,5 +40,11 @@ export function readHostPublicKey(path: string): HostPublicKey {
     throw new AgebootError("USAGE", `--host-key ${path}: not an OpenSSH public key (ssh-ed25519 or ssh-rsa AAAA...)`);
   }
   if (key.type !== "ed25519" && key.type !== "rsa") throw new AgebootError("USAGE", `--host-key ${path}: ${key.type} keys cannot be age recipients (only ed25519 and rsa)`);
-  return { type: key.type === "ed25519" ? "ssh-ed25519" : "ssh-rsa", tag: sshTag(key.toBuffer("rfc4253", {})), path };
+  const wire = key.toBuffer("rfc4253", {});
+  const type = key.type === "ed25519" ? "ssh-ed25519" : "ssh-rsa";
+  const blob = wire.toString("base64");
+  if (key.type !== "ed25519") return { type, tag: sshTag(wire), path, blob };
+  const point = (key.part as unknown as Record<string, { data: Buffer } | undefined>)["A"]?.data;
+  if (point?.length !== 32) throw new AgebootError("USAGE", `--host-key ${path}: not an OpenSSH public key (ssh-ed25519 or ssh-rsa AAAA...)`);
+  return { type, tag: sshTag(wire), path, blob, ageRecipient: ageRecipientOfEd25519(point) };
 }

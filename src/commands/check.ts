@@ -15,10 +15,12 @@ and without root, so that a mistake fails the build instead of the boot:
 the manifest is valid; every file exists and is a well-formed age file
 (binary or armored); with --host-key, each file has a stanza for one of those
 public keys; every owner and group exists; every placeholder in a template
-names a declared secret.
+names a declared secret. A sops file parses, its key path exists and holds a
+string; with --host-key, one of its age recipients is the host's (the age1...
+that ssh-to-age derives from an ed25519 key, or the ssh key itself).
 
-A file encrypted only to age1... recipients (X25519 stanzas, as sops-nix and
-ssh-to-age do) names no recipient in its header: that it is for this host is
+An age file encrypted only to age1... recipients (X25519 stanzas, as ssh-to-age
+makes) names no recipient in its header: that it is for this host is
 reported as unknown, not as a problem.
 
 Options:

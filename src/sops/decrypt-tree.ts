@@ -134,7 +134,7 @@ class TreeWalker {
       const plaintext = openValue(parseEncryptedValue(comment.text), this.dataKey, aadOf(path));
       if (plaintext === null) return comment;
       this.plaintexts.push(plaintext);
-      return { kind: "comment", text: plaintext.toString("utf8") };
+      return { ...comment, text: plaintext.toString("utf8") };
     } catch {
       return comment;
     }

@@ -162,21 +162,51 @@ function yamlDocument(branch: SopsMap): string {
   return body === "" ? "{}\n" : body;
 }
 
+/**
+ * Head comments as `#text` lines before what follows them; inline comments
+ * (sops keeps them before their entry) on the line of the scalar that
+ * follows, as yaml.v3 writes a line comment (sops' appendTreeBranch); any
+ * left at the end as lines.
+ */
 function yamlMapLines(map: SopsMap, indent: string): string {
   let out = "";
+  let inline: string[] = [];
   for (const item of map.items) {
     if (item.kind === "comment") {
-      out += `${indent}#${item.text}\n`;
+      if (item.inline) inline.push(item.text);
+      else out += `${indent}#${item.text}\n`;
       continue;
     }
-    out += `${indent}${yamlString(item.key, indent)}:${yamlNested(item.value, indent)}`;
+    out += withLineComment(`${indent}${yamlString(item.key, indent)}:${yamlNested(item.value, indent)}`, item.value, inline, indent);
+    inline = [];
   }
-  return out;
+  return out + inline.map((text) => `${indent}#${text}\n`).join("");
 }
 
-/** What follows "key:" (or "- "): a scalar on the same line, or a block below. */
-function yamlNested(value: SopsValue, indent: string): string {
-  const child = `${indent}    `;
+/** A scalar's line with its line comments appended (` #text`); for a collection they go on lines of their own before it. */
+function withLineComment(lines: string, value: SopsValue, inline: readonly string[], indent: string): string {
+  if (inline.length === 0) return lines;
+  if (value.kind === "scalar" || value.kind === "null") {
+    const end = lines.indexOf("\n");
+    // A multi-line (block) scalar takes the comment on its header line.
+    return `${lines.slice(0, end)} #${inline.join(" #")}${lines.slice(end)}`;
+  }
+  return inline.map((text) => `${indent}#${text}\n`).join("") + lines;
+}
+
+/**
+ * The indentation yaml.v3 gives what a node holds (emitterc.go
+ * yaml_emitter_increase_indent_compact): inside a sequence item 2 more,
+ * skipping "- "; anything else the next multiple of sops' indent, 4. So a
+ * list under a key of a map that is a list item (keys at 6) is at 8, not 10.
+ */
+function childIndent(indent: string, inSequenceItem: boolean): string {
+  return " ".repeat(inSequenceItem ? indent.length + 2 : 4 * Math.floor((indent.length + 4) / 4));
+}
+
+/** What follows "key:" (or "-", for a list item): a scalar on the same line, or a block below. */
+function yamlNested(value: SopsValue, indent: string, inSequenceItem = false): string {
+  const child = childIndent(indent, inSequenceItem);
   if (value.kind === "map") {
     const lines = yamlMapLines(value, child);
     return value.items.some((item) => item.kind === "entry") ? `\n${lines}` : " {}\n";
@@ -186,31 +216,44 @@ function yamlNested(value: SopsValue, indent: string): string {
     if (!items.some((item) => item.kind !== "comment")) return " []\n";
     return `\n${yamlListLines(items, child)}`;
   }
-  return ` ${yamlScalar(value, indent)}\n`;
+  return ` ${yamlScalar(value, child)}\n`;
 }
 
 function yamlListLines(items: ReadonlyArray<SopsValue | SopsComment>, indent: string): string {
   let out = "";
+  let inline: string[] = [];
   for (const item of items) {
-    if (item.kind === "comment") out += `${indent}#${item.text}\n`;
-    else if (item.kind === "map" && item.items.some((entry) => entry.kind === "entry")) {
+    if (item.kind === "comment") {
+      if (item.inline) inline.push(item.text);
+      else out += `${indent}#${item.text}\n`;
+      continue;
+    }
+    if (inline.length > 0 && (item.kind === "scalar" || item.kind === "null")) {
+      out += withLineComment(`${indent}-${yamlNested(item, indent, true)}`, item, inline, indent);
+      inline = [];
+      continue;
+    }
+    out += inline.map((text) => `${indent}#${text}\n`).join("");
+    inline = [];
+    if (item.kind === "map" && item.items.some((entry) => entry.kind === "entry")) {
       const lines = yamlMapLines(item, `${indent}  `);
       out += `${indent}- ${lines.slice(indent.length + 2)}`;
     } else if (item.kind === "list" && item.items.some((entry) => entry.kind !== "comment")) {
       const lines = yamlListLines(item.items, `${indent}  `);
       out += `${indent}- ${lines.slice(indent.length + 2)}`;
-    } else out += `${indent}-${yamlNested(item, indent)}`;
+    } else out += `${indent}-${yamlNested(item, indent, true)}`;
   }
-  return out;
+  return out + inline.map((text) => `${indent}#${text}\n`).join("");
 }
 
-function yamlScalar(value: SopsValue, indent: string): string {
+/** `blockIndent`: where the lines of a literal block go. */
+function yamlScalar(value: SopsValue, blockIndent: string): string {
   if (value.kind === "null") return "null";
   if (value.kind !== "scalar") return "";
   switch (value.type) {
     case "str":
     case "bytes":
-      return yamlString(stringBytes(value).toString("utf8"), indent);
+      return yamlString(stringBytes(value).toString("utf8"), blockIndent);
     case "bool":
       return value.text === "True" ? "true" : "false";
     case "float": {
@@ -223,21 +266,29 @@ function yamlScalar(value: SopsValue, indent: string): string {
 }
 
 /** yaml.v3's choice of style for a string: plain when it reads back as the same string, literal block when multi-line, else single or double quotes. */
-function yamlString(text: string, indent: string): string {
-  if (text.includes("\n") && !/[\p{Cc}]/u.test(text.replaceAll("\n", "")) && !/^\s/.test(text) && !/[ \t]\n/.test(text)) {
-    const chomp = text.endsWith("\n\n") ? "+" : text.endsWith("\n") ? "" : "-";
+function yamlString(text: string, blockIndent: string): string {
+  if (text.includes("\n") && literalAllowed(text)) {
+    const chomp = text.endsWith("\n\n") || text === "\n" ? "+" : text.endsWith("\n") ? "" : "-";
+    // libyaml's block scalar hints: an indentation indicator (sops' indent, 4) when the text starts with a space or a line break.
+    const indentation = text[0] === " " || text[0] === "\n" ? "4" : "";
     const body = text.replace(/\n+$/, "").split("\n");
-    const pad = `${indent}    `;
-    return `|${chomp}\n${body.map((line) => (line === "" ? "" : `${pad}${line}`)).join("\n")}${chomp === "+" ? "\n".repeat(text.length - text.replace(/\n+$/, "").length - 1) : ""}`.replace(
-      /\n$/,
-      "",
-    );
+    const pad = blockIndent;
+    return `|${indentation}${chomp}\n${body.map((line) => (line === "" ? "" : `${pad}${line}`)).join("\n")}${chomp === "+" ? "\n".repeat(text.length - text.replace(/\n+$/, "").length - 1) : ""}`;
   }
   const resolvesAsOther = text === "" || RESOLVES_AS_OTHER.test(text) || OLD_BOOLS.has(text);
   if (resolvesAsOther) return doubleQuoted(text);
   if (plainAllowed(text)) return text;
   if (!/[\p{Cc}\u0085\u2028\u2029\uFEFF]/u.test(text) && !text.includes("\n")) return `'${text.replaceAll("'", "''")}'`;
   return doubleQuoted(text);
+}
+
+/**
+ * Whether libyaml's emitter (yaml_emitter_analyze_scalar) allows a block
+ * scalar: not with a trailing space, a space before a line break, or a
+ * character it does not print (tabs are printed).
+ */
+function literalAllowed(text: string): boolean {
+  return !text.endsWith(" ") && !text.includes(" \n") && !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u0084\u0086-\u009F\uFEFF\uFFFE\uFFFF]/.test(text);
 }
 
 function plainAllowed(text: string): boolean {

@@ -8,7 +8,11 @@ import { NULL, scalar, type SopsComment, type SopsMap, type SopsMapEntry, type S
  * The YAML store (stores/yaml/store.go, yaml.v3): every document is a branch
  * (an empty one is an empty map), a top level that is not a map is an error,
  * duplicate keys are an error, aliases are expanded by value (bounded by the
- * node budget, so an alias bomb fails), comments become comment entries.
+ * node budget, so an alias bomb fails), comments become comment entries
+ * where sops' store puts them (appendYamlNodeToTreeBranch, nodeToTreeValue):
+ * a collection's own comments inside it, first and last; a key's comments
+ * and a scalar value's head and line comments before its entry, the line
+ * comment marked inline.
  * Plain scalars are resolved as yaml.v3 resolves them (below), so that clear
  * values enter the MAC with the bytes sops hashes.
  */
@@ -39,35 +43,43 @@ class YamlReader {
     return { kind: "map", items: [...head, ...value.items, ...comments(this.document.comment)] };
   }
 
-  private value(node: Node, depth: number): SopsValue {
+  /** `commentsHandled`: a list item's comments, which the list around it holds (as sops' nodeToTreeValue does). */
+  private value(node: Node, depth: number, commentsHandled = false): SopsValue {
     this.budget.node(depth);
     if (isAlias(node)) return this.value((node as Alias).resolve(this.document) as Node, depth + 1);
+    // The yaml package puts a comment above a block collection's first item on
+    // the collection (commentBefore) and one below its last item on it too
+    // (comment); yaml.v3 gives sops the same as the collection's head and foot.
     if (isMap(node)) {
-      const items: Array<SopsMapEntry | SopsComment> = [];
+      const items: Array<SopsMapEntry | SopsComment> = commentsHandled ? [] : comments(node.commentBefore);
       for (const pair of node.items) {
         const keyNode = pair.key as Node | null;
-        items.push(...comments(keyNode?.commentBefore));
+        items.push(...comments(keyNode?.commentBefore), ...comments(keyNode?.comment));
         const key = keyNode === null ? null : this.value(keyNode, depth + 1);
         if (key === null || key.kind !== "scalar" || key.type !== "str")
           throw new AgebootError("MALFORMED", "the YAML has a key that is not a string; sops supports only string keys");
         const valueNode = pair.value as Node | null;
-        if (valueNode !== null && !isMap(valueNode) && !isSeq(valueNode)) items.push(...comments(valueNode.commentBefore));
+        if (valueNode !== null && !isMap(valueNode) && !isSeq(valueNode)) items.push(...comments(valueNode.commentBefore), ...comments(valueNode.comment, true));
         items.push({ kind: "entry", key: key.text, value: valueNode === null ? NULL : this.value(valueNode, depth + 1) });
-        if (valueNode !== null) items.push(...comments(valueNode.comment));
-        items.push(...comments(keyNode?.comment));
       }
-      items.push(...comments(node.comment));
+      if (!commentsHandled) items.push(...comments(node.comment));
       return { kind: "map", items };
     }
     if (isSeq(node)) {
-      const items: Array<SopsValue | SopsComment> = [];
+      const items: Array<SopsValue | SopsComment> = commentsHandled ? [] : comments(node.commentBefore);
       for (const item of node.items) {
         const itemNode = item as Node | null;
-        items.push(...comments(itemNode?.commentBefore));
-        items.push(itemNode === null ? NULL : this.value(itemNode, depth + 1));
-        items.push(...comments(itemNode?.comment));
+        if (itemNode === null) {
+          items.push(NULL);
+          continue;
+        }
+        const collection = isMap(itemNode) || isSeq(itemNode);
+        items.push(...comments(itemNode.commentBefore));
+        if (!collection) items.push(...comments(itemNode.comment, true));
+        items.push(this.value(itemNode, depth + 1, true));
+        if (collection) items.push(...comments(itemNode.comment));
       }
-      items.push(...comments(node.comment));
+      if (!commentsHandled) items.push(...comments(node.comment));
       return { kind: "list", items };
     }
     return resolveScalar(node as Scalar);
@@ -75,12 +87,12 @@ class YamlReader {
 }
 
 /** A comment run as sops' comment entries: one per line, without the "#" (the yaml package strips it already). */
-function comments(text: string | null | undefined): SopsComment[] {
+function comments(text: string | null | undefined, inline = false): SopsComment[] {
   if (!text) return [];
   return text
     .split("\n")
     .filter((line) => line !== "")
-    .map((line) => ({ kind: "comment", text: line }));
+    .map((line) => (inline ? { kind: "comment", text: line, inline } : { kind: "comment", text: line }));
 }
 
 const NULLS = new Set(["", "~", "null", "Null", "NULL"]);
@@ -135,7 +147,7 @@ function goInteger(text: string): bigint | null {
 function timestamp(text: string): string | null {
   const match = TIMESTAMP.exec(text);
   if (match === null) return null;
-  const [, year, month, day, hour = "0", minute = "0", second = "0", fraction = "", zone = "Z"] = match;
+  const [, year, month, day, hour = "0", minute = "00", second = "00", fraction = "", zone = "Z"] = match;
   const pad = (value: string) => value.padStart(2, "0");
   const zoneText = zone === "Z" ? "Z" : /^[+-]\d{1,2}$/.test(zone) ? `${zone[0]}${pad(zone.slice(1))}:00` : `${zone[0]}${pad(zone.slice(1).split(":")[0]!)}:${zone.split(":")[1]}`;
   return canonicalTime(`${year}-${pad(month!)}-${pad(day!)}T${pad(hour)}:${minute}:${second}${fraction}${zoneText}`);

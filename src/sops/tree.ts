@@ -25,6 +25,11 @@ export interface SopsScalar {
 export interface SopsComment {
   readonly kind: "comment";
   readonly text: string;
+  /**
+   * A YAML line comment of a scalar (`key: value # text`), which sops keeps
+   * before its entry and writes back on the value's line (sops.Comment.Inline).
+   */
+  readonly inline?: boolean;
 }
 
 export interface SopsMapEntry {

@@ -25,7 +25,15 @@ function leaf(value: string | number | boolean): [string, string] {
 }
 
 export interface CraftOptions {
+  /** One key group: each recipient gets the whole data key (sops' flat `age` list). */
   recipients: string[];
+  /**
+   * Several key groups instead (sops' `key_groups`): the data key is split
+   * into one Shamir share per group, each group's recipients get its share,
+   * and `shamirThreshold` groups are needed (sops' default: all of them).
+   */
+  keyGroups?: string[][];
+  shamirThreshold?: number;
   dataKey?: Buffer;
   lastmodified?: string;
   unencryptedSuffix?: string;
@@ -51,13 +59,21 @@ export async function encryptTree(
   const encrypted = walk(tree, []) as { [key: string]: Plain };
   const lastmodified = options.lastmodified ?? "2024-05-06T07:08:09Z";
   const age: Plain[] = [];
-  for (const recipient of options.recipients) {
-    const encrypter = new Encrypter();
-    encrypter.addRecipient(recipient);
-    age.push({ recipient, enc: armor.encode(await encrypter.encrypt(dataKey)) });
-  }
   const mac = sealValue(hash.digest("hex").toUpperCase(), dataKey, lastmodified, "str");
-  return { tree: encrypted, sops: { age, lastmodified, mac, unencrypted_suffix: suffix, version: "3.9.0" }, dataKey };
+  const common = { lastmodified, mac, unencrypted_suffix: suffix, version: "3.9.0" };
+  if (options.keyGroups === undefined) {
+    for (const recipient of options.recipients) age.push(await ageEntry(recipient, dataKey));
+    return { tree: encrypted, sops: { age, ...common }, dataKey };
+  }
+  const threshold = options.shamirThreshold ?? options.keyGroups.length;
+  const shares = splitSecret(dataKey, options.keyGroups.length, threshold);
+  const keyGroups: Plain[] = [];
+  for (const [index, recipients] of options.keyGroups.entries()) {
+    const entries: Plain[] = [];
+    for (const recipient of recipients) entries.push(await ageEntry(recipient, shares[index]!));
+    keyGroups.push({ age: entries });
+  }
+  return { tree: encrypted, sops: { shamir_threshold: threshold, key_groups: keyGroups, ...common }, dataKey };
 }
 
 export async function craftYaml(tree: { [key: string]: Plain }, options: CraftOptions): Promise<string> {
@@ -99,4 +115,45 @@ export async function craftIni(sections: { [section: string]: { [key: string]: s
         .join("")}`,
   );
   return `${[...body, `[sops]\n${metadata.map(([key, value]) => `${key} = ${value}\n`).join("")}`].join("\n")}`;
+}
+
+async function ageEntry(recipient: string, payload: Buffer): Promise<Plain> {
+  const encrypter = new Encrypter();
+  encrypter.addRecipient(recipient);
+  return { recipient, enc: armor.encode(await encrypter.encrypt(payload)) };
+}
+
+/** Multiplication in GF(2^8) modulo x^8+x^4+x^3+x+1, the field of sops' shamir package (shamir/shamir.go, from Vault). */
+function gfMultiply(a: number, b: number): number {
+  let product = 0;
+  for (let bit = 7; bit >= 0; bit--) {
+    product = ((product << 1) ^ (product & 0x80 ? 0x1b : 0)) & 0xff;
+    if ((b >> bit) & 1) product ^= a;
+  }
+  return product;
+}
+
+/**
+ * sops' shamir.Split: per secret byte a random polynomial of degree
+ * threshold-1 with that byte at 0, evaluated at x = 1..parts; each share is
+ * its y bytes followed by its x.
+ */
+export function splitSecret(secret: Buffer, parts: number, threshold: number): Buffer[] {
+  if (threshold < 2 || parts < threshold || parts > 255) throw new Error("splitSecret: need 2 <= threshold <= parts <= 255");
+  const shares = Array.from({ length: parts }, (_, index) => {
+    const share = Buffer.alloc(secret.length + 1);
+    share[secret.length] = index + 1;
+    return share;
+  });
+  for (const [index, byte] of secret.entries()) {
+    const coefficients = [byte, ...randomBytes(threshold - 1)];
+    for (const [part, share] of shares.entries()) {
+      const x = part + 1;
+      // Horner's rule from the highest coefficient.
+      let y = 0;
+      for (let degree = coefficients.length - 1; degree >= 0; degree--) y = gfMultiply(y, x) ^ coefficients[degree]!;
+      share[index] = y;
+    }
+  }
+  return shares;
 }

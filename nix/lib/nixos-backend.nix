@@ -1,0 +1,325 @@
+# What the two NixOS modules generate alike once their options are read:
+# nix/module.nix (agenix's age.*) and nix/sops.nix (sops-nix's sops.*) each
+# turn their options into the settings below and take from here the
+# manifests, the build-time check, the shared assertions and the systemd
+# units. Each module keeps its own option names, activation-script names and
+# messages' option paths; nothing here reads an option of its own.
+#
+# settings:
+#   prefix          "age" or "sops": the option path in messages
+#   secrets         attrset of { name, file, path, mode, owner, group, symlink,
+#                   restartUnits, reloadUnits, neededForUsers, format?, key? }
+#   templates       attrset of { name, content or file, path, mode, owner,
+#                   group, symlink, restartUnits, reloadUnits }
+#   secretsDir, secretsMountPoint, secretsForUsersDir, identityPaths,
+#   keepGenerations, useSystemdActivation, hostPublicKeys
+#   hostPublicKeysOption  the option that holds the host's public keys
+#   package         the ageboot package
+#   unit, unitForUsers    the names of the systemd units (without .service)
+#   kind            what the units' descriptions call the secrets ("age", "sops")
+{
+  config,
+  options,
+  lib,
+  pkgs,
+}:
+settings:
+let
+  cfg = settings;
+  inherit (settings) prefix;
+  users = config.users.users;
+  # Users and groups made by a systemd unit, not by the `users` activation
+  # script; nixos-init runs no activation scripts at all.
+  sysusersEnabled =
+    (options.systemd ? sysusers && config.systemd.sysusers.enable)
+    || (options.services ? userborn && config.services.userborn.enable);
+  nixosInitEnabled = options.system ? nixos-init && config.system.nixos-init.enable;
+
+  regularSecrets = lib.filterAttrs (_: s: !s.neededForUsers) cfg.secrets;
+  # Templates live in the regular manifest's generation: with them it exists even without regular secrets.
+  hasRegular = regularSecrets != { } || cfg.templates != { };
+  # The placeholder `ageboot placeholder NAME` prints (src/templates/placeholder.ts).
+  placeholderOf = secret: "<AGEBOOT:${builtins.hashString "sha256" secret.name}:PLACEHOLDER>";
+  secretsForUsers = lib.filterAttrs (_: s: s.neededForUsers) cfg.secrets;
+
+  manifestFor =
+    secrets: secretsDir: secretsMountPoint: templates:
+    import ./manifest.nix {
+      inherit
+        secrets
+        templates
+        secretsDir
+        secretsMountPoint
+        ;
+      inherit (cfg) identityPaths keepGenerations;
+    };
+  manifest = manifestFor regularSecrets cfg.secretsDir cfg.secretsMountPoint cfg.templates;
+  manifestForUsers = manifestFor secretsForUsers cfg.secretsForUsersDir "${cfg.secretsForUsersDir}.d" { };
+  manifestFile = pkgs.writeText "ageboot-manifest.json" (builtins.toJSON manifest);
+  manifestForUsersFile = pkgs.writeText "ageboot-manifest-for-users.json" (
+    builtins.toJSON manifestForUsers
+  );
+  ageboot = lib.getExe cfg.package;
+  identityDirectories = lib.unique (map (path: builtins.dirOf (toString path)) cfg.identityPaths);
+
+  # Where a user's hashedPasswordFile would be served by ageboot, and whether
+  # the chosen mode has it in place before users are created.
+  underDir = dir: path: lib.hasPrefix "${dir}/" path;
+  regularPaths = lib.mapAttrsToList (_: s: s.path) regularSecrets;
+  servedByRegular =
+    path:
+    underDir cfg.secretsDir path || underDir cfg.secretsMountPoint path || lib.elem path regularPaths;
+  passwordFileUsers = lib.filterAttrs (_: u: (u.hashedPasswordFile or null) != null) users;
+  unservedPasswordFiles = lib.optionals cfg.useSystemdActivation (
+    lib.mapAttrsToList (name: u: "users.users.${name}.hashedPasswordFile = \"${u.hashedPasswordFile}\"") (
+      lib.filterAttrs (_: u: servedByRegular u.hashedPasswordFile) passwordFileUsers
+    )
+  );
+
+  # Build-time check: `ageboot check` on the secrets whose file is in the Nix
+  # store (a string path outside it is read at boot only), with the host's
+  # public keys and the users and groups this configuration declares.
+  inStore = secret: builtins.hasContext "${secret.file}";
+  uncheckedNames = lib.attrNames (lib.filterAttrs (_: s: !(inStore s)) cfg.secrets);
+  # A template may name any regular secret: checked only when all of them are,
+  # and its file (if any) is in the store.
+  templateInStore = t: t.file == null || builtins.hasContext "${t.file}";
+  checkedTemplates =
+    if lib.all inStore (lib.attrValues regularSecrets) then lib.filterAttrs (_: templateInStore) cfg.templates else { };
+  uncheckedTemplates = lib.attrNames (removeAttrs cfg.templates (lib.attrNames checkedTemplates));
+  # One manifest per directory, as at boot, so custom paths are judged against
+  # the right secretsDir.
+  checkManifestFiles =
+    lib.optional hasRegular (
+      pkgs.writeText "ageboot-check-manifest.json" (
+        builtins.toJSON (
+          manifestFor (lib.filterAttrs (_: inStore) regularSecrets) cfg.secretsDir cfg.secretsMountPoint checkedTemplates
+        )
+      )
+    )
+    ++ lib.optional (secretsForUsers != { }) (
+      pkgs.writeText "ageboot-check-manifest-for-users.json" (
+        builtins.toJSON (
+          manifestFor (lib.filterAttrs (_: inStore) secretsForUsers) cfg.secretsForUsersDir "${cfg.secretsForUsersDir}.d" { }
+        )
+      )
+    );
+  usersFile = pkgs.writeText "ageboot-users.json" (
+    builtins.toJSON {
+      users = lib.unique (lib.mapAttrsToList (_: u: u.name) users);
+      groups = lib.unique (lib.mapAttrsToList (_: g: g.name) config.users.groups);
+    }
+  );
+  hostKeyFile =
+    index: key:
+    if builtins.isString key && !(lib.hasPrefix "/" key) then
+      pkgs.writeText "ageboot-host-key-${toString index}.pub" key
+    else
+      key;
+  hostKeyFiles = lib.imap0 hostKeyFile cfg.hostPublicKeys;
+  quote = lib.escapeShellArg;
+  checkDerivation =
+    pkgs.runCommand "ageboot-check-secrets"
+      {
+        # ageboot reads only public data here: ciphertext headers, sops
+        # metadata, public keys, the declared users and groups. No private
+        # key, no root.
+        preferLocalBuild = true;
+      }
+      ''
+        ${lib.optionalString (cfg.hostPublicKeys == [ ]) ''
+          echo "ageboot check: no host public key known (${cfg.hostPublicKeysOption} is empty): not checking that each file is encrypted to this host" >&2
+        ''}
+        ${lib.optionalString (uncheckedNames != [ ]) ''
+          echo ${quote "ageboot check: not checked at build time (file outside the Nix store, read at boot): ${lib.concatStringsSep ", " uncheckedNames}"} >&2
+        ''}
+        ${lib.optionalString (uncheckedTemplates != [ ]) ''
+          echo ${quote "ageboot check: templates not checked at build time (a secret or the template's file is outside the Nix store): ${lib.concatStringsSep ", " uncheckedTemplates}"} >&2
+        ''}
+        ${lib.concatMapStringsSep "\n" (
+          manifest:
+          "${quote ageboot} check --manifest ${quote "${manifest}"} ${
+            lib.concatMapStringsSep " " (key: "--host-key ${quote "${key}"}") hostKeyFiles
+          } --users ${quote "${usersFile}"}"
+        ) checkManifestFiles}
+        touch $out
+      '';
+
+  systemdHardening = {
+    # The same hardening as systemd/ageboot.service: nothing that gives the
+    # unit a private mount namespace, so the ramfs is visible host-wide.
+    UMask = "0077";
+    LimitCORE = 0;
+    NoNewPrivileges = true;
+    CapabilityBoundingSet = [
+      "CAP_SYS_ADMIN"
+      "CAP_CHOWN"
+      "CAP_FOWNER"
+      "CAP_DAC_OVERRIDE"
+      "CAP_DAC_READ_SEARCH"
+      "CAP_FSETID"
+    ];
+    RestrictAddressFamilies = [ "AF_UNIX" ];
+    IPAddressDeny = "any";
+    RestrictNamespaces = true;
+    RestrictRealtime = true;
+    RestrictSUIDSGID = true;
+    LockPersonality = true;
+    ProtectClock = true;
+    SystemCallArchitectures = "native";
+    SystemCallFilter = [
+      "@system-service"
+      "@mount"
+    ];
+    SystemCallErrorNumber = "EPERM";
+  };
+  agebootUnit = manifestPath: {
+    restartTriggers = [ manifestPath ];
+    # flock and mount (util-linux), systemd-notify, getent (NSS users and groups).
+    path = [
+      pkgs.util-linux
+      config.systemd.package
+      pkgs.getent
+    ];
+    unitConfig = {
+      DefaultDependencies = false;
+      RequiresMountsFor = identityDirectories;
+    };
+    serviceConfig = systemdHardening // {
+      Type = "oneshot";
+      RemainAfterExit = true;
+      ExecStart = "${ageboot} activate --manifest ${manifestPath}";
+      NotifyAccess = "all";
+    };
+  };
+in
+{
+  inherit
+    regularSecrets
+    secretsForUsers
+    hasRegular
+    placeholderOf
+    manifestFile
+    manifestForUsersFile
+    sysusersEnabled
+    nixosInitEnabled
+    ;
+
+  # The shell snippets (nix/lib/activation.nix) for these manifests.
+  snippets =
+    args:
+    import ./activation.nix (
+      {
+        inherit ageboot;
+      }
+      // args
+    );
+
+  # The units to restart on every switch under systemd activation.
+  units =
+    lib.optional hasRegular "${cfg.unit}.service"
+    ++ lib.optional (secretsForUsers != { }) "${cfg.unitForUsers}.service";
+
+  assertions = [
+    {
+      assertion = !cfg.useSystemdActivation -> !(sysusersEnabled || nixosInitEnabled);
+      message = ''
+        ${prefix}.useSystemdActivation = false needs the `users` activation script, which
+        systemd-sysusers, userborn and nixos-init replace: set ${prefix}.useSystemdActivation = true.
+      '';
+    }
+    {
+      assertion = unservedPasswordFiles == [ ];
+      message = ''
+        With ${prefix}.useSystemdActivation, ${cfg.unit}.service runs after users are created, so
+        these password files are missing when they are read:
+          ${lib.concatStringsSep "\n    " unservedPasswordFiles}
+        Set neededForUsers = true on those secrets (they move to ${cfg.secretsForUsersDir}),
+        or use activation scripts (${prefix}.useSystemdActivation = false).
+      '';
+    }
+    {
+      assertion = lib.all (s: s.owner == "0" || s.owner == "root") (lib.attrValues secretsForUsers)
+        && lib.all (s: s.group == "0" || s.group == "root") (lib.attrValues secretsForUsers);
+      message = "${prefix}.secrets.<name>.neededForUsers: such secrets are decrypted before users exist and must be owned by root (owner and group \"0\" or \"root\").";
+    }
+    {
+      # systemd-sysusers reads a hashedPasswordFile (as a credential) only
+      # when it creates the user; sops-nix asserts the same (Mic92/sops-nix#475).
+      assertion =
+        (secretsForUsers != { } && options.systemd ? sysusers && config.systemd.sysusers.enable)
+        -> config.users.mutableUsers;
+      message = ''
+        ${prefix}.secrets.<name>.neededForUsers with systemd-sysusers needs users.mutableUsers = true
+        (sysusers sets a password only when it creates the user); userborn has no such limit.
+      '';
+    }
+  ];
+
+  check = checkDerivation;
+  # For people and tests: what the module generated.
+  build = {
+    manifest = manifestFile;
+    manifestForUsers = manifestForUsersFile;
+    users = usersFile;
+    check = checkDerivation;
+  };
+
+  # The units of systemd activation (useSystemdActivation).
+  services = {
+    ${cfg.unit} = lib.mkIf hasRegular (
+      lib.mkMerge [
+        (agebootUnit manifestFile)
+        {
+          description = "Decrypt ${cfg.kind} secrets (ageboot)";
+          wantedBy = [ "sysinit.target" ];
+          # Restarted, before ordinary units, on a switch (sysinit-reactivation.target).
+          requiredBy = [ "sysinit-reactivation.target" ];
+          before = [
+            "sysinit.target"
+            "shutdown.target"
+            "sysinit-reactivation.target"
+          ]
+          # networkd starts before sysinit.target (DefaultDependencies=no) and
+          # reads WireGuard keys and the like.
+          ++ lib.optional (config.systemd.network.enable or false) "systemd-networkd.service";
+          conflicts = [ "shutdown.target" ];
+          wants = [ "local-fs.target" ];
+          after = [
+            "local-fs.target"
+            "systemd-sysusers.service"
+            "userborn.service"
+            "${cfg.unitForUsers}.service"
+          ];
+        }
+      ]
+    );
+    # Root's secrets for users' passwords, before the users are made.
+    # Not after local-fs.target: userborn runs before it (it is ordered
+    # before systemd-tmpfiles-setup-dev.service), so that would be a cycle;
+    # identity paths must be on file systems mounted in the initrd
+    # (neededForBoot), as with activation scripts.
+    ${cfg.unitForUsers} = lib.mkIf (secretsForUsers != { }) (
+      lib.mkMerge [
+        (agebootUnit manifestForUsersFile)
+        {
+          description = "Decrypt ${cfg.kind} secrets for users' passwords (ageboot)";
+          wantedBy = [
+            "sysinit.target"
+            "systemd-sysusers.service"
+            "userborn.service"
+          ];
+          requiredBy = [ "sysinit-reactivation.target" ];
+          before = [
+            "systemd-sysusers.service"
+            "userborn.service"
+            "sysinit.target"
+            "shutdown.target"
+            "sysinit-reactivation.target"
+          ];
+          conflicts = [ "shutdown.target" ];
+        }
+      ]
+    );
+  };
+}
