@@ -288,6 +288,7 @@ function yamlString(text: string, blockIndent: string): string {
  * character it does not print (tabs are printed).
  */
 function literalAllowed(text: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it looks for (libyaml's unprintable set)
   return !text.endsWith(" ") && !text.includes(" \n") && !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u0084\u0086-\u009F\uFEFF\uFFFE\uFFFF]/.test(text);
 }
 
