@@ -73,7 +73,7 @@ export function renderTables(results, machine, plan) {
     "### Start-up: 10 secrets of 64 B, boot case",
     "",
     `Medians of ${plan.startupRounds} rounds, each ratio against \`node -e 0\` (${seconds(startup.node.wall)}) in the same run:`,
-    `ageboot ${ratio("ageboot")}; without the start-up snapshot (\`node dist/cli.js\`, what the launcher falls back to on another Node.js or CPU) ${ratio("bundle")}; the Go peer ${ratio("go")}.`,
+    `ageboot ${ratio("ageboot")}; without the code cache (\`node --stack-trace-limit=11 dist/start.cjs\`: a flag makes V8 refuse the cache, as another Node.js would) ${ratio("bundle")}; the Go peer ${ratio("go")}.`,
   ].join("\n");
 }
 

@@ -102,7 +102,7 @@ buildNpmPackage {
       ../scripts/build.mjs
       ../scripts/launcher.sh
       ../src
-      # The public demo keys and values: the build activates them once to warm the start-up snapshot.
+      # The public demo keys and values: the build activates them once to warm the bundle's code cache.
       ../demo
     ];
   };
@@ -111,7 +111,7 @@ buildNpmPackage {
   inherit nodejs npmDeps;
   npmConfigHook = importNpmLock.npmConfigHook;
   npmBuildScript = "build";
-  # util-linux: flock(1), for the snapshot's warm-up activation during the build.
+  # util-linux: flock(1), for the code cache's warm-up activation during the build.
   nativeBuildInputs = [
     makeWrapper
     util-linux
@@ -120,8 +120,8 @@ buildNpmPackage {
     runHook preInstall
     mkdir -p $out/lib/ageboot $out/bin
     cp -r dist/. $out/lib/ageboot/
-    # The launcher starts node from the start-up snapshot (lib/ageboot/ageboot.blob),
-    # built above by this same nodejs, and falls back to the bundle if it cannot load.
+    # The launcher runs the bundle with its code cache (lib/ageboot/cli.cache), made
+    # above by this same nodejs; another Node.js would refuse it and compile the bundle.
     makeWrapper $out/lib/ageboot/ageboot $out/bin/ageboot \
       --set AGEBOOT_NODE ${lib.getExe nodejs} \
       --prefix PATH : ${

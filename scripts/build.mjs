@@ -1,9 +1,9 @@
-// Build dist/: the CLI as one minified bundle, its start-up snapshot, and the
-// launcher that picks between them. Start-up is most of a small run, and a boot
-// waits on it (docs/performance.md).
+// Build dist/: the CLI as one minified CommonJS bundle, its V8 code cache, and
+// the launcher. Start-up is most of a small run, and a boot waits on it
+// (docs/performance.md).
 import { execFileSync } from "node:child_process";
 import { build } from "esbuild";
-import { chmod, copyFile, readFile, rename, rm } from "node:fs/promises";
+import { chmod, copyFile, readFile, rm } from "node:fs/promises";
 import { resolve } from "node:path";
 
 await rm("dist", { recursive: true, force: true });
@@ -13,55 +13,44 @@ const common = {
   platform: "node",
   target: "node20",
   minify: true,
+  format: "cjs",
+  // ASCII only (non-ASCII characters escaped): dist/start.cjs reads the bundle as latin1 into a one-byte string.
+  charset: "ascii",
   define: { AGEBOOT_VERSION: JSON.stringify(version) },
   logLevel: "warning",
 };
 
-// 1. dist/cli.js, an ES module: what runs without a usable snapshot.
+// 1. dist/cli.cjs: the whole CLI, loaded by dist/start.cjs (src/code-cache/load.ts) through node:vm.
+// CommonJS, because node:vm takes and makes V8 code caches for scripts only. It finds
+// the staging worker beside itself (src/bundle-files.ts) from the __filename it is given.
 await build({
   ...common,
-  // The staging worker is its own entry: activate starts it as a worker thread (src/activation/stage-parallel.ts).
-  entryPoints: { cli: "src/cli.ts", "stage-worker": "src/activation/stage-worker.ts" },
+  entryPoints: { cli: "src/code-cache/bundle-entry.ts" },
   outdir: "dist",
-  // Parts only some runs need (the YAML parser) become chunks loaded on demand.
-  splitting: true,
-  chunkNames: "chunks/[name]-[hash]",
-  format: "esm",
+  outExtension: { ".js": ".cjs" },
+  define: { ...common.define, "import.meta.url": "__agebootBundleUrl" },
+  banner: { js: 'var __agebootBundleUrl=require("node:url").pathToFileURL(__filename).href;' },
   sourcemap: "linked",
   legalComments: "linked",
-  // CommonJS dependencies (sshpk, pino) call require(); give the ES module one.
-  banner: { js: "#!/usr/bin/env node\nimport { createRequire as __agebootCreateRequire } from 'node:module';\nconst require = __agebootCreateRequire(import.meta.url);" },
 });
-await chmod("dist/cli.js", 0o755);
-
-// 2. dist/ageboot.blob, a V8 start-up snapshot of the whole CLI (src/snapshot/entry.ts).
-// `node --build-snapshot` takes one CommonJS script that requires nothing but
-// built-in modules, hence a second bundle, in one file; it is only needed to
-// build the blob. The blob holds this node's heap: it is built by, and only
-// loads into, the node that runs this script (another node exits 14 and the
-// launcher runs dist/cli.js instead).
-const snapshotEntry = "dist/snapshot-entry.cjs";
+// 2. dist/stage-worker.cjs: the staging thread (src/activation/stage-parallel.ts), and dist/start.cjs.
 await build({
   ...common,
-  entryPoints: ["src/snapshot/entry.ts"],
-  outfile: snapshotEntry,
-  format: "cjs",
-  // The snapshot finds dist/ from its --snapshot-blob argument (src/bundle-files.ts), never from import.meta.
-  logOverride: { "empty-import-meta": "silent" },
-  // worker_threads must not load before the snapshot is taken (the shim says why).
-  alias: { worker_threads: "./src/snapshot/worker-threads-shim.cjs" },
-  legalComments: "none",
+  entryPoints: { "stage-worker": "src/activation/stage-worker.ts", start: "src/code-cache/start.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".cjs" },
+  sourcemap: "linked",
+  legalComments: "linked",
 });
-// Written under another name and renamed: a half-written blob must never be the one installed.
-execFileSync(process.execPath, ["--no-warnings", "--snapshot-blob", "dist/ageboot.blob.partial", "--build-snapshot", snapshotEntry], {
-  // Node warns that snapshots of child_process, worker_threads and perf_hooks are "not yet fully
-  // verified"; the tests run every command through the snapshot (test/privileged/snapshot.test.ts).
-  stdio: ["ignore", "inherit", "inherit"],
-  env: { ...process.env, AGEBOOT_SNAPSHOT_WARM_UP_DEMO: resolve("demo") },
-});
-await rename("dist/ageboot.blob.partial", "dist/ageboot.blob");
-await rm(snapshotEntry);
 
-// 3. dist/ageboot: the command to install (package.json "bin", the systemd unit, the Nix wrapper).
+// 3. dist/cli.cache: V8's code cache of the bundle after it ran the public demo (src/code-cache/make.ts).
+// It is made by the node that runs this script, with no flags, as the launcher runs node;
+// another Node.js (or node with other flags) refuses it and compiles the bundle instead.
+const maker = "dist/make-code-cache.cjs";
+await build({ ...common, entryPoints: ["src/code-cache/make.ts"], outfile: maker, legalComments: "none" });
+execFileSync(process.execPath, [maker, resolve("dist"), resolve("demo")], { stdio: ["ignore", "inherit", "inherit"] });
+await rm(maker);
+
+// 4. dist/ageboot: the command to install (package.json "bin", the systemd unit, the Nix wrapper).
 await copyFile("scripts/launcher.sh", "dist/ageboot");
 await chmod("dist/ageboot", 0o755);

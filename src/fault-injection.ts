@@ -8,8 +8,8 @@ import { writeFileSync } from "node:fs";
  * names) there at exit. Without those variables this does nothing but count.
  *
  * The variables are read when a run starts (configureFaultInjection, from
- * main), not when this module loads: a process started from the start-up
- * snapshot loaded its modules at build time, in another environment.
+ * main), not when this module loads: the build's warm-up (src/code-cache/)
+ * loads and runs the bundle in its own environment.
  */
 let killAfter = 0;
 let countFile: string | undefined;

@@ -76,13 +76,13 @@ declare const AGEBOOT_VERSION: string;
 
 /** How this process got its code, for the debug line that says what start-up cost. */
 export interface StartInfo {
-  /** "the bundle" or "the start-up snapshot". */
+  /** "the code-cached bundle", or "the bundle (...)" saying why the code cache was not used. */
   from: string;
   /** performance.now() when the code was ready. */
   readyAtMs: number;
 }
 
-/** The whole command line, from arguments to exit status. Entries: cli.ts and snapshot/entry.ts. */
+/** The whole command line, from arguments to exit status. Entry: src/code-cache/bundle-entry.ts (the build's warm-up calls it too). */
 export async function main(argv: string[], start: StartInfo): Promise<number> {
   configureFaultInjection();
   let log = createLogger();

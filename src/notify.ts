@@ -21,8 +21,9 @@ export function statusNotifier(log: Logger, env: NodeJS.ProcessEnv = process.env
 
 /**
  * The PID to send as MAINPID= (the package always sends one): the unit's main
- * process. That is the launcher (dist/ageboot), our parent, when it started us
- * and said so in AGEBOOT_MAIN_PID; otherwise this process. Naming a process that
+ * process. That is the launcher (dist/ageboot), which says so in AGEBOOT_MAIN_PID:
+ * this process when node replaced it (exec, as it does now), or our parent when
+ * a launcher waits for node; otherwise this process. Naming a process that
  * is not systemd's own child makes systemd "supervise" a PID whose exit it may
  * never see, and the unit hangs in "activating" (found by the boot test).
  */

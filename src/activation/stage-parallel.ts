@@ -30,10 +30,10 @@ export class StagingThreads {
   constructor(secretCount: number) {
     if (secretCount < PARALLEL_THRESHOLD || cpus().length < 2 || faultInjectionActive()) return; // crash tests count steps in one thread
     try {
-      // Loaded only now, never while the start-up snapshot is built (src/snapshot/worker-threads-shim.cjs).
+      // Loaded only when a second thread is wanted.
       const { Worker } = process.getBuiltinModule("node:worker_threads");
-      // No execArgv of ours: --snapshot-blob is for the process, not for a worker.
-      this.worker = new Worker(bundleFile("stage-worker.js"), { execArgv: [] });
+      // No execArgv of ours: options given to node are for the process, not for a worker.
+      this.worker = new Worker(bundleFile("stage-worker.cjs"), { execArgv: [] });
       this.worker.unref();
       this.worker.once("error", (error) => (this.startError = error.message));
     } catch (error) {

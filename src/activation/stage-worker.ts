@@ -1,4 +1,4 @@
-// Worker thread entry (bundled as dist/stage-worker.js): waits for its share
+// Worker thread entry (bundled as dist/stage-worker.cjs): waits for its share
 // of the secrets, stages them with identities rebuilt from their recipes, and
 // posts the results back. Plaintext never crosses the thread boundary: each
 // thread writes its own files.

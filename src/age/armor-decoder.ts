@@ -1,8 +1,10 @@
 import { AgebootError } from "../errors.js";
 
 export const ARMOR_BEGIN = Buffer.from("-----BEGIN AGE ENCRYPTED FILE-----");
-const ARMOR_END = Buffer.from("-----END AGE ENCRYPTED FILE-----");
-const COLUMNS = 64;
+export const ARMOR_END = Buffer.from("-----END AGE ENCRYPTED FILE-----");
+/** Columns of every body line but the last. */
+export const ARMOR_COLUMNS = 64;
+const COLUMNS = ARMOR_COLUMNS;
 /** The longest line worth keeping while waiting for its end: a body line with CR, or BEGIN. */
 const LONGEST_LINE = COLUMNS + 1;
 const LF = 0x0a;

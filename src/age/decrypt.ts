@@ -137,6 +137,7 @@ async function streamChunks(payload: PayloadReader, size: number, key: Buffer, p
     const position = payloadStart + index * ENCRYPTED_CHUNK_SIZE;
     const length = Math.min(STREAM_BATCH, size - position);
     if (payload.read(batch.subarray(0, length), position) < length) throw new AgebootError("IO", "file shrank while being read");
+    if (position + length === size) payload.finish();
     for (let offset = 0; offset < length; offset += ENCRYPTED_CHUNK_SIZE, index++) {
       const chunk = batch.subarray(offset, Math.min(offset + ENCRYPTED_CHUNK_SIZE, length));
       await sink(decryptChunk(key, index, index === chunks - 1, chunk));

@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync } from "node:fs";
 import { AgebootError } from "../errors.js";
 import { readFully } from "../read-fully.js";
 import { decodeArmor, isArmored } from "./armor.js";
-import { armoredPayloadReader, scanArmoredFile } from "./armored-file.js";
+import { armoredPayloadReader, decodeHead, predictDecodedSize, scanArmoredFile } from "./armored-file.js";
 import { MAX_HEADER_BYTES } from "./limits.js";
 import { binaryPayloadReader, type PayloadReader } from "./payload-reader.js";
 
@@ -45,8 +45,9 @@ const STREAMED_HEAD_BYTES = MAX_HEADER_BYTES + 64 * 1024;
  * blocking system call each costs a fraction of a round trip through libuv's
  * thread pool with a promise per step (measured in docs/performance.md).
  * An armored file larger than WHOLE_FILE_LIMIT is never held whole: its
- * armor is checked and decoded in a first pass, and decoded again while its
- * payload is decrypted (src/age/armored-file.ts).
+ * armor is decoded while its payload is decrypted, in one pass when its shape
+ * tells its decoded size, else after a first pass that checks it and counts
+ * (src/age/armored-file.ts).
  */
 export async function readCiphertext(input: CiphertextInput): Promise<Ciphertext> {
   if ("stdin" in input) return inMemory(await readAllStdin());
@@ -59,6 +60,12 @@ export async function readCiphertext(input: CiphertextInput): Promise<Ciphertext
     if (readFully(fd, head, 0) < head.length) throw new AgebootError("IO", "file shrank while being read");
     if (size <= head.length) return inMemory(head);
     if (isArmored(head)) {
+      const predicted = predictDecodedSize(fd, size, head);
+      if (predicted !== null && predicted > head.length) {
+        const decodedHead = decodeHead(fd, head);
+        keepOpen = true; // streamed, closed by its Plaintext
+        return { head: decodedHead, size: predicted, payload: armoredPayloadReader(fd, predicted) };
+      }
       const scanned = scanArmoredFile(fd, head);
       if (scanned.size <= scanned.head.length) return { head: scanned.head, size: scanned.size };
       keepOpen = true; // streamed, closed by its Plaintext

@@ -13,6 +13,12 @@ export interface PayloadReader {
    * forward, as the payload is decrypted chunk after chunk.
    */
   read(buffer: Buffer, position: number): number;
+  /**
+   * Called once the last byte has been read, before the last chunk is
+   * decrypted: an armored file read in one pass checks the rest of its armor
+   * and that it decoded to the size its shape promised.
+   */
+  finish(): void;
   close(): void;
 }
 
@@ -20,6 +26,7 @@ export interface PayloadReader {
 export function binaryPayloadReader(fd: number): PayloadReader {
   return {
     read: (buffer, position) => readFully(fd, buffer, position),
+    finish: () => {},
     close: () => closeSync(fd),
   };
 }

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { assertNoCanary } from "./canary.js";
-import { cliPath, launcherPath, repoRoot, snapshotPath } from "./paths.js";
+import { launcherPath, repoRoot, startPath } from "./paths.js";
 
 /**
  * The only way tests run ageboot as a process. Everything it prints is checked
@@ -18,8 +18,8 @@ export interface AgebootRunOptions {
   /** `decrypt` without -o prints the plaintext: stdout is then not checked. */
   plaintextOnStdout?: boolean;
   /**
-   * "node" (default): node started from the start-up snapshot, without the
-   * launcher's shell in between, so that a test sees node's own exit signal.
+   * "node" (default): node on dist/start.cjs (the bundle with its code cache),
+   * without the launcher's shell in between, as the launcher runs it.
    * "launcher": dist/ageboot, as a user or systemd runs it. Any other string is
    * the path of a launcher (a copy of dist/ elsewhere).
    */
@@ -40,8 +40,6 @@ export interface AgebootRunOptions {
 
 /**
  * The command that runs ageboot with `args`, as [file, arguments].
- * AGEBOOT_TEST_ENTRY=bundle runs the whole suite against the plain bundle
- * (dist/cli.js), what the launcher falls back to.
  */
 function agebootCommand(args: readonly string[], via: AgebootRunOptions["via"] = "node", shellBefore?: string, options: AgebootRunOptions = {}): [string, string[]] {
   if (options.privateMountNamespace) {
@@ -58,8 +56,7 @@ function agebootCommand(args: readonly string[], via: AgebootRunOptions["via"] =
   }
   if (via === "launcher") return [launcherPath, [...args]];
   if (via !== "node") return [via, [...args]];
-  if (process.env["AGEBOOT_TEST_ENTRY"] === "bundle") return [process.execPath, [cliPath, ...args]];
-  return [process.execPath, ["--snapshot-blob", snapshotPath, "--", ...args]];
+  return [process.execPath, [startPath, ...args]];
 }
 
 function environment(options: AgebootRunOptions): NodeJS.ProcessEnv {

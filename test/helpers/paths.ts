@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
-export const cliPath = join(repoRoot, "dist", "cli.js");
-/** What ships: the launcher, and the start-up snapshot it starts node from (scripts/build.mjs). */
+/** What ships (scripts/build.mjs): the launcher, and what it runs node on: start.cjs, which loads the bundle with its code cache. */
 export const launcherPath = join(repoRoot, "dist", "ageboot");
-export const snapshotPath = join(repoRoot, "dist", "ageboot.blob");
+export const startPath = join(repoRoot, "dist", "start.cjs");
+export const codeCachePath = join(repoRoot, "dist", "cli.cache");

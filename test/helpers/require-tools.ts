@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cliPath, launcherPath, snapshotPath } from "./paths.js";
+import { codeCachePath, launcherPath, startPath } from "./paths.js";
 
 /**
  * The privileged and system tiers test against real tools and the built CLI. A
@@ -12,7 +12,7 @@ export function requireTools(tools: readonly string[]): void {
   if (missing.length > 0) {
     throw new Error(`missing test tools: ${missing.join(", ")} (npm test installs them on Debian as root: scripts/ensure-test-tools.sh)`);
   }
-  for (const built of [cliPath, launcherPath, snapshotPath]) {
+  for (const built of [launcherPath, startPath, codeCachePath]) {
     if (!existsSync(built)) throw new Error(`${built} is not built; run npm run build (npm test does)`);
   }
 }

@@ -1,7 +1,11 @@
 // A large ASCII-armored age file (larger than what src/age/input.ts reads
-// whole) is decoded in two passes as a stream, never held: it must decrypt to
-// its plaintext with LF, CRLF or white space around it, and a bad character
-// deep in it or a cut must fail MALFORMED before any plaintext exists. In
+// whole) is decoded as a stream, never held: in one pass when its shape tells
+// its decoded size, in two otherwise (src/age/armored-file.ts). It must
+// decrypt to its plaintext with LF, CRLF or white space around it; a bad
+// character deep in it fails MALFORMED naming its line (in one pass, once
+// decryption got there: the caller discards what it wrote, as for a corrupt
+// chunk of a binary file); a cut, or anything else of another shape, fails
+// MALFORMED before any plaintext exists. In
 // process and without tools, moved from test/unit/armor-stream.test.ts (which
 // checks the decoder itself against the reference) to the privileged tier:
 // encrypting, armoring and decrypting 6 MiB five times takes about a second of
@@ -17,7 +21,7 @@ import { AgebootError } from "../../src/errors.js";
 import { identitiesFromAgeFile } from "../../src/identities/age-keys.js";
 import type { AgeIdentity } from "../../src/age/identity.js";
 
-describe("a large armored file is decoded in two passes, never held", () => {
+describe("a large armored file is decoded as a stream, never held", () => {
   const root = mkdtempSync(join(tmpdir(), "ageboot-armor-"));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   let identities: AgeIdentity[] = [];
@@ -60,14 +64,48 @@ describe("a large armored file is decoded in two passes, never held", () => {
     });
   }
 
-  it("a bad character deep in the payload: MALFORMED, naming its line, before any plaintext", async () => {
-    const lineNumber = 100_000; // about 4.6 MiB into the file: past the first 4 MiB
+  const lineNumber = 100_000; // about 4.6 MiB into the file: past the first 4 MiB
+
+  it("a bad character deep in the payload: MALFORMED, naming its line, and not a byte of what follows it", async () => {
     const lines = armored.split("\n");
     lines[lineNumber - 1] = `${lines[lineNumber - 1]!.slice(0, 10)}*${lines[lineNumber - 1]!.slice(11)}`;
     const result = await decryptFile(lines.join("\n"));
     expect("error" in result && result.error.code).toBe("MALFORMED");
     expect("error" in result && result.error.message).toContain(`line ${lineNumber}: a character outside base64`);
+    // Found in one pass, once decryption got there; everything released came before that line.
+    expect("error" in result && result.released).toBeGreaterThan(0);
+    expect("error" in result && result.released * 64 * 1024).toBeLessThan(((lineNumber - 2) * 48 * 64 * 1024) / (64 * 1024 + 16));
+  });
+
+  it("the same in a file of another shape (data after END): MALFORMED before any plaintext", async () => {
+    const lines = armored.split("\n");
+    lines[lineNumber - 1] = `${lines[lineNumber - 1]!.slice(0, 10)}*${lines[lineNumber - 1]!.slice(11)}`;
+    const result = await decryptFile(`${lines.join("\n")}trailing`);
+    expect("error" in result && result.error.code).toBe("MALFORMED");
+    expect("error" in result && result.error.message).toContain(`line ${lineNumber}: a character outside base64`);
     expect("error" in result && result.released).toBe(0);
+  });
+
+  it("data after the END line: MALFORMED before any plaintext", async () => {
+    const result = await decryptFile(`${armored}trailing\n`);
+    expect("error" in result && result.error.code).toBe("MALFORMED");
+    expect("error" in result && result.error.message).toContain("data after the END line");
+    expect("error" in result && result.released).toBe(0);
+  });
+
+  it("one CRLF line among LF lines: decrypts (its shape is not the usual one, so it is checked first)", async () => {
+    const lines = armored.split("\n");
+    lines[lineNumber - 1] = `${lines[lineNumber - 1]}\r`;
+    const result = await decryptFile(lines.join("\n"));
+    expect("plaintext" in result && result.plaintext.equals(plaintext)).toBe(true);
+  });
+
+  it("65 CRLF lines among LF lines, which look like one line more of the usual shape: refused, saying why", async () => {
+    const lines = armored.split("\n");
+    for (let index = 0; index < 65; index++) lines[lineNumber + index] = `${lines[lineNumber + index]}\r`;
+    const result = await decryptFile(lines.join("\n"));
+    expect("error" in result && result.error.code).toBe("MALFORMED");
+    expect("error" in result && result.error.message).toContain("lines that mix LF and CRLF endings");
   });
 
   it("cut short: MALFORMED, before any plaintext", async () => {

@@ -34,13 +34,13 @@ function processCalls(text: string): string[] {
   return calls;
 }
 
-/** What starting ageboot looks like: the built CLI, its snapshot or its launcher. */
-const startsAgeboot = /\b(?:launcherPath|cliPath|snapshotPath)\b|--snapshot-blob|dist\/(?:ageboot|cli\.js)/;
+/** What starting ageboot looks like: the built CLI (its start script or its bundle) or its launcher. */
+const startsAgeboot = /\b(?:launcherPath|startPath)\b|dist\/(?:ageboot|start\.cjs|cli\.cjs)/;
 
 describe("test hygiene", () => {
   it("finds the suite's sources, and the detector recognises a direct start of the CLI", () => {
     expect(sources.length).toBeGreaterThan(20);
-    expect(processCalls('spawnSync(process.execPath, ["--snapshot-blob", snapshotPath, "--", ...args], { env })').some((call) => startsAgeboot.test(call))).toBe(true);
+    expect(processCalls("spawnSync(process.execPath, [startPath, ...args], { env })").some((call) => startsAgeboot.test(call))).toBe(true);
     expect(processCalls('spawn(launcherPath, [f(x), "activate"])').some((call) => startsAgeboot.test(call))).toBe(true);
   });
 

@@ -1,18 +1,19 @@
-// The start-up snapshot and its launcher (dist/ageboot.blob, dist/ageboot;
-// scripts/build.mjs, docs/performance.md). The rest of the suite already runs
-// every command from the snapshot (test/helpers/tools.ts); this file covers what
-// is particular to it: the launcher itself, its fallback to the plain bundle,
-// state that must be read when a run starts rather than when the snapshot was
-// built, the staging thread, and that nothing from the build's warm-up stays.
+// The launcher and the bundle's V8 code cache (dist/ageboot, dist/start.cjs,
+// dist/cli.cache; scripts/build.mjs, src/code-cache/, docs/performance.md). The
+// rest of the suite already runs every command through dist/start.cjs with the
+// cache (test/helpers/ageboot-process.ts); this file covers what is particular
+// to it: the launcher itself, a cache that cannot be used (another Node.js,
+// other flags, damaged, missing), state read when a run starts rather than at
+// the build's warm-up, the staging thread, and that nothing from the warm-up stays.
 import type { SpawnSyncReturns } from "node:child_process";
-import { cpSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runAgeboot } from "../helpers/ageboot-process.js";
 import { TestHost } from "../helpers/host.js";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
-import { launcherPath, repoRoot, snapshotPath } from "../helpers/paths.js";
+import { codeCachePath, launcherPath, repoRoot } from "../helpers/paths.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { run } from "../helpers/tools.js";
@@ -27,11 +28,11 @@ function launch(launcher: string, args: string[], env: NodeJS.ProcessEnv = {}, i
 }
 
 describe("the launcher", () => {
-  it("starts node from the snapshot, also through a symlink, as /usr/bin/ageboot would be", () => {
+  it("runs the bundle with its code cache, also through a symlink, as /usr/bin/ageboot would be", () => {
     const direct = launch(launcherPath, ["--log-level", "debug", "--version"]);
     expect(direct.status).toBe(0);
     expect(direct.stdout).toMatch(/^ageboot \d+\.\d+\.\d+\n$/);
-    expect(direct.stderr).toContain("from the start-up snapshot");
+    expect(direct.stderr).toContain("from the code-cached bundle");
 
     const { dir, cleanup } = tempDir();
     try {
@@ -39,7 +40,7 @@ describe("the launcher", () => {
       symlinkSync(launcherPath, link);
       const linked = launch(link, ["--log-level", "debug", "--version"]);
       expect(linked.status).toBe(0);
-      expect(linked.stderr).toContain("from the start-up snapshot");
+      expect(linked.stderr).toContain("from the code-cached bundle");
     } finally {
       cleanup();
     }
@@ -56,56 +57,55 @@ describe("the launcher", () => {
     // A name that looks like one of node's own options reaches ageboot, not node.
     expect(launch(launcherPath, ["--version"]).stdout).toMatch(/^ageboot /);
   });
+});
 
-  /** Activate one secret with a copy of dist/ whose blob `damage` changed; the bundle must do the work. */
-  function activateWithBlob(damage: (blob: Buffer) => Buffer, logLevel = "debug"): SpawnSyncReturns<string> {
+describe("a code cache that cannot be used only costs time", () => {
+  /** Activate one secret with a copy of dist/ whose cache `damage` changed (null: removed); the bundle must do the work. */
+  function activateWithCache(damage: ((cache: Buffer) => Buffer) | null, env: NodeJS.ProcessEnv = {}, logLevel = "debug"): SpawnSyncReturns<string> {
     const { dir, cleanup } = tempDir();
     try {
       const dist = join(dir, "dist");
       cpSync(join(repoRoot, "dist"), dist, { recursive: true });
-      writeFileSync(join(dist, "ageboot.blob"), damage(readFileSync(join(dist, "ageboot.blob"))));
+      const cache = join(dist, "cli.cache");
+      if (damage === null) rmSync(cache);
+      else writeFileSync(cache, damage(readFileSync(cache)));
       const host = newHost();
-      host.writeManifest({ token: { file: host.encrypt("fallback value") } });
-      const result = launch(join(dist, "ageboot"), ["--log-level", logLevel, "activate", "--manifest", host.manifestPath]);
+      host.writeManifest({ token: { file: host.encrypt("without the cache") } });
+      const result = launch(join(dist, "ageboot"), ["--log-level", logLevel, "activate", "--manifest", host.manifestPath], env);
       expect(result.status, result.stderr).toBe(0);
-      if (logLevel === "debug") expect(result.stderr).toContain("from the bundle");
-      expect(host.read("token")).toBe("fallback value");
+      expect(host.read("token")).toBe("without the cache");
       return result;
     } finally {
       cleanup();
     }
   }
 
-  it("falls back to the plain bundle when the snapshot was built by another Node.js, and says so", () => {
-    const result = activateWithBlob((blob) => {
-      // The blob starts with the version of the node that built it; make it another one.
-      const at = blob.subarray(0, 256).indexOf(Buffer.from(process.versions.node));
-      expect(at).toBeGreaterThan(0);
-      Buffer.from(process.versions.node.replace(/\d/g, (digit) => String((Number(digit) + 1) % 10))).copy(blob, at);
-      return blob;
+  it("made by another Node.js or with other flags: V8 refuses it, and says so at debug level only", () => {
+    // V8 checks its version and its flags; a flag given to node is the difference a test can make.
+    const flagged = activateWithCache((cache) => cache, { NODE_OPTIONS: "--stack-trace-limit=5" });
+    expect(flagged.stderr).toContain("from the bundle (cli.cache rejected by V8");
+    const quiet = activateWithCache((cache) => cache, { NODE_OPTIONS: "--stack-trace-limit=5" }, "info");
+    expect(quiet.stderr).not.toContain("cli.cache");
+    expect(quiet.stderr).toMatch(/generation 1 is current/);
+  });
+
+  it("damaged (one bit, or cut short, as a full disk could leave it): never given to V8", () => {
+    const flipped = activateWithCache((cache) => {
+      cache[Math.floor(cache.length / 2)]! ^= 1;
+      return cache;
     });
-    expect(result.stderr).toContain("ageboot.blob was built by another Node.js; running without it");
+    expect(flipped.stderr).toContain("from the bundle (cli.cache does not match it)");
+    const truncated = activateWithCache((cache) => cache.subarray(0, 1000));
+    expect(truncated.stderr).toContain("from the bundle (cli.cache does not match it)");
   });
 
-  it("says nothing of it below debug level: a package built on another machine is a normal state, not a fault", () => {
-    const result = activateWithBlob((blob) => {
-      const at = blob.subarray(0, 256).indexOf(Buffer.from(process.versions.node));
-      Buffer.from(process.versions.node.replace(/\d/g, (digit) => String((Number(digit) + 1) % 10))).copy(blob, at);
-      return blob;
-    }, "info");
-    expect(result.stderr).not.toContain("ageboot.blob");
-    expect(result.stderr).toMatch(/generation 1 is current/);
-  });
-
-  it("falls back to the plain bundle when the snapshot is damaged and node dies loading it", () => {
-    // Cut short, as a full disk during a build could leave it; node crashes (SIGSEGV) reading it.
-    const truncated = activateWithBlob((blob) => blob.subarray(0, 1000));
-    expect(truncated.stderr).toMatch(/ageboot\.blob could not be loaded \(node died of signal \d+\); running without it/);
+  it("missing", () => {
+    expect(activateWithCache(null).stderr).toContain("from the bundle (no cli.cache)");
   });
 });
 
-describe("runs from the snapshot", () => {
-  it("read their environment when they start, not when the snapshot was built", () => {
+describe("runs with the code cache", () => {
+  it("read their environment when they start, not when the build warmed the cache up", () => {
     const host = newHost();
     host.writeManifest({ token: { file: host.encrypt("env") } });
     const json = launch(launcherPath, ["activate", "--manifest", host.manifestPath], { AGEBOOT_LOG_FORMAT: "json" });
@@ -121,7 +121,7 @@ describe("runs from the snapshot", () => {
   });
 
   it.skipIf(cpus().length < 2)(
-    "stage large sets on two threads, the worker found beside the snapshot",
+    "stage large sets on two threads, the worker found beside the bundle",
     () => {
       const host = newHost();
       const count = 300;
@@ -138,10 +138,11 @@ describe("runs from the snapshot", () => {
   );
 });
 
-it("the snapshot holds nothing of its warm-up's keys or values", () => {
+it("the code cache holds nothing of its warm-up's keys or values", () => {
   // The build activates the public demo (demo/) to compile the activation path
-  // into the snapshot; no key or value of it may stay in the heap it saves.
-  const blob = readFileSync(snapshotPath);
+  // before it takes the cache. A code cache holds code, not the heap; this
+  // checks that no key or value of the demo reached it all the same.
+  const cache = readFileSync(codeCachePath);
   const demo = join(repoRoot, "demo");
   const keyBodies = ["DEMO-ONLY-ssh_host_ed25519_key", "DEMO-ONLY-ssh_host_rsa_key"].flatMap((name) =>
     readFileSync(join(demo, name), "utf8")
@@ -152,6 +153,6 @@ it("the snapshot holds nothing of its warm-up's keys or values", () => {
   expect(keyBodies.length).toBeGreaterThan(4);
   for (const needle of [...keyBodies.map((line) => Buffer.from(line)), ...values]) {
     expect(needle.length).toBeGreaterThan(8);
-    expect(blob.includes(needle)).toBe(false);
+    expect(cache.includes(needle)).toBe(false);
   }
 });

@@ -4,15 +4,16 @@ import { join } from "node:path";
 import { main } from "../main.js";
 
 /**
- * Runs the activation path once, at snapshot build time, so that the snapshot
- * holds it compiled: V8 keeps the bytecode of functions that have run, and a
- * boot then skips compiling them (about 8 ms of a 10-secret run).
+ * Runs the activation path once, at build time, before the bundle's code cache
+ * is taken (src/code-cache/make.ts): V8's code cache holds the bytecode of the
+ * functions that have run, and a boot then skips compiling them.
  *
  * Only the public demo material (demo/: throwaway host keys and values) is
  * used, in a throwaway directory with --insecure-plain-directory, so that it
  * runs unprivileged in a build sandbox and nothing secret can reach the
- * snapshot. A failure here only makes the snapshot colder; it is reported and
- * the build goes on.
+ * cache (which holds code, not the heap; test/privileged/code-cache.test.ts
+ * checks it all the same). A failure here only makes the cache colder; it is
+ * reported and the build goes on.
  */
 export async function warmUp(demoDir: string): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "ageboot-warm-up-"));
@@ -46,7 +47,7 @@ export async function warmUp(demoDir: string): Promise<void> {
     }
     await main([...quiet, "decrypt", "-i", keys[0]!, "-o", join(work, "decrypted"), join(demoDir, "secrets", "db-password.age")], start);
   } catch (error) {
-    process.stderr.write(`ageboot snapshot: warm-up incomplete, the snapshot will start colder: ${String(error)}\n`);
+    process.stderr.write(`ageboot build: warm-up incomplete, the code cache will start colder: ${String(error)}\n`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
