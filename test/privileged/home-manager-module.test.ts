@@ -11,23 +11,16 @@
 // Needs NIXPKGS_LIB (the directory holding nixpkgs' lib/); skipped with a
 // message without it, as the NixOS module's tests are.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadManifest } from "../../src/manifest/load.js";
 import type { UserEnvironment } from "../../src/user/environment.js";
 import { repoRoot } from "../helpers/paths.js";
 import { tempDir } from "../helpers/temp-dir.js";
+import { nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 
-const nixpkgsLib = process.env["NIXPKGS_LIB"];
-const skipReason =
-  nixpkgsLib === undefined || nixpkgsLib === ""
-    ? "NIXPKGS_LIB is unset: skipping the home-manager module evaluation tests. Run them with NIXPKGS_LIB=/path/to/nixpkgs.lib npx vitest run --project privileged test/privileged/home-manager-module.test.ts"
-    : !existsSync(join(nixpkgsLib, "lib", "default.nix"))
-      ? `NIXPKGS_LIB=${nixpkgsLib} has no lib/default.nix`
-      : null;
-if (skipReason !== null && nixpkgsLib) throw new Error(skipReason); // set but wrong: fail, never skip
-if (skipReason !== null) console.warn(skipReason);
+const { nixpkgsLib, skipReason } = nixpkgsLibFor("the home-manager module evaluation tests");
 
 const evalFile = join(repoRoot, "test/fixtures/home-manager/eval.nix");
 const { dir: scratch, cleanup } = tempDir("ageboot-hm-");
@@ -50,7 +43,7 @@ function evaluate(configuration: string): Facts {
   if (cached) return cached;
   const json = execFileSync(
     "nix-instantiate",
-    ["--eval", "--strict", "--json", "--readonly-mode", evalFile, "--argstr", "nixpkgsLib", nixpkgsLib!, "--argstr", "case", configuration],
+    ["--eval", "--strict", "--json", "--readonly-mode", evalFile, "--argstr", "nixpkgsLib", nixpkgsLib as string, "--argstr", "case", configuration],
     { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
   );
   const facts = JSON.parse(json) as Facts;

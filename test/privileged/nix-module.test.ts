@@ -10,22 +10,15 @@
 // to run them:
 //   NIXPKGS_LIB=/path/to/nixpkgs.lib npx vitest run test/nix-module.test.ts
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateManifest } from "../../src/manifest/validate.js";
 import { placeholderFor } from "../../src/templates/placeholder.js";
 import { repoRoot } from "../helpers/paths.js";
+import { nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 
-const nixpkgsLib = process.env["NIXPKGS_LIB"];
-const skipReason =
-  nixpkgsLib === undefined || nixpkgsLib === ""
-    ? "NIXPKGS_LIB is unset: skipping the NixOS module and package evaluation tests. Run them with NIXPKGS_LIB=/path/to/nixpkgs.lib (a checkout of nix-community/nixpkgs.lib, the directory holding lib/) npx vitest run test/nix-module.test.ts"
-    : !existsSync(join(nixpkgsLib, "lib", "default.nix"))
-      ? `NIXPKGS_LIB=${nixpkgsLib} has no lib/default.nix`
-      : null;
-if (skipReason !== null && nixpkgsLib) throw new Error(skipReason); // set but wrong: fail, never skip
-if (skipReason !== null) console.warn(skipReason);
+const { nixpkgsLib, skipReason } = nixpkgsLibFor("the NixOS module and package evaluation tests");
 
 const evalFile = join(repoRoot, "test/fixtures/nixos/eval.nix");
 
@@ -67,7 +60,7 @@ function evaluate(configuration: string): Facts {
   // --readonly-mode: paths are hashed, never copied into a store.
   const json = execFileSync(
     "nix-instantiate",
-    ["--eval", "--strict", "--json", "--readonly-mode", evalFile, "--argstr", "nixpkgsLib", nixpkgsLib!, "--argstr", "case", configuration],
+    ["--eval", "--strict", "--json", "--readonly-mode", evalFile, "--argstr", "nixpkgsLib", nixpkgsLib as string, "--argstr", "case", configuration],
     { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
   );
   const facts = JSON.parse(json) as Facts;

@@ -16,7 +16,7 @@
 // the store path of the YAML, /etc/ssh/...): before activation every
 // absolute path is moved under the test host's directory, nothing else.
 import { execFileSync } from "node:child_process";
-import { existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runAgeboot } from "../helpers/ageboot-process.js";
@@ -26,16 +26,9 @@ import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespac
 import { craftYaml } from "../helpers/sops-craft.js";
 import { repoRoot } from "../helpers/paths.js";
 import { sshKeygen } from "../helpers/tools.js";
+import { nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 
-const nixpkgsLib = process.env["NIXPKGS_LIB"];
-const skipReason =
-  nixpkgsLib === undefined || nixpkgsLib === ""
-    ? "NIXPKGS_LIB is unset: skipping the nixosModules.sops evaluation and activation tests. Run them with NIXPKGS_LIB=/path/to/nixpkgs.lib (a checkout of nix-community/nixpkgs.lib, the directory holding lib/)"
-    : !existsSync(join(nixpkgsLib, "lib", "default.nix"))
-      ? `NIXPKGS_LIB=${nixpkgsLib} has no lib/default.nix`
-      : null;
-if (skipReason !== null && nixpkgsLib) throw new Error(skipReason); // set but wrong: fail, never skip
-if (skipReason !== null) console.warn(skipReason);
+const { nixpkgsLib, skipReason } = nixpkgsLibFor("the nixosModules.sops evaluation and activation tests");
 
 const evalFile = join(repoRoot, "test/fixtures/nixos/eval-sops.nix");
 const { alice } = TEST_USERS;
@@ -95,7 +88,7 @@ function evaluate(configuration: string): Facts {
       "--json",
       "--readonly-mode",
       evalFile,
-      ...["--argstr", "nixpkgsLib", nixpkgsLib!, "--argstr", "case", configuration, "--argstr", "sopsFile", sopsFile, "--argstr", "serviceUser", alice.name],
+      ...["--argstr", "nixpkgsLib", nixpkgsLib as string, "--argstr", "case", configuration, "--argstr", "sopsFile", sopsFile, "--argstr", "serviceUser", alice.name],
     ],
     { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
   );
