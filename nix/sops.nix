@@ -516,6 +516,12 @@ in
               assertion = cfg.age.generateKey -> cfg.age.keyFile != null;
               message = "sops.age.generateKey needs sops.age.keyFile (where the key is made).";
             }
+            {
+              # sops-nix's sops.package is sops-install-secrets; here the package runs as ageboot,
+              # with ageboot's arguments: a configuration that kept its own would fail at boot.
+              assertion = lib.getName cfg.package == "ageboot";
+              message = "sops.package is ${lib.getName cfg.package}: with nixosModules.sops it must be the ageboot package (sops-nix's sops-install-secrets is not used). Remove the setting.";
+            }
           ]
           ++ backend.assertions;
 

@@ -283,6 +283,13 @@ describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs'
     expect(failed.some((text) => text.startsWith(message) && text.includes("not PGP, KMS or age\nplugins"))).toBe(true);
   });
 
+  it("sops-nix's sops-install-secrets kept as sops.package is an assertion, not a failed boot", () => {
+    expect(evaluate("foreign-package").failedAssertions).toContain(
+      "sops.package is sops-install-secrets: with nixosModules.sops it must be the ageboot package (sops-nix's sops-install-secrets is not used). Remove the setting.",
+    );
+    expect(evaluate("readme").failedAssertions).toEqual([]);
+  });
+
   it("a placeholder for a secret that is not declared fails the evaluation, naming it", () => {
     expect(evaluationError("unknown-placeholder")).toContain("example-kye");
   });
