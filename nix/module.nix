@@ -410,7 +410,11 @@ in
 
       (mkIf (!cfg.useSystemdActivation) {
         system.activationScripts = {
-          agenixInstall.text = snippets.install;
+          # `nixos-rebuild dry-activate` runs it too, as a --dry-run (nix/lib/activation.nix).
+          agenixInstall = {
+            text = snippets.install;
+            supportsDryActivation = true;
+          };
           agenixChown.text = snippets.chown;
           # So user passwords can be secrets (agenix does the same). Only
           # where `users` is a snippet, not the empty string that

@@ -550,8 +550,12 @@ in
 
         (lib.mkIf (!cfg.useSystemdActivation) {
           system.activationScripts = {
+            # Both run under `nixos-rebuild dry-activate` too, as sops-nix's do: a --dry-run there (nix/lib/activation.nix).
             setupSecretsForUsers = lib.mkIf (secretsForUsers != { }) (
               lib.stringAfter ([ "specialfs" ] ++ lib.optional cfg.age.generateKey "generate-age-key") forUsersSnippets.install
+              // {
+                supportsDryActivation = true;
+              }
             );
             # Only where `users` is a snippet (not with systemd-sysusers or userborn; an assertion covers it).
             users = lib.mkIf (secretsForUsers != { } && !backend.sysusersEnabled) { deps = [ "setupSecretsForUsers" ]; };
@@ -564,6 +568,9 @@ in
                 ]
                 ++ lib.optional cfg.age.generateKey "generate-age-key"
               ) regularSnippets.install
+              // {
+                supportsDryActivation = true;
+              }
             );
           };
         })

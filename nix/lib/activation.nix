@@ -45,12 +45,22 @@ in
   # reported as deferred; agenixChown gives it its owner. The units of changed
   # secrets go to the lists switch-to-configuration reads after this script
   # (NIXOS_ACTION=switch or test), so they restart within the same switch.
+  # Under `nixos-rebuild dry-activate` (NIXOS_ACTION=dry-activate; the module
+  # marks the snippet supportsDryActivation) each run is a --dry-run: it
+  # decrypts in memory, writes nothing, says what would change, and names the
+  # units it would restart in switch-to-configuration's dry lists.
   install = lines (
     map (
       manifest:
-      run "activate --manifest ${quote manifest}${
-        if deferUnknownOwners then " --defer-unknown-owners" else ""
-      } --units-via nixos-activation"
+      ''
+        case "''${NIXOS_ACTION-}" in
+          dry-activate) ${run "activate --manifest ${quote manifest} --dry-run${
+            if deferUnknownOwners then " --defer-unknown-owners" else ""
+          } --units-via nixos-activation"} ;;
+          *) ${run "activate --manifest ${quote manifest}${
+            if deferUnknownOwners then " --defer-unknown-owners" else ""
+          } --units-via nixos-activation"} ;;
+        esac''
     ) manifests
   );
 

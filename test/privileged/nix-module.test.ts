@@ -95,12 +95,14 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       const manifest = facts.manifestPath!;
       expect(facts.activation.agenixInstall).toContain("ulimit -c 0");
       expect(facts.activation.agenixInstall).toMatch(
-        /^\( ulimit -c 0 && umask 0077 && exec '\/nix\/store\/[^']+\/bin\/ageboot' activate --manifest '([^']+)' --defer-unknown-owners --units-via nixos-activation \)$/m,
+        /^ {2}\*\) \( ulimit -c 0 && umask 0077 && exec '\/nix\/store\/[^']+\/bin\/ageboot' activate --manifest '([^']+)' --defer-unknown-owners --units-via nixos-activation \) ;;$/m,
       );
+      // Under dry-activate, the same run as a --dry-run (nixos-activation.test.ts runs it).
+      expect(facts.activation.agenixInstall).toMatch(/^ {2}dry-activate\) \( ulimit -c 0 && umask 0077 && exec '[^']+' activate --manifest '[^']+' --dry-run /m);
       expect(facts.activation.agenixInstall).toContain(`--manifest '${manifest}'`);
       expect(facts.activation.agenixChown).toContain(`chown --manifest '${manifest}'`);
       expect(facts.activation.agenixChown).toContain("ulimit -c 0");
-      expect(facts.activation.agenixInstallDry).toBe(false); // it changes the system: never in dry-activate
+      expect(facts.activation.agenixInstallDry).toBe(true); // under dry-activate it only reports (--dry-run)
       expect(facts.manifest!.secrets["db-password"]).toMatchObject({ owner: "postgres", group: "postgres", mode: "0400", path: "/run/agenix/db-password", symlink: true });
       expect(facts.manifest!.identityPaths).toEqual(["/persist/etc/ssh/ssh_host_ed25519_key"]);
     });

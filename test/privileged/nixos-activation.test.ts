@@ -10,7 +10,7 @@
 // ships, as the ageboot executable. Secrets are real age files for a real
 // ssh-keygen host key (TestHost); owners are the namespace's test users.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, lstatSync, readFileSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { assertNoCanary } from "../helpers/canary.js";
@@ -72,12 +72,12 @@ fi
   ].join("\n");
 }
 
-function runActivation(host: TestHost, script: string): { status: number | null; output: string } {
+function runActivation(host: TestHost, script: string, env: Record<string, string> = {}): { status: number | null; output: string } {
   const path = join(host.root, "activate");
   writeFileSync(path, script, { mode: 0o700 });
   const result = spawnSync("bash", [path], {
     encoding: "utf8",
-    env: { ...process.env, AGEBOOT_NODE: process.execPath, JOURNAL_STREAM: "", NOTIFY_SOCKET: "" },
+    env: { ...process.env, AGEBOOT_NODE: process.execPath, JOURNAL_STREAM: "", NOTIFY_SOCKET: "", ...env },
   });
   const output = result.stdout + result.stderr;
   assertNoCanary("activation script output", output);
@@ -170,6 +170,22 @@ describe("NixOS activation snippets under bash", () => {
     expect(existsSync(resolve(dirname(host.secretsDir), before))).toBe(true); // keepGenerations = 1
   });
 
+  it("dry-activate: the same snippet only reports what a switch would change, and writes nothing", () => {
+    const host = newHost();
+    const first = host.writeManifest({ token: { file: host.encrypt("token-1"), owner: alice.name } });
+    expect(runActivation(host, activationScript(snippets([first]))).status).toBe(0);
+    const before = readlinkSync(host.secretsDir);
+    const generations = readdirSync(dirname(before));
+
+    const second = host.writeManifest({ token: { file: host.encrypt("token-2"), owner: alice.name }, added: { file: host.encrypt("new") } });
+    const dry = runActivation(host, activationScript(snippets([second])), { NIXOS_ACTION: "dry-activate" });
+    expect(dry.status, dry.output).toBe(0);
+    expect(dry.output).toMatch(/dry run: would install 1 added, 1 changed/);
+    expect(readlinkSync(host.secretsDir)).toBe(before);
+    expect(readdirSync(dirname(before))).toEqual(generations);
+    expect(host.read("token")).toBe("token-1");
+  });
+
   it("a failure is retried by the next run, with the same manifest (nothing has to change for a switch to retry)", () => {
     const host = newHost();
     const good = host.encrypt("good-1");
@@ -228,9 +244,9 @@ describe("NixOS activation snippets under bash", () => {
 describe("NixOS activation snippets: shape", () => {
   it("each ageboot run is one subshell with core dumps off and an owner-only umask", () => {
     const parts = snippets(["/nix/store/x-manifest.json"]);
-    expect(parts.install).toBe(
-      `( ulimit -c 0 && umask 0077 && exec '${launcherPath}' activate --manifest '/nix/store/x-manifest.json' --defer-unknown-owners --units-via nixos-activation )`,
-    );
+    const run = (dry: string) =>
+      `( ulimit -c 0 && umask 0077 && exec '${launcherPath}' activate --manifest '/nix/store/x-manifest.json'${dry} --defer-unknown-owners --units-via nixos-activation )`;
+    expect(parts.install).toBe(`case "\${NIXOS_ACTION-}" in\n  dry-activate) ${run(" --dry-run")} ;;\n  *) ${run("")} ;;\nesac`);
     expect(parts.chown).toBe(`( ulimit -c 0 && umask 0077 && exec '${launcherPath}' chown --manifest '/nix/store/x-manifest.json' )`);
   });
 

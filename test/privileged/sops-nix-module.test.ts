@@ -235,7 +235,11 @@ describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs'
     expect(facts.activation.setupSecretsForUsers).toBeNull();
     // After users and groups: every owner exists, so none is deferred (sops-nix fails such a secret too).
     expect(facts.activation.setupSecrets).toMatch(
-      /^\( ulimit -c 0 && umask 0077 && exec '\/nix\/store\/[^']+\/bin\/ageboot' activate --manifest '([^']+)' --units-via nixos-activation \)$/,
+      /^ {2}\*\) \( ulimit -c 0 && umask 0077 && exec '\/nix\/store\/[^']+\/bin\/ageboot' activate --manifest '([^']+)' --units-via nixos-activation \) ;;$/m,
+    );
+    // sops-nix's setupSecrets supports dry activation: here a --dry-run.
+    expect(facts.activation.setupSecrets).toMatch(
+      /^ {2}dry-activate\) \( ulimit -c 0 && umask 0077 && exec '[^']+' activate --manifest '[^']+' --dry-run --units-via nixos-activation \) ;;$/m,
     );
     expect(facts.activation.setupSecrets).toContain(`--manifest '${facts.manifestPath}'`);
     expect(facts.activation.generateAgeKey).toContain("age-keygen -o /var/lib/sops-nix/key.txt");
