@@ -46,8 +46,11 @@ export async function prepareCustomPaths(outcomes: readonly Outcome[], secretsDi
 
 async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFile: string, log: Logger): Promise<PreparedPath> {
   const secret = outcome.declared;
-  // Directories of root's or of the secret's owner, writable by no other group: nobody else can redirect what is made in them.
-  const trustedOwners = trustedFor(outcome.ownership!.uid, [outcome.ownership!.gid]);
+  // Directories of root's or of the secret's owner, writable by no group but the secret's, and that one only
+  // when its mode lets the group read it (a group that merely defaults to the owner's primary one is given nothing):
+  // nobody else can redirect what is made in them.
+  const { uid, gid, mode } = outcome.ownership!;
+  const trustedOwners = trustedFor(uid, (mode & 0o040) !== 0 ? [gid] : []);
   let directory: HeldDirectory;
   try {
     directory = holdParentDirectory(secret.path, trustedOwners);

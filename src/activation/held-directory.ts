@@ -18,19 +18,25 @@ const MAX_RETRIES = 20;
 
 /**
  * Whose directories may be written under: those of root and a secret's owner,
- * writable by no group but root's and the secret's own (custom paths), or
- * anyone's (`decrypt -o`, where the admin names the directory): even then, a
- * symlink is followed only where root alone can have put it, and a
- * world-writable directory must be sticky. A member of a group that can write
- * a directory can rename ageboot's temporary file away and put another in its
- * place before the rename that installs it, as its owner could.
+ * writable by no group but the secret's own (custom paths), or anyone's
+ * (`decrypt -o`, where the admin names the directory): even then, a symlink is
+ * followed only where root alone can have put it, and a world-writable
+ * directory must be sticky. A member of a group that can write a directory
+ * can rename ageboot's temporary file away and put another in its place before
+ * the rename that installs it, as its owner could. Node cannot read POSIX ACLs,
+ * but an ACL that lets a named user or group write also sets the group write
+ * bit (the ACL's mask shows there), so a write grant never goes unseen: it is
+ * taken as the group's, and trusted only as the group would be.
  */
 export const ANY_OWNER = "any owner";
 export type TrustedOwners = { readonly uids: ReadonlySet<number>; readonly gids: ReadonlySet<number> } | typeof ANY_OWNER;
 
-/** Root and the user `uid` (and their groups `gids`): the trust of a secret's own paths. */
+/**
+ * Root and the user `uid`; of groups, only `gids` may write (never root's: on a
+ * root:root directory a group write bit is almost always an ACL's mask).
+ */
 export function trustedFor(uid: number, gids: readonly number[]): TrustedOwners {
-  return { uids: new Set([0, uid]), gids: new Set([0, ...gids]) };
+  return { uids: new Set([0, uid]), gids: new Set(gids.filter((gid) => gid !== 0)) };
 }
 
 /**
@@ -182,7 +188,7 @@ function requireTrusted(directory: HeldDirectory, info: Stats, trustedOwners: Tr
   }
   if (trustedOwners !== ANY_OWNER && (info.mode & 0o020) !== 0 && (info.mode & STICKY) === 0 && !trustedOwners.gids.has(info.gid)) {
     throw refusal(
-      `${directory.path} is writable by group ${info.gid} (mode ${mode}), which is neither root's group nor the secret's; its members could replace what ageboot installs there. Refusing to write under it: remove the group's write permission (chmod g-w) or make it sticky`,
+      `${directory.path} is writable by group ${info.gid} (mode ${mode}; or through an ACL, whose mask shows there), which is not a group the secret is given to; its members could replace what ageboot installs there. Refusing to write under it: remove the group's write permission (chmod g-w; setfacl -b) or make it sticky`,
     );
   }
 }

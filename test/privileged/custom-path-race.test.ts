@@ -4,7 +4,7 @@
 // and a symlink to a root-owned directory in a tight loop. Whatever ageboot
 // decides, nothing may be created, renamed or removed in the root-owned
 // directory: its entries and its mtime (which any of those changes) stay put.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -191,7 +191,7 @@ describe("custom paths in directories of other users", () => {
     expect(readdirSync(open)).toEqual([]);
   });
 
-  it("a directory another group can write is refused unless the group is the secret's (bob, in it, could swap alice's copy)", () => {
+  it("a directory another group can write is refused unless the secret is given to that group (bob, in it, could swap alice's copy)", () => {
     // root's, writable by agetest-shared (alice and bob): the layout of a shared service directory.
     const shared = join(host.root, "srv/shared");
     mkdirSync(shared, { recursive: true });
@@ -202,13 +202,36 @@ describe("custom paths in directories of other users", () => {
     const refused = host.activate();
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain(
-      `secret token: path ${path}: ${shared} is writable by group ${TEST_GROUPS.shared.gid} (mode 775), which is neither root's group nor the secret's`,
+      `secret token: path ${path}: ${shared} is writable by group ${TEST_GROUPS.shared.gid} (mode 775; or through an ACL, whose mask shows there), which is not a group the secret is given to`,
     );
     expect(readdirSync(shared)).toEqual([]);
-    // The secret's own group: its members are the ones the admin gave it to.
+    // The directory's group, but a mode that gives the group nothing: its members are not trusted either.
+    host.writeManifest({ token: { file: host.encrypt("t"), path, owner: alice.name, group: TEST_GROUPS.shared.name, mode: "0400", symlink: false } });
+    expect(host.activate().stderr).toContain(`${shared} is writable by group ${TEST_GROUPS.shared.gid}`);
+    expect(readdirSync(shared)).toEqual([]);
+    // The secret's own group, which its mode lets read it: its members are the ones the admin gave it to.
     host.writeManifest({ token: { file: host.encrypt("t"), path, owner: alice.name, group: TEST_GROUPS.shared.name, mode: "0440", symlink: false } });
     const allowed = host.activate();
     expect(allowed.status, allowed.stderr).toBe(0);
     expect(TestHost.stripCanary(readFileSync(path, "utf8"), path)).toBe("t");
+  });
+
+  it("a directory where a POSIX ACL lets another user write is refused (the ACL's mask shows as group write)", () => {
+    // root:root 0755, plus user:bob:rwx, as `setfacl -m u:bob:rwx` leaves it (written with
+    // python3's os.setxattr: the test tools have no setfacl). Its mode then reads 0775.
+    const shared = join(host.root, "srv/acl");
+    mkdirSync(shared, { recursive: true });
+    chmodSync(shared, 0o755);
+    const acl = `import os, struct
+entries = [(1, 7, 0xFFFFFFFF), (2, 7, ${TEST_USERS.bob.uid}), (4, 5, 0xFFFFFFFF), (0x10, 7, 0xFFFFFFFF), (0x20, 5, 0xFFFFFFFF)]
+os.setxattr(${JSON.stringify(shared)}, "system.posix_acl_access", struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries))`;
+    execFileSync("python3", ["-c", acl]);
+    expect(statSync(shared).mode & 0o777).toBe(0o775);
+    const path = join(shared, "token");
+    host.writeManifest({ token: { file: host.encrypt("t"), path, owner: alice.name, symlink: false } });
+    const refused = host.activate();
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`${shared} is writable by group 0 (mode 775; or through an ACL, whose mask shows there)`);
+    expect(readdirSync(shared)).toEqual([]);
   });
 });

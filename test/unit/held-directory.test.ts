@@ -84,21 +84,32 @@ describe("holdParentDirectory", () => {
     expect(hold(join(root, "target", "secret"))).toBe(statSync(join(root, "target")).ino);
   });
 
-  it("a group-writable directory is refused unless its group is root's or the secret's, or it is sticky", () => {
+  it("a group-writable directory is refused unless its group is one the secret is given to, or it is sticky", () => {
     const target = join(root, "target");
     // As root the directory is given a group of nobody's (4243); otherwise it keeps the running user's.
     if (runningAsRoot) chownSync(target, 0, 4243);
     chmodSync(target, 0o775);
     const group = statSync(target).gid;
-    // For a secret of that group: allowed.
-    expect(hold(join(target, "secret"), trustedFor(me, [group]))).toBe(statSync(target).ino);
-    if (group === 0) return; // root's group is always trusted: nothing to refuse
-    // For a secret of other groups: its members could swap what ageboot installs.
-    expect(() => hold(join(target, "secret"), trustedFor(me, [4244]))).toThrow(/is writable by group \d+ \(mode 775\), which is neither root's group nor the secret's/);
+    // For a secret given to that group: allowed (unless it is root's group, never trusted with write).
+    if (group !== 0) expect(hold(join(target, "secret"), trustedFor(me, [group]))).toBe(statSync(target).ino);
+    // For a secret given to no group, or another: its members could swap what ageboot installs.
+    for (const groups of [[], [4244]]) {
+      expect(() => hold(join(target, "secret"), trustedFor(me, groups))).toThrow(
+        /is writable by group \d+ \(mode 775; or through an ACL, whose mask shows there\), which is not a group the secret is given to/,
+      );
+    }
     expect(existsSync(join(target, "secret"))).toBe(false);
     // Sticky: only an entry's owner may rename or remove it.
     chmodSync(target, 0o1775);
-    expect(hold(join(target, "secret"), trustedFor(me, [4244]))).toBe(statSync(target).ino);
+    expect(hold(join(target, "secret"), trustedFor(me, []))).toBe(statSync(target).ino);
+  });
+
+  it("root's group is never trusted with write: on a root:root directory that bit is usually an ACL's mask", () => {
+    if (!runningAsRoot) return; // only root can give a directory to gid 0
+    const target = join(root, "target");
+    chownSync(target, 0, 0);
+    chmodSync(target, 0o775);
+    expect(() => hold(join(target, "secret"), trustedFor(me, [0]))).toThrow(/is writable by group 0 \(mode 775/);
   });
 
   it("a loop of symlinks ends with an answer", () => {
