@@ -32,7 +32,18 @@ ulimit -c 0 || { echo "ageboot: error: cannot turn core dumps off (ulimit -c 0);
 # an administrator's tunables win. Other C libraries ignore it.
 : "${GLIBC_TUNABLES=glibc.malloc.trim_threshold=4194304}"
 export GLIBC_TUNABLES
+# The package's own directory, never the current one: run through a symlink
+# (npm's bin link), the link is resolved, and a launcher whose directory cannot
+# be known does not run (a start.cjs in the working directory would run as root).
 self=$0
-[ -L "$self" ] && self=$(readlink -f -- "$self")
-case $self in */*) dir=${self%/*} ;; *) dir=. ;; esac
+if [ -L "$self" ]; then
+  self=$(readlink -f -- "$self") || self=
+fi
+case $self in
+  */*) dir=${self%/*} ;;
+  *)
+    echo "ageboot: error: cannot tell where the launcher is (\$0 is '$0'); run it by its path" >&2
+    exit 5
+    ;;
+esac
 exec "${AGEBOOT_NODE:-node}" "$dir/start.cjs" "$@"

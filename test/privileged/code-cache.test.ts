@@ -46,6 +46,21 @@ describe("the launcher", () => {
     }
   });
 
+  it("through a symlink it cannot resolve (no readlink on PATH), it refuses to run, and never runs a start.cjs from the working directory", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const link = join(dir, "ageboot");
+      symlinkSync(launcherPath, link);
+      writeFileSync(join(dir, "start.cjs"), 'process.stdout.write("PLANTED START.CJS RAN\\n");');
+      const refused = runAgeboot(["--version"], { via: link, cwd: dir, env: { PATH: "/nonexistent", AGEBOOT_NODE: process.execPath } });
+      expect(refused.status).toBe(5);
+      expect(refused.stdout).not.toContain("PLANTED");
+      expect(refused.stderr).toContain("cannot tell where the launcher is");
+    } finally {
+      cleanup();
+    }
+  });
+
   it("passes arguments, stdin, stdout and exit statuses through unchanged", () => {
     const host = newHost();
     const file = host.encrypt("through the launcher");
