@@ -10,7 +10,7 @@
 //
 // Needs NIXPKGS_LIB (the directory holding nixpkgs' lib/); skipped with a
 // message without it, as the NixOS module's tests are.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -18,7 +18,7 @@ import { loadManifest } from "../../src/manifest/load.js";
 import type { UserEnvironment } from "../../src/user/environment.js";
 import { repoRoot } from "../helpers/paths.js";
 import { tempDir } from "../helpers/temp-dir.js";
-import { nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
+import { fixtureEvaluator, nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 
 const { nixpkgsLib, skipReason } = nixpkgsLibFor("the home-manager module evaluation tests");
 
@@ -37,19 +37,7 @@ interface Facts {
   secretOptions: Record<string, string>;
 }
 
-const cache = new Map<string, Facts>();
-function evaluate(configuration: string): Facts {
-  const cached = cache.get(configuration);
-  if (cached) return cached;
-  const json = execFileSync(
-    "nix-instantiate",
-    ["--eval", "--strict", "--json", "--readonly-mode", evalFile, "--argstr", "nixpkgsLib", nixpkgsLib as string, "--argstr", "case", configuration],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const facts = JSON.parse(json) as Facts;
-  cache.set(configuration, facts);
-  return facts;
-}
+const evaluate = fixtureEvaluator<Facts>(evalFile, nixpkgsLib);
 
 /** alice's session, as the manifest is read in it. */
 const alice: UserEnvironment = { uid: 1000, gid: 100, gids: [100], home: "/home/alice", runtimeDir: "/run/user/1000", configHome: "/home/alice/.config" };

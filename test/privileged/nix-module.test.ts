@@ -16,7 +16,7 @@ import { describe, expect, it } from "vitest";
 import { validateManifest } from "../../src/manifest/validate.js";
 import { placeholderFor } from "../../src/templates/placeholder.js";
 import { repoRoot } from "../helpers/paths.js";
-import { nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
+import { expectBefore, fixtureEvaluator, nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 
 const { nixpkgsLib, skipReason } = nixpkgsLibFor("the NixOS module and package evaluation tests");
 
@@ -53,26 +53,7 @@ interface Facts {
   sshKeyPathsIsRenamed: boolean;
 }
 
-const cache = new Map<string, Facts>();
-function evaluate(configuration: string): Facts {
-  const cached = cache.get(configuration);
-  if (cached) return cached;
-  // --readonly-mode: paths are hashed, never copied into a store.
-  const json = execFileSync(
-    "nix-instantiate",
-    ["--eval", "--strict", "--json", "--readonly-mode", evalFile, "--argstr", "nixpkgsLib", nixpkgsLib as string, "--argstr", "case", configuration],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const facts = JSON.parse(json) as Facts;
-  cache.set(configuration, facts);
-  return facts;
-}
-
-function expectBefore(order: string[], first: string, second: string): void {
-  expect(order, `activation order: ${order.join(" ")}`).toContain(first);
-  expect(order).toContain(second);
-  expect(order.indexOf(first), `${first} runs before ${second} in: ${order.join(" ")}`).toBeLessThan(order.indexOf(second));
-}
+const evaluate = fixtureEvaluator<Facts>(evalFile, nixpkgsLib);
 
 describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
   describe("activation scripts (the default)", () => {

@@ -26,7 +26,7 @@ import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespac
 import { craftYaml } from "../helpers/sops-craft.js";
 import { repoRoot } from "../helpers/paths.js";
 import { sshKeygen } from "../helpers/tools.js";
-import { nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
+import { expectBefore, fixtureEvaluator, nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 
 const { nixpkgsLib, skipReason } = nixpkgsLibFor("the nixosModules.sops evaluation and activation tests");
 
@@ -75,27 +75,7 @@ beforeAll(async () => {
   writeFileSync(sopsFile, await craftYaml(values, { recipients: [derived.stdout.trim()] }));
 });
 
-const cache = new Map<string, Facts>();
-function evaluate(configuration: string): Facts {
-  const cached = cache.get(configuration);
-  if (cached) return cached;
-  // --readonly-mode: the YAML is hashed into a store path, never copied.
-  const json = execFileSync(
-    "nix-instantiate",
-    [
-      "--eval",
-      "--strict",
-      "--json",
-      "--readonly-mode",
-      evalFile,
-      ...["--argstr", "nixpkgsLib", nixpkgsLib as string, "--argstr", "case", configuration, "--argstr", "sopsFile", sopsFile, "--argstr", "serviceUser", alice.name],
-    ],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const facts = JSON.parse(json) as Facts;
-  cache.set(configuration, facts);
-  return facts;
-}
+const evaluate = fixtureEvaluator<Facts>(evalFile, nixpkgsLib, { sopsFile, serviceUser: alice.name });
 
 /** The evaluation's error output (a configuration that must not evaluate). */
 function evaluationError(configuration: string): string {
@@ -105,11 +85,6 @@ function evaluationError(configuration: string): string {
     return String((error as { stderr?: string }).stderr ?? error);
   }
   throw new Error(`${configuration} evaluated`);
-}
-
-function expectBefore(order: string[], first: string, second: string): void {
-  expect(order, `activation order: ${order.join(" ")}`).toContain(first);
-  expect(order.indexOf(first), `${first} runs before ${second} in: ${order.join(" ")}`).toBeLessThan(order.indexOf(second));
 }
 
 /**
