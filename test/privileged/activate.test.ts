@@ -231,29 +231,17 @@ describe("what stands in the way", () => {
     expect(readFileSync(join(host.secretsDir, "precious"), "utf8")).toBe("keep me");
   });
 
-  it("a tmpfs too small for the new generation keeps the previous one", () => {
-    const host = newHost();
-    mkdirSync(host.mountPoint, { recursive: true });
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", host.mountPoint]);
-    host.writeManifest({ small: { file: host.encrypt("small-1") } });
-    expect(host.activate().status).toBe(0);
-    host.writeManifest({ small: { file: host.encrypt("small-2") }, big: { file: host.encrypt(Buffer.alloc(256 * 1024, "x")) } });
-    const result = host.activate();
-    expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/secret big: .*the secrets mount is full \(ENOSPC\)/);
-    expect(currentOf(host)).toBe(`${host.mountPoint}/1`);
-    expect(host.read("small")).toBe("small-1");
-    expect(generationsOf(host)).toEqual([1]);
-  });
-
-  it("a large secret (written while it is decrypted) on a full tmpfs: ENOSPC named, no partial file, the previous generation kept", () => {
-    const host = newHost();
-    mkdirSync(host.mountPoint, { recursive: true });
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=6m", "tmpfs", host.mountPoint]);
-    host.writeManifest({ small: { file: host.encrypt("small-1") } });
-    expect(host.activate().status).toBe(0);
+  it.each([
+    ["a tmpfs too small for the new generation keeps the previous one", "64k", 256 * 1024],
     // Over 4 MiB: src/activation/pipelined-writer.ts writes it, and the mount fills in the middle.
-    host.writeManifest({ small: { file: host.encrypt("small-2") }, big: { file: host.encrypt(Buffer.alloc(8 * 1024 * 1024, "x")) } });
+    ["a large secret (written while it is decrypted) on a full tmpfs: ENOSPC named, no partial file, the previous generation kept", "6m", 8 * 1024 * 1024],
+  ])("%s", (_, tmpfsSize, bigSize) => {
+    const host = newHost();
+    mkdirSync(host.mountPoint, { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${tmpfsSize}`, "tmpfs", host.mountPoint]);
+    host.writeManifest({ small: { file: host.encrypt("small-1") } });
+    expect(host.activate().status).toBe(0);
+    host.writeManifest({ small: { file: host.encrypt("small-2") }, big: { file: host.encrypt(Buffer.alloc(bigSize, "x")) } });
     const result = host.activate();
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/secret big: .*the secrets mount is full \(ENOSPC\)/);
