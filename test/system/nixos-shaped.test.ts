@@ -45,6 +45,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertNoCanary } from "../helpers/canary.js";
 import { TestHost } from "../helpers/host.js";
 import { nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
+import { BootRoot } from "../helpers/nspawn-boot.js";
 import { repoRoot } from "../helpers/paths.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
 import { copyIntoStore, storePath } from "../helpers/store-closure.js";
@@ -355,4 +356,111 @@ describe.skipIf(skipReason !== null)("NixOS-shaped: an impermanence root with no
       expect(mount, "the ramfs at /run/agenix.d").toMatch(/ - ramfs /);
     }
   });
+});
+
+/**
+ * A unit file from the evaluated options, as NixOS's systemd-lib writes one: the
+ * dependency lists space-separated, other lists as repeated lines, booleans as
+ * true/false, PATH from `path` (bin and sbin of each).
+ */
+function unitFile(unit: UnitFacts, pathOf: (entry: string) => string): string {
+  const line = (key: string, value: unknown): string[] => (Array.isArray(value) ? value.flatMap((item) => line(key, item)) : [`${key}=${String(value)}`]);
+  const list = (key: string, values: string[]) => (values.length === 0 ? [] : [`${key}=${values.join(" ")}`]);
+  const path = unit.path.flatMap((entry) => [`${pathOf(entry)}/bin`, `${pathOf(entry)}/sbin`]).join(":");
+  return [
+    "[Unit]",
+    `Description=${unit.description}`,
+    ...list("After", unit.after),
+    ...list("Before", unit.before),
+    ...list("Wants", unit.wants),
+    ...list("Requires", unit.requires),
+    ...Object.entries(unit.unitConfig).flatMap(([key, value]) => line(key, value)),
+    "",
+    "[Service]",
+    `Environment="PATH=${path}"`,
+    ...Object.entries(unit.serviceConfig).flatMap(([key, value]) => line(key, value)),
+    "",
+  ].join("\n");
+}
+
+const makeBootRoot = BootRoot.perFile("ageboot-nixos-shaped");
+
+describe.skipIf(skipReason !== null)("NixOS-shaped: systemd activation, the module's units booted", () => {
+  it("ageboot-for-users runs before userborn, ageboot before sysinit.target, from the store alone: no /bin/sh in the root", () => {
+    const evaluated = evaluate(store.ageboot, true);
+    const bootRoot = makeBootRoot();
+    const { root } = bootRoot;
+    // systemd needs Debian's /usr; /bin/sh goes (/bin is /usr/bin on Debian).
+    rmSync(join(root, "usr/bin/sh"));
+    cpSync(join(store.root, "nix"), join(root, "nix"), { recursive: true, verbatimSymlinks: true });
+    store.writeManifests(root, evaluated);
+    // Users from the image (userborn's work on NixOS).
+    execFileSync("chroot", [root, "groupadd", "-g", String(alice.app), "app"]);
+    execFileSync("chroot", [root, "useradd", "-u", String(alice.uid), "-g", "users", "-G", "app", "-M", "-s", "/usr/sbin/nologin", "alice"]);
+
+    // The placeholder packages of the unit's path: this store's, and Debian's systemd.
+    const pathOf = (entry: string) => (entry.endsWith("-util-linux") ? store.utilLinux : entry.endsWith("-getent") ? store.getent : "/usr");
+    const names = Object.keys(evaluated.services);
+    expect(names.length).toBeGreaterThanOrEqual(2);
+    for (const name of names) {
+      const unit = evaluated.services[name]!;
+      bootRoot.put(`etc/systemd/system/${name}.service`, unitFile(unit, pathOf));
+      for (const target of unit.wantedBy) bootRoot.enable(`${name}.service`, target);
+      for (const target of unit.requiredBy) {
+        mkdirSync(join(root, `etc/systemd/system/${target}.requires`), { recursive: true });
+        execFileSync("ln", ["-s", `/etc/systemd/system/${name}.service`, join(root, `etc/systemd/system/${target}.requires/${name}.service`)]);
+      }
+    }
+    const forUsers = names.find((name) => evaluated.services[name]!.before.includes("userborn.service"));
+    const regular = names.find((name) => evaluated.services[name]!.serviceConfig["ExecStart"]!.toString().endsWith("ageboot-manifest.json"));
+    expect(forUsers).toBeDefined();
+    expect(regular).toBeDefined();
+    // userborn, stood in for: it records whether the users' password files are there when it runs.
+    bootRoot.put(
+      "etc/systemd/system/userborn.service",
+      "[Unit]\nDefaultDependencies=no\nBefore=sysinit.target\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/bash -c 'for f in /run/agenix-for-users/root-password /run/agenix-for-users/alice-password; do [ -s $f ] && echo present || echo missing; done > /results/userborn.txt'\n[Install]\nWantedBy=sysinit.target\n",
+    );
+    bootRoot.enable("userborn.service", "sysinit.target");
+    bootRoot.put(
+      "usr/local/bin/check",
+      [
+        "#!/bin/bash",
+        "{",
+        `  for unit in ${forUsers} ${regular}; do echo "result_$unit=$(systemctl show -p Result --value $unit.service)"; done`,
+        '  echo "binsh=$([ -e /bin/sh ] && echo present || echo absent)"',
+        "  echo \"userborn=$(tr '\\n' , < /results/userborn.txt)\"",
+        "  for name in app-token shared; do echo \"stat_$name=$(stat -L -c '%u:%g:%a' /run/agenix/$name)\"; done",
+        "  for name in alice-password root-password; do echo \"stat_$name=$(stat -L -c '%u:%g:%a' /run/agenix-for-users/$name)\"; done",
+        '  echo "generation=$(readlink /run/agenix)"',
+        '  echo "interpreter=$(head -n 1 $(readlink -f ' + store.ageboot + '/bin/ageboot))"',
+        `  journalctl -b -u ${forUsers}.service -u ${regular}.service --no-pager -o cat > /results/journal.txt 2>&1`,
+        '  echo "done=yes"',
+        "} > /results/results.txt 2>&1",
+        "systemctl poweroff --no-block",
+        "",
+      ].join("\n"),
+      0o755,
+    );
+    bootRoot.put(
+      "etc/systemd/system/checker.service",
+      "[Unit]\nAfter=multi-user.target\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/check\n[Install]\nWantedBy=multi-user.target\n",
+    );
+    bootRoot.enable("checker.service", "multi-user.target");
+
+    const { result, console: output } = bootRoot.boot([`${store.persist}:/persist`]);
+    const journal = readFileSync(join(bootRoot.results, "journal.txt"), "utf8");
+    const context = `${JSON.stringify(result, null, 1)}\n${journal}`;
+    expect(result["binsh"], context).toBe("absent");
+    expect(result["interpreter"], context).toBe(`#!${store.bash}/bin/bash -p`);
+    expect(result[`result_${forUsers}`], context).toBe("success");
+    expect(result[`result_${regular}`], context).toBe("success");
+    expect(result["userborn"], context).toBe("present,present,");
+    expect(result["generation"]).toBe("/run/agenix.d/1");
+    expect(result["stat_app-token"]).toBe(`${alice.uid}:${alice.users}:400`);
+    expect(result["stat_shared"]).toBe(`0:${alice.app}:440`);
+    expect(result["stat_alice-password"]).toBe("0:0:400");
+    expect(result["stat_root-password"]).toBe("0:0:400");
+    assertNoCanary("the journal of the booted system", journal);
+    assertNoCanary("the console of the booted system", output);
+  }, 300_000);
 });
