@@ -16,6 +16,51 @@
 # NODE_PATH, NODE_COMPILE_CACHE, NODE_REDIRECT_WARNINGS, OPENSSL_CONF, LD_*,
 # ... reaches it or the tools it runs.
 #
+# Functions a shell imported from the environment (bash as /bin/sh imports
+# BASH_FUNC_*) would shadow the commands below; `unset` itself is a special
+# built-in, which no function can shadow.
+unset -f ulimit echo readlink printf test "[" keep_variable 2>/dev/null || :
+# Every exported variable but these is unset. An allow-list, not a list of
+# node's variables to remove: node, V8, OpenSSL, ICU, glibc and the tools
+# ageboot runs (flock, mount, getent, systemctl) read many, and new ones come
+# with new releases. Kept: what ageboot's code reads (src/: PATH to find its
+# tools, NOTIFY_SOCKET and JOURNAL_STREAM from systemd, NIXOS_ACTION from
+# switch-to-configuration, HOME and XDG_* for `activate --user`, AGEBOOT_*:
+# the shipped bundle reads AGEBOOT_LOG_FORMAT, AGEBOOT_LOG_LEVEL and
+# AGEBOOT_MAIN_PID only, its crash-test hooks being compiled out), and
+# GLIBC_TUNABLES (set below unless given; glibc already read the caller's to
+# start this shell). `export -p` is a builtin (nothing is run to list them); a value
+# spanning lines can only add names to unset, never hide one, since every
+# variable starts a line of its own. Only names a shell can hold are unset:
+# the ones node and the C libraries read all are. First of all, so that no
+# variable of the caller's is exported under a name this script uses (the
+# install lines below included).
+keep_variable() {
+  case $1 in
+    PATH | HOME | NOTIFY_SOCKET | JOURNAL_STREAM | NIXOS_ACTION | XDG_RUNTIME_DIR | XDG_CONFIG_HOME | AGEBOOT_* | GLIBC_TUNABLES) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+exported=$(export -p)
+set -f
+old_ifs=$IFS
+IFS='
+'
+for line in $exported; do
+  case $line in
+    "export "*) name=${line#export } ;;
+    "declare -x "*) name=${line#declare -x } ;;
+    *) continue ;;
+  esac
+  name=${name%%=*}
+  case $name in
+    "" | [0-9]* | *[!A-Za-z0-9_]*) continue ;;
+  esac
+  keep_variable "$name" || unset -v "$name"
+done
+IFS=$old_ifs
+set +f
+unset -v exported line name old_ifs
 # Set by scripts/install-package.sh (one line each, replaced whole). Empty as
 # built: node is the first `node` on PATH, and the package directory is this
 # file's own (through a symlink, the link's target).
@@ -46,45 +91,6 @@ ulimit -c 0 || { echo "ageboot: error: cannot turn core dumps off (ulimit -c 0);
 # an administrator's tunables win. Other C libraries ignore it.
 : "${GLIBC_TUNABLES=glibc.malloc.trim_threshold=4194304}"
 export GLIBC_TUNABLES
-# Every exported variable but these is unset. An allow-list, not a list of
-# node's variables to remove: node, V8, OpenSSL, ICU, glibc and the tools
-# ageboot runs (flock, mount, getent, systemctl) read many, and new ones come
-# with new releases. Kept: what ageboot's code reads (src/: PATH to find its
-# tools, NOTIFY_SOCKET and JOURNAL_STREAM from systemd, NIXOS_ACTION from
-# switch-to-configuration, HOME and XDG_* for `activate --user`, AGEBOOT_*:
-# the shipped bundle reads AGEBOOT_LOG_FORMAT, AGEBOOT_LOG_LEVEL and
-# AGEBOOT_MAIN_PID only, its crash-test hooks being compiled out), and
-# GLIBC_TUNABLES (set just above; glibc already read the caller's to start
-# this shell). `export -p` is a builtin (nothing is run to list them); a value
-# spanning lines can only add names to unset, never hide one, since every
-# variable starts a line of its own. Only names a shell can hold are unset:
-# the ones node and the C libraries read all are.
-keep_variable() {
-  case $1 in
-    PATH | HOME | NOTIFY_SOCKET | JOURNAL_STREAM | NIXOS_ACTION | XDG_RUNTIME_DIR | XDG_CONFIG_HOME | AGEBOOT_* | GLIBC_TUNABLES) return 0 ;;
-    *) return 1 ;;
-  esac
-}
-exported=$(export -p)
-set -f
-old_ifs=$IFS
-IFS='
-'
-for line in $exported; do
-  case $line in
-    "export "*) name=${line#export } ;;
-    "declare -x "*) name=${line#declare -x } ;;
-    *) continue ;;
-  esac
-  name=${name%%=*}
-  case $name in
-    "" | [0-9]* | *[!A-Za-z0-9_]*) continue ;;
-  esac
-  keep_variable "$name" || unset -v "$name"
-done
-IFS=$old_ifs
-set +f
-unset -v exported line name old_ifs
 if [ -n "$installed_path" ]; then
   PATH=$installed_path${PATH:+:$PATH}
   export PATH

@@ -73,11 +73,13 @@ describe.each(launchers)("%s, run by root with a user's environment", (_name, la
     expect(readFileSync(marker, "utf8")).toBe("");
   });
 
-  it("AGEBOOT_NODE=<alice's program>: not run; node is the one named at install or on PATH", () => {
+  it("AGEBOOT_NODE, or the launcher's own names (installed_node, installed_dir, dir) =<alice's program or directory>: not run; node is the one named at install or on PATH", () => {
     const dir = aliceDirectory();
     const marker = join(dir, "ran-as-root");
     const fakeNode = plant(dir, "node", `#!/bin/sh\necho pwned > '${marker}'\nexit 0\n`, 0o755);
-    const result = runAgeboot(["--version"], { via: launcher(), env: { AGEBOOT_NODE: fakeNode } });
+    plant(dir, "start.cjs", `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "pwned");`);
+    const steering = { AGEBOOT_NODE: fakeNode, installed_node: fakeNode, installed_dir: dir, installed_path: dir, dir };
+    const result = runAgeboot(["--version"], { via: launcher(), env: steering });
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^ageboot \d/);
     expect(existsSync(marker)).toBe(false);
