@@ -113,4 +113,5 @@ else
       ;;
   esac
 fi
-exec "${installed_node:-node}" "$dir/start.cjs" "$@"
+# `--`: the script's path is never read as one of node's options, whatever $0 was.
+exec "${installed_node:-node}" -- "$dir/start.cjs" "$@"
