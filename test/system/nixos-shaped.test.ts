@@ -432,7 +432,7 @@ describe.skipIf(skipReason !== null)("NixOS-shaped: systemd activation, the modu
         "  for name in app-token shared; do echo \"stat_$name=$(stat -L -c '%u:%g:%a' /run/agenix/$name)\"; done",
         "  for name in alice-password root-password; do echo \"stat_$name=$(stat -L -c '%u:%g:%a' /run/agenix-for-users/$name)\"; done",
         '  echo "generation=$(readlink /run/agenix)"',
-        '  echo "interpreter=$(head -n 1 $(readlink -f ' + store.ageboot + '/bin/ageboot))"',
+        `  echo "interpreter=$(head -n 1 $(readlink -f ${store.ageboot}/bin/ageboot))"`,
         `  journalctl -b -u ${forUsers}.service -u ${regular}.service --no-pager -o cat > /results/journal.txt 2>&1`,
         '  echo "done=yes"',
         "} > /results/results.txt 2>&1",
