@@ -169,6 +169,21 @@ class Store {
   }
 }
 
+/**
+ * Unmounts everything under `dir` and fails if anything stays: the root has the host's
+ * /dev and /sys bound in, and removing files through such a mount would remove the host's.
+ */
+function unmountAllUnder(dir: string): void {
+  const mountedUnder = () =>
+    readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .map((line) => line.split(" ")[4] ?? "")
+      .filter((point) => point === dir || point.startsWith(`${dir}/`));
+  for (const point of mountedUnder().sort().reverse()) spawnSync("umount", ["-R", point]);
+  const left = mountedUnder();
+  if (left.length > 0) throw new Error(`still mounted, not removing anything under ${dir}: ${left.join(", ")}`);
+}
+
 let store: Store;
 beforeAll(() => {
   requirePrivateNamespace();
@@ -176,6 +191,7 @@ beforeAll(() => {
 });
 afterAll(() => {
   if (store === undefined) return;
+  unmountAllUnder(store.work);
   if (!process.env["AGEBOOT_KEEP_BOOT_ROOT"]) rmSync(store.work, { recursive: true, force: true });
   else process.stderr.write(`nixos-shaped: kept ${store.work}\n`);
 });
@@ -278,8 +294,7 @@ describe.skipIf(skipReason !== null)("NixOS-shaped: an impermanence root with no
    */
   function boot(evaluated: Evaluated): { status: number | null; output: string } {
     const { root } = store;
-    spawnSync("umount", ["-R", join(root, "run")]);
-    for (const special of ["proc", "dev", "sys"]) spawnSync("umount", ["-R", join(root, special)]);
+    unmountAllUnder(root);
     for (const entry of readdirSync(root)) if (entry !== "nix" && entry !== "persist") rmSync(join(root, entry), { recursive: true, force: true });
     store.writeManifests(root, evaluated);
     const activate = join(storePath("nixos-system"), "activate");
@@ -298,12 +313,6 @@ describe.skipIf(skipReason !== null)("NixOS-shaped: an impermanence root with no
     assertNoCanary("the activation's output", output);
     return { status: result.status, output };
   }
-
-  afterAll(() => {
-    if (store === undefined) return;
-    spawnSync("umount", ["-R", join(store.root, "run")]);
-    for (const special of ["proc", "dev", "sys"]) spawnSync("umount", ["-R", join(store.root, special)]);
-  });
 
   it("the package as installed before (a #!/bin/sh launcher) fails on this root: bad interpreter, nothing installed", () => {
     const evaluated = evaluate(store.agebootBefore, false);
