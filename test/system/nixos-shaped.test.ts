@@ -18,6 +18,8 @@
 //    nixos/modules/config/shells-environment.nix (binsh, after stdio).
 // 2. systemd activation: the module's units, written as unit files, booted by
 //    systemd under systemd-nspawn (a Debian root, /bin/sh removed).
+// Each also runs the package as nix/package.nix installed it before this change
+// (#!/bin/sh): it fails there, which shows the checks can fail.
 //
 // What differs from NixOS, and why:
 // - NixOS's own snippets are stand-ins written here (specialfs, users, groups,
@@ -392,12 +394,15 @@ function unitFile(unit: UnitFacts, pathOf: (entry: string) => string): string {
   ].join("\n");
 }
 
+// One root per boot (a BootRoot's work directory holds one root and its results).
 const makeBootRoot = BootRoot.perFile("ageboot-nixos-shaped");
+const makeBootRootBefore = BootRoot.perFile("ageboot-nixos-shaped-before");
 
 describe.skipIf(skipReason !== null)("NixOS-shaped: systemd activation, the module's units booted", () => {
-  it("ageboot-for-users runs before userborn, ageboot before sysinit.target, from the store alone: no /bin/sh in the root", () => {
-    const evaluated = evaluate(store.ageboot, true);
-    const bootRoot = makeBootRoot();
+  /** Boots the module's units for the package at `packagePath`; what the checker saw, and the units' journal. */
+  function bootUnits(packagePath: string, newRoot: () => BootRoot): { result: Record<string, string>; journal: string; forUsers: string; regular: string; context: string } {
+    const evaluated = evaluate(packagePath, true);
+    const bootRoot = newRoot();
     const { root } = bootRoot;
     // systemd needs Debian's /usr; /bin/sh goes (/bin is /usr/bin on Debian).
     rmSync(join(root, "usr/bin/sh"));
@@ -458,7 +463,13 @@ describe.skipIf(skipReason !== null)("NixOS-shaped: systemd activation, the modu
 
     const { result, console: output } = bootRoot.boot([`${store.persist}:/persist`]);
     const journal = readFileSync(join(bootRoot.results, "journal.txt"), "utf8");
-    const context = `${JSON.stringify(result, null, 1)}\n${journal}`;
+    assertNoCanary("the journal of the booted system", journal);
+    assertNoCanary("the console of the booted system", output);
+    return { result, journal, forUsers: forUsers!, regular: regular!, context: `${JSON.stringify(result, null, 1)}\n${journal}` };
+  }
+
+  it("ageboot-for-users runs before userborn, ageboot before sysinit.target, from the store alone: no /bin/sh in the root", () => {
+    const { result, forUsers, regular, context } = bootUnits(store.ageboot, makeBootRoot);
     expect(result["binsh"], context).toBe("absent");
     expect(result["interpreter"], context).toBe(`#!${store.bash}/bin/bash -p`);
     expect(result[`result_${forUsers}`], context).toBe("success");
@@ -469,7 +480,14 @@ describe.skipIf(skipReason !== null)("NixOS-shaped: systemd activation, the modu
     expect(result["stat_shared"]).toBe(`0:${alice.app}:440`);
     expect(result["stat_alice-password"]).toBe("0:0:400");
     expect(result["stat_root-password"]).toBe("0:0:400");
-    assertNoCanary("the journal of the booted system", journal);
-    assertNoCanary("the console of the booted system", output);
+  }, 300_000);
+
+  it("the package as installed before (a #!/bin/sh launcher): both units fail, userborn finds no password", () => {
+    const { result, journal, forUsers, regular, context } = bootUnits(store.agebootBefore, makeBootRootBefore);
+    expect(result["binsh"], context).toBe("absent");
+    expect(result[`result_${forUsers}`], context).toBe("exit-code");
+    expect(result[`result_${regular}`], context).toBe("exit-code");
+    expect(result["userborn"], context).toBe("missing,missing,");
+    expect(journal).toMatch(/lib\/ageboot\/ageboot: (cannot execute: required file not found|\/bin\/sh: bad interpreter)/);
   }, 300_000);
 });
