@@ -188,6 +188,8 @@ let
       hostPublicKeys
       package
       ;
+    # The build machine's ageboot when it cannot run the host's (a cross build).
+    checkPackage = backend.defaultCheckPackage cfg.package;
   };
   inherit (backend)
     regularSecrets
