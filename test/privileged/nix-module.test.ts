@@ -236,6 +236,12 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
     });
   });
 
+  it("age.package set to an age implementation (agenix's home-manager meaning) is an assertion that says what it is here", () => {
+    expect(evaluate("age-implementation-package").failedAssertions).toEqual([
+      "age.package is rage: in ageboot's NixOS module it is the ageboot package, which decrypts natively (agenix's age implementation is age.ageBin, which ageboot does not run). Remove the setting.",
+    ]);
+  });
+
   describe("agenix's options, types and defaults (ryantm/agenix modules/age.nix)", () => {
     it("every agenix option exists with agenix's type and default", () => {
       const facts = evaluate("defaults");
