@@ -250,7 +250,7 @@ let
   noKeyMessage =
     if !(config.services.openssh.enable or false) then
       "No key source configured for sops. Either set services.openssh.enable or set sops.age.keyFile."
-    else if defaultImportKeys "ed25519" == [ ] then
+    else if lib.all (k: (k.type or null) != "ed25519") sshHostKeys then
       ''
         No key source configured for sops: services.openssh is enabled, but none of its hostKeys
         is an ed25519 key (${lib.concatMapStringsSep ", " (k: "${k.type or "?"} ${k.path or "?"}") sshHostKeys}),
@@ -262,6 +262,8 @@ let
           (sops >= 3.10), list it: sops.age.sshKeyPaths = [ "/etc/ssh/ssh_host_rsa_key" ];
         - or set sops.age.keyFile (an age identity file).
       ''
+    else if defaultImportKeys "ed25519" == [ ] then
+      "No key source configured for sops: the ed25519 host keys of services.openssh.hostKeys are all under /run/secrets (deployed by sops itself, so skipped, as sops-nix skips them). Set sops.age.keyFile, or sops.age.sshKeyPaths to a key that exists before the secrets are decrypted."
     else
       "No key source configured for sops: sops.age.sshKeyPaths is empty and sops.age.keyFile is unset. Set one of them (by default sops.age.sshKeyPaths holds the ed25519 keys of services.openssh.hostKeys).";
 

@@ -296,6 +296,13 @@ describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs'
     expect(message).toContain('sops.age.sshKeyPaths = [ "/etc/ssh/ssh_host_rsa_key" ]');
     expect(message).toContain("add an ed25519 host key to services.openssh.hostKeys");
     expect(message).not.toContain("set services.openssh.enable");
+    // The other ways to have no key with openssh on say their own cause.
+    expect(evaluate("ed25519-from-sops").failedAssertions).toEqual([
+      expect.stringMatching(/^No key source configured for sops: the ed25519 host keys .* are all under \/run\/secrets/),
+    ]);
+    expect(evaluate("no-ssh-key-paths").failedAssertions).toEqual([
+      expect.stringMatching(/^No key source configured for sops: sops\.age\.sshKeyPaths is empty and sops\.age\.keyFile is unset/),
+    ]);
   });
 
   it("a placeholder for a secret that is not declared fails the evaluation, naming it", () => {
