@@ -12,7 +12,7 @@
 //
 // home-manager itself is not available (no network, no nixpkgs): the
 // stand-ins declare the options the module reads and sets.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -33,6 +33,7 @@ const { nixpkgsLib, skipReason } = nixpkgsLibFor("the homeManagerModules.sops ev
 const evalFile = join(repoRoot, "test/fixtures/home-manager/eval-sops.nix");
 const { alice } = TEST_USERS;
 const FAKE_AGEBOOT = "/nix/store/00000000000000000000000000000000-ageboot/bin/ageboot";
+const FAKE_AGE_KEYGEN = "/nix/store/00000000000000000000000000000000-age/bin/age-keygen";
 
 interface Facts {
   failedAssertions: string[];
@@ -78,6 +79,26 @@ beforeAll(async () => {
 });
 
 const evaluate = fixtureEvaluator<Facts>(evalFile, nixpkgsLib, { sopsFile, home, sshKey });
+
+/**
+ * The configuration's home.activation entry run as home-manager runs it on a
+ * switch (bash with set -eu -o pipefail), as alice, in her session: the real
+ * ageboot and age-keygen in place of the placeholder packages, the manifest
+ * as the store would hold it (the YAML's store path being the file the test made).
+ */
+function switchAsAlice(configuration: string): SpawnSyncReturns<string> {
+  const facts = evaluate(configuration);
+  const manifestFile = join(host.root, `${configuration}-switch-manifest.json`);
+  writeFileSync(manifestFile, JSON.stringify(facts.manifest).replaceAll(/\/nix\/store\/[a-z0-9]{32}-secrets\.yaml/g, sopsFile));
+  chmodSync(manifestFile, 0o644);
+  const ageboot = join(host.root, "ageboot");
+  writeFileSync(ageboot, `#!/bin/sh\nexec ${process.execPath} ${startPath} "$@"\n`, { mode: 0o755 });
+  const script = facts.activation!.data.replaceAll(FAKE_AGEBOOT, ageboot).replaceAll(facts.manifestPath!, manifestFile).replaceAll(FAKE_AGE_KEYGEN, "age-keygen");
+  return spawnSync("setpriv", [`--reuid=${alice.uid}`, `--regid=${alice.gid}`, "--clear-groups", "--", "bash", "-euo", "pipefail", "-c", script], {
+    encoding: "utf8",
+    env: { PATH: process.env["PATH"], HOME: home, XDG_RUNTIME_DIR: runtimeDir },
+  });
+}
 
 describe.skipIf(skipReason !== null)("homeManagerModules.sops, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
   it("declares every option sops-nix's home-manager module declares (Mic92/sops-nix modules/home-manager/sops.nix, templates.nix)", () => {
@@ -185,13 +206,6 @@ describe.skipIf(skipReason !== null)("homeManagerModules.sops, evaluated with ni
   });
 
   it("home-manager switch, run as alice: replaces sops-nix's old link, installs her secrets and template at sops-nix's paths", () => {
-    const facts = evaluate("readme");
-    // The manifest as the store would hold it, the YAML's store path being the file the test made.
-    const manifestFile = join(host.root, "switch-manifest.json");
-    writeFileSync(manifestFile, JSON.stringify(facts.manifest).replaceAll(/\/nix\/store\/[a-z0-9]{32}-secrets\.yaml/g, sopsFile));
-    chmodSync(manifestFile, 0o644);
-    const ageboot = join(host.root, "ageboot");
-    writeFileSync(ageboot, `#!/bin/sh\nexec ${process.execPath} ${startPath} "$@"\n`, { mode: 0o755 });
     // What sops-nix left: its link from defaultSymlinkPath to its generation.
     const secrets = join(home, ".config/sops-nix/secrets");
     mkdirSync(join(home, ".config/sops-nix"), { recursive: true });
@@ -199,12 +213,7 @@ describe.skipIf(skipReason !== null)("homeManagerModules.sops, evaluated with ni
     symlinkSync(`${runtimeDir}/secrets.d/1`, secrets);
     lchownSync(secrets, alice.uid, alice.gid);
 
-    const script = facts.activation!.data.replaceAll(FAKE_AGEBOOT, ageboot).replaceAll(facts.manifestPath!, manifestFile);
-    // As home-manager runs its activation script: bash with set -eu -o pipefail, as the user.
-    const switched = spawnSync("setpriv", [`--reuid=${alice.uid}`, `--regid=${alice.gid}`, "--clear-groups", "--", "bash", "-euo", "pipefail", "-c", script], {
-      encoding: "utf8",
-      env: { PATH: process.env["PATH"], HOME: home, XDG_RUNTIME_DIR: runtimeDir },
-    });
+    const switched = switchAsAlice("readme");
     expect(switched.status, switched.stderr).toBe(0);
     expect(switched.stdout).toContain(`removing sops-nix's link ${secrets}`);
     expect(switched.stderr).not.toContain("not installed");
@@ -223,5 +232,22 @@ describe.skipIf(skipReason !== null)("homeManagerModules.sops, evaluated with ni
     // The plaintext is on the tmpfs only: what is in the home are links.
     expect(lstatSync(join(secrets, "example-key")).isSymbolicLink()).toBe(true);
     expect(existsSync(join(runtimeDir, "secrets.d"))).toBe(true);
+  });
+
+  it("generateKey: the switch makes alice's age key (0600, hers) before the run, and keeps it on the next", () => {
+    const keyFile = join(home, ".config/sops/age/keys.txt");
+    expect(existsSync(keyFile)).toBe(false);
+    const first = switchAsAlice("generate-key");
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toContain("generating machine-specific age key...");
+    const made = lstatSync(keyFile);
+    expect([made.uid, made.gid, (made.mode & 0o777).toString(8)]).toEqual([alice.uid, alice.gid, "600"]);
+    const key = readFileSync(keyFile, "utf8");
+    expect(key).toMatch(/^AGE-SECRET-KEY-1[0-9A-Z]+$/m);
+    // The sops file is not encrypted to this new key: the secret fails, reported, and the switch goes on.
+    expect(first.stderr).toContain("ageboot: some secrets were not installed");
+    const second = switchAsAlice("generate-key");
+    expect(second.stdout).not.toContain("generating machine-specific age key...");
+    expect(readFileSync(keyFile, "utf8")).toBe(key);
   });
 });
