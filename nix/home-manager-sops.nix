@@ -188,19 +188,21 @@ let
   escapedKeyFile = lib.escapeShellArg cfg.age.keyFile;
   escapedSymlinkPath = lib.escapeShellArg cfg.defaultSymlinkPath;
   # Each step ends the script on failure: it also runs inside an `if` in
-  # home.activation, where bash ignores `set -e`.
+  # home.activation, where bash ignores `set -e`. Tools from the store, as
+  # sops-nix's script has them: a user unit's PATH may lack them.
+  coreutils = "${pkgs.coreutils}/bin";
   prepareText =
     lib.optionalString cfg.age.generateKey ''
       if [[ ! -f ${escapedKeyFile} ]]; then
         echo "generating machine-specific age key..."
         # age-keygen writes the key 0600.
-        mkdir -p "$(dirname ${escapedKeyFile})" && ${pkgs.age}/bin/age-keygen -o ${escapedKeyFile} || exit 1
+        ${coreutils}/mkdir -p "$(${coreutils}/dirname ${escapedKeyFile})" && ${pkgs.age}/bin/age-keygen -o ${escapedKeyFile} || exit 1
       fi
     ''
     + ''
       if [[ -L ${escapedSymlinkPath} ]]; then
         echo "ageboot: removing sops-nix's link ${cfg.defaultSymlinkPath} (each secret is now a link inside it)"
-        rm ${escapedSymlinkPath} || exit 1
+        ${coreutils}/rm ${escapedSymlinkPath} || exit 1
       fi
     '';
   prepare = pkgs.writeShellScript "sops-nix-user-prepare" prepareText;

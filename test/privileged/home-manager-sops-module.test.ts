@@ -34,6 +34,7 @@ const evalFile = join(repoRoot, "test/fixtures/home-manager/eval-sops.nix");
 const { alice } = TEST_USERS;
 const FAKE_AGEBOOT = "/nix/store/00000000000000000000000000000000-ageboot/bin/ageboot";
 const FAKE_AGE_KEYGEN = "/nix/store/00000000000000000000000000000000-age/bin/age-keygen";
+const FAKE_COREUTILS = "/nix/store/00000000000000000000000000000000-coreutils/bin/";
 
 interface Facts {
   failedAssertions: string[];
@@ -83,7 +84,7 @@ const evaluate = fixtureEvaluator<Facts>(evalFile, nixpkgsLib, { sopsFile, home,
 /**
  * The configuration's home.activation entry run as home-manager runs it on a
  * switch (bash with set -eu -o pipefail), as alice, in her session: the real
- * ageboot and age-keygen in place of the placeholder packages, the manifest
+ * ageboot, age-keygen and coreutils in place of the placeholder packages, the manifest
  * as the store would hold it (the YAML's store path being the file the test made).
  */
 function switchAsAlice(configuration: string): SpawnSyncReturns<string> {
@@ -93,7 +94,11 @@ function switchAsAlice(configuration: string): SpawnSyncReturns<string> {
   chmodSync(manifestFile, 0o644);
   const ageboot = join(host.root, "ageboot");
   writeFileSync(ageboot, `#!/bin/sh\nexec ${process.execPath} ${startPath} "$@"\n`, { mode: 0o755 });
-  const script = facts.activation!.data.replaceAll(FAKE_AGEBOOT, ageboot).replaceAll(facts.manifestPath!, manifestFile).replaceAll(FAKE_AGE_KEYGEN, "age-keygen");
+  const script = facts
+    .activation!.data.replaceAll(FAKE_AGEBOOT, ageboot)
+    .replaceAll(facts.manifestPath!, manifestFile)
+    .replaceAll(FAKE_AGE_KEYGEN, "age-keygen")
+    .replaceAll(FAKE_COREUTILS, "");
   return spawnSync("setpriv", [`--reuid=${alice.uid}`, `--regid=${alice.gid}`, "--clear-groups", "--", "bash", "-euo", "pipefail", "-c", script], {
     encoding: "utf8",
     env: { PATH: process.env["PATH"], HOME: home, XDG_RUNTIME_DIR: runtimeDir },
