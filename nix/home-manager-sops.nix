@@ -178,7 +178,45 @@ let
       )
     ) cfg.templates;
   };
-  manifestFile = pkgs.writeText "ageboot-home-sops-manifest.json" (builtins.toJSON manifest);
+  # The build-time check, where sops-nix has it: in the manifest's own
+  # checkPhase (sops-nix runs `sops-install-secrets -check-mode=sopsfile`),
+  # with validateSopsFiles. `ageboot check` reads no private key: each sops
+  # file parses, each key path exists and holds a string, each template's
+  # placeholders name a declared secret. It reads manifests as a host's, so
+  # the runtime directory, known only at login, is given a stand-in path;
+  # every file is the user's, so no owner is named (root, declared below).
+  checkRuntimeDir = "/run/user/ageboot-check";
+  forCheck =
+    path:
+    if lib.hasPrefix "\${XDG_RUNTIME_DIR}/" path then checkRuntimeDir + lib.removePrefix "\${XDG_RUNTIME_DIR}" path else path;
+  withCheckPaths = lib.mapAttrs (_: item: item // { path = forCheck item.path; });
+  checkManifest =
+    manifest
+    // {
+      secretsDir = forCheck secretsDir;
+      secretsMountPoint = forCheck secretsMountPoint;
+      secrets = withCheckPaths manifest.secrets;
+    }
+    // lib.optionalAttrs (manifest ? templates) { templates = withCheckPaths manifest.templates; };
+  # The build machine's ageboot when it cannot run the host's (as nix/lib/nixos-backend.nix picks it).
+  checkPackage =
+    if pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform then
+      cfg.package
+    else
+      pkgs.buildPackages.callPackage ./package.nix { };
+  # A quoted here-document: nothing in the JSON (one line) is expanded.
+  checkPhase = lib.optionalString cfg.validateSopsFiles ''
+    cat > ageboot-check-manifest.json <<'AGEBOOT_CHECK_MANIFEST'
+    ${builtins.toJSON checkManifest}
+    AGEBOOT_CHECK_MANIFEST
+    echo '{"users":["root"],"groups":["root"]}' > ageboot-check-users.json
+    ${lib.getExe checkPackage} check --manifest ageboot-check-manifest.json --users ageboot-check-users.json
+  '';
+  manifestFile = pkgs.writeTextFile {
+    name = "ageboot-home-sops-manifest.json";
+    text = builtins.toJSON manifest;
+    inherit checkPhase;
+  };
   activate = "${lib.getExe cfg.package} activate --user --manifest ${manifestFile}";
 
   # Before each run: the age key made when asked for (sops-nix's generateKey),

@@ -41,6 +41,7 @@ interface Facts {
   warnings: string[];
   manifest: Record<string, unknown> | null;
   manifestPath: string | null;
+  checkPhase: string | null;
   unit: { Unit: Record<string, unknown>; Service: Record<string, unknown>; Install: { WantedBy: string[] }; execStart: string; execStartPre: string } | null;
   activation: { after: string[]; before: string[]; data: string } | null;
   secretPaths: Record<string, string>;
@@ -81,6 +82,13 @@ beforeAll(async () => {
 
 const evaluate = fixtureEvaluator<Facts>(evalFile, nixpkgsLib, { sopsFile, home, sshKey });
 
+/** The built ageboot, as a program the scripts can run in place of the placeholder package's. */
+function realAgeboot(): string {
+  const ageboot = join(host.root, "ageboot");
+  writeFileSync(ageboot, `#!/bin/sh\nexec ${process.execPath} ${startPath} "$@"\n`, { mode: 0o755 });
+  return ageboot;
+}
+
 /**
  * The configuration's home.activation entry run as home-manager runs it on a
  * switch (bash with set -eu -o pipefail), as alice, in her session: the real
@@ -92,8 +100,7 @@ function switchAsAlice(configuration: string): SpawnSyncReturns<string> {
   const manifestFile = join(host.root, `${configuration}-switch-manifest.json`);
   writeFileSync(manifestFile, JSON.stringify(facts.manifest).replaceAll(/\/nix\/store\/[a-z0-9]{32}-secrets\.yaml/g, sopsFile));
   chmodSync(manifestFile, 0o644);
-  const ageboot = join(host.root, "ageboot");
-  writeFileSync(ageboot, `#!/bin/sh\nexec ${process.execPath} ${startPath} "$@"\n`, { mode: 0o755 });
+  const ageboot = realAgeboot();
   const script = facts
     .activation!.data.replaceAll(FAKE_AGEBOOT, ageboot)
     .replaceAll(facts.manifestPath!, manifestFile)
@@ -203,6 +210,25 @@ describe.skipIf(skipReason !== null)("homeManagerModules.sops, evaluated with ni
       "sops.validateSopsFiles:\n- Cannot find path '/home/alice/secrets.yaml' set in sops.secrets.example-key.sopsFile\n- '/home/alice/secrets.yaml' is not in the Nix store. Either add it to the Nix store or set sops.validateSopsFiles to false",
     ]);
     expect(notInStore.warnings).toEqual([expect.stringMatching(/^sops\.environment \(SOPS_GPG_EXEC\) is not used/)]);
+  });
+
+  it("the manifest's checkPhase runs ageboot check at build time (sops-nix's check mode): passes, or names a missing key", () => {
+    const ageboot = realAgeboot();
+    const build = (configuration: string) => {
+      const { checkPhase } = evaluate(configuration);
+      // As the builder runs it: bash -e in a scratch directory, the store's sops file being the one the test made.
+      const directory = join(host.root, `check-${configuration}`);
+      mkdirSync(directory);
+      const script = checkPhase!.replaceAll(FAKE_AGEBOOT, ageboot).replaceAll(/\/nix\/store\/[a-z0-9]{32}-secrets\.yaml/g, sopsFile);
+      return spawnSync("bash", ["-e", "-c", script], { cwd: directory, encoding: "utf8", env: { PATH: process.env["PATH"] } });
+    };
+    const passed = build("readme");
+    expect(passed.status, passed.stderr).toBe(0);
+    const failed = build("missing-key");
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(/not-there/);
+    expect(failed.stderr).not.toMatch(/example-key.*(problem|not found)/);
+    expect(evaluate("not-validated").checkPhase).toBe("");
   });
 
   it("adds nothing without secrets", () => {
