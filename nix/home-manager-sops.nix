@@ -239,7 +239,7 @@ let
     ''
     + ''
       if [[ -L ${escapedSymlinkPath} ]]; then
-        echo "ageboot: removing sops-nix's link ${cfg.defaultSymlinkPath} (each secret is now a link inside it)"
+        echo ${lib.escapeShellArg "ageboot: removing sops-nix's link ${cfg.defaultSymlinkPath} (each secret is now a link inside it)"}
         ${coreutils}/rm ${escapedSymlinkPath} || exit 1
       fi
     '';
