@@ -22,6 +22,8 @@
       # A user's own secrets, without root (docs/home-manager.md); agenix names its own homeManagerModules.age.
       homeManagerModules.default = ./nix/home-manager.nix;
       homeManagerModules.ageboot = ./nix/home-manager.nix;
+      # A drop-in for sops-nix's home-manager module (sops.*), as nixosModules.sops is for its NixOS one.
+      homeManagerModules.sops = ./nix/home-manager-sops.nix;
 
       # Pure functions (builtins only): the manifest, and the activation snippets.
       lib.manifest = import ./nix/lib/manifest.nix;

@@ -188,6 +188,8 @@ let
       hostPublicKeys
       package
       ;
+    # The build machine's ageboot when it cannot run the host's (a cross build).
+    checkPackage = backend.defaultCheckPackage cfg.package;
   };
   inherit (backend)
     regularSecrets
@@ -383,6 +385,13 @@ in
           {
             assertion = cfg.identityPaths != [ ];
             message = "age.identityPaths must be set, for example by enabling openssh.";
+          }
+          {
+            # agenix's home-manager module calls its age implementation age.package
+            # (agenix's NixOS module has none; it has age.ageBin): here it would be
+            # run with ageboot's arguments at boot.
+            assertion = lib.getName cfg.package == "ageboot";
+            message = "age.package is ${lib.getName cfg.package}: in ageboot's NixOS module it is the ageboot package, which decrypts natively (agenix's age implementation is age.ageBin, which ageboot does not run). Remove the setting.";
           }
           {
             assertion = lib.all (t: (t.content == null) != (t.file == null)) (lib.attrValues cfg.templates);

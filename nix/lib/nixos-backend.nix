@@ -14,7 +14,9 @@
 #   secretsDir, secretsMountPoint, secretsForUsersDir, identityPaths,
 #   keepGenerations, useSystemdActivation, hostPublicKeys
 #   hostPublicKeysOption  the option that holds the host's public keys
-#   package         the ageboot package
+#   package         the ageboot package (the host's: it runs at boot)
+#   checkPackage    the ageboot that runs the build-time check, on the build
+#                   machine; defaultCheckPackage below gives the usual choice
 #   unit, unitForUsers    the names of the systemd units (without .service)
 #   kind            what the units' descriptions call the secrets ("age", "sops")
 {
@@ -60,6 +62,7 @@ let
     builtins.toJSON manifestForUsers
   );
   ageboot = lib.getExe cfg.package;
+  checkAgeboot = lib.getExe cfg.checkPackage;
   identityDirectories = lib.unique (map (path: builtins.dirOf (toString path)) cfg.identityPaths);
 
   # Where a user's hashedPasswordFile would be served by ageboot, and whether
@@ -138,7 +141,7 @@ let
         ''}
         ${lib.concatMapStringsSep "\n" (
           manifest:
-          "${quote ageboot} check --manifest ${quote "${manifest}"} ${
+          "${quote checkAgeboot} check --manifest ${quote "${manifest}"} ${
             lib.concatMapStringsSep " " (key: "--host-key ${quote "${key}"}") hostKeyFiles
           } --users ${quote "${usersFile}"}"
         ) checkManifestFiles}
@@ -194,6 +197,18 @@ let
   };
 in
 {
+  # The ageboot for the build-time check: `package` itself where the build
+  # machine can run the host's programs (a native build: a custom package is
+  # honoured), else the build platform's own (pkgs.buildPackages), as
+  # sops-nix picks its validationPackage (modules/sops/default.nix). A
+  # cross-built host's ageboot would not run in the check's sandbox.
+  defaultCheckPackage =
+    package:
+    if pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform then
+      package
+    else
+      pkgs.buildPackages.callPackage ../package.nix { };
+
   inherit
     regularSecrets
     secretsForUsers

@@ -28,6 +28,7 @@ afterAll(cleanup);
 
 interface Facts {
   failedAssertions: string[];
+  warnings: string[];
   manifest: Record<string, unknown> | null;
   manifestPath: string | null;
   unit: { Unit: Record<string, unknown>; Service: Record<string, unknown>; Install: { WantedBy: string[] }; execStart: string } | null;
@@ -45,7 +46,9 @@ const alice: UserEnvironment = { uid: 1000, gid: 100, gids: [100], home: "/home/
 describe.skipIf(skipReason !== null)("home-manager module", () => {
   it("has agenix's home-manager options, types and defaults (ryantm/agenix modules/age-home.nix), and keepGenerations", () => {
     const { ageOptions, secretOptions } = evaluate("minimal");
-    expect(Object.keys(ageOptions).sort()).toEqual(["identityPaths", "keepGenerations", "package", "secrets", "secretsDir", "secretsMountPoint"]);
+    expect(Object.keys(ageOptions).sort()).toEqual(["agebootPackage", "identityPaths", "keepGenerations", "package", "secrets", "secretsDir", "secretsMountPoint"]);
+    // agenix's mkPackageOption pkgs "age": the age implementation, not ageboot.
+    expect(ageOptions["package"]).toEqual({ type: "package", default: "/nix/store/00000000000000000000000000000000-age" });
     expect(ageOptions["identityPaths"]).toEqual({ type: "list of absolute path", default: ["/home/alice/.ssh/id_ed25519", "/home/alice/.ssh/id_rsa"] });
     // Literal, for ageboot to expand at run time as agenix's shell script expanded it.
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal default.
@@ -111,6 +114,22 @@ describe.skipIf(skipReason !== null)("home-manager module", () => {
     const noSession = run("false", {});
     expect(noSession.status).toBe(0);
     expect(noSession.stderr).toContain("ageboot-user.service decrypts your secrets at your next login");
+  });
+
+  it("age.package keeps agenix's meaning: pkgs.rage there is not run, a warning says so; ageboot is age.agebootPackage", () => {
+    const ageboot = (facts: Facts) => facts.unit?.execStart.split(" ")[0];
+    const minimal = evaluate("minimal");
+    expect([ageboot(minimal), minimal.warnings]).toEqual(["/nix/store/00000000000000000000000000000000-ageboot/bin/ageboot", []]);
+    const rage = evaluate("rage");
+    expect(rage.failedAssertions).toEqual([]);
+    expect(ageboot(rage)).toBe("/nix/store/00000000000000000000000000000000-ageboot/bin/ageboot");
+    expect(rage.unit?.execStart).not.toContain("rage");
+    expect(rage.activation?.data).not.toContain("rage");
+    expect(rage.warnings).toEqual([expect.stringMatching(/^age\.package \(rage\) is not used: it is agenix's age implementation/)]);
+    // A configuration that put ageboot there: used, with a warning to move it.
+    const moved = evaluate("ageboot-as-package");
+    expect(ageboot(moved)).toBe("/nix/store/11111111111111111111111111111111-ageboot/bin/ageboot");
+    expect(moved.warnings).toEqual([expect.stringMatching(/^age\.package is set to ageboot: .*age\.agebootPackage/s)]);
   });
 
   it("adds nothing without secrets, and refuses macOS with a message", () => {

@@ -218,11 +218,28 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       expect(systemd.checks[0]).toMatch(/check --manifest \S+ageboot-check-manifest-for-users\.json --host-key/);
     });
 
+    it("cross-built (aarch64-linux on x86_64-linux): the check runs the build platform's ageboot, the host its own", () => {
+      const native = evaluate("readme");
+      expect(native.checks[0]).toMatch(/^\/nix\/store\/0{32}-ageboot\/bin\/ageboot check /m);
+      const cross = evaluate("cross");
+      expect(cross.failedAssertions).toEqual([]);
+      // pkgs.buildPackages' ageboot (test/fixtures/nixos/fake-pkgs.nix gives it its own store path).
+      expect(cross.checks[0]).toMatch(/^\/nix\/store\/1{32}-ageboot\/bin\/ageboot check --manifest /m);
+      expect(cross.checks[0]).not.toContain("0".repeat(32) + "-ageboot/");
+      expect(cross.activation.agenixInstall).toContain("exec '/nix/store/" + "0".repeat(32) + "-ageboot/bin/ageboot' activate");
+    });
+
     it("a file given as a string outside the store is named in the build log, not checked", () => {
       const facts = evaluate("string-file");
       expect(facts.checks[0]).toContain("not checked at build time (file outside the Nix store, read at boot): outside");
       expect(facts.manifest!.secrets["outside"]!["file"]).toBe("/var/lib/secrets/outside.age");
     });
+  });
+
+  it("age.package set to an age implementation (agenix's home-manager meaning) is an assertion that says what it is here", () => {
+    expect(evaluate("age-implementation-package").failedAssertions).toEqual([
+      "age.package is rage: in ageboot's NixOS module it is the ageboot package, which decrypts natively (agenix's age implementation is age.ageBin, which ageboot does not run). Remove the setting.",
+    ]);
   });
 
   describe("agenix's options, types and defaults (ryantm/agenix modules/age.nix)", () => {

@@ -269,6 +269,42 @@ describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs'
     expect(evaluate("readme").failedAssertions).toEqual([]);
   });
 
+  it("the build-time check runs on the build machine: the build platform's ageboot when cross-built, sops.validationPackage when set", () => {
+    const onHost = (script: string) => script.match(/^(\S+) check --manifest /m)?.[1];
+    const setup = (facts: Facts) => facts.activation.setupSecrets?.match(/exec '(\S+)' activate/)?.[1];
+    const hostAgeboot = "/nix/store/00000000000000000000000000000000-ageboot/bin/ageboot";
+    const buildAgeboot = "/nix/store/11111111111111111111111111111111-ageboot/bin/ageboot";
+    // Native (test/fixtures/nixos/fake-pkgs.nix: x86_64-linux on x86_64-linux): sops.package itself.
+    const native = evaluate("readme");
+    expect([onHost(native.checks[0]!), setup(native)]).toEqual([hostAgeboot, hostAgeboot]);
+    // aarch64-linux built on x86_64-linux: the check runs pkgs.buildPackages' ageboot; the host runs its own.
+    const cross = evaluate("cross");
+    expect(cross.failedAssertions).toEqual([]);
+    expect([onHost(cross.checks[0]!), setup(cross)]).toEqual([buildAgeboot, hostAgeboot]);
+    // Set: honoured, without the warning it used to give; another program there: an assertion.
+    const set = evaluate("validation-package");
+    expect([onHost(set.checks[0]!), set.warnings, set.failedAssertions]).toEqual([buildAgeboot, [], []]);
+    expect(evaluate("foreign-validation-package").failedAssertions).toEqual([
+      expect.stringMatching(/^sops\.validationPackage is sops-install-secrets: .* must be an ageboot package/),
+    ]);
+  });
+
+  it("only an RSA host key: the assertion says no ed25519 key is there and what to do, not to enable openssh", () => {
+    const [message, ...others] = evaluate("rsa-only").failedAssertions;
+    expect(others).toEqual([]);
+    expect(message).toMatch(/^No key source configured for sops: services\.openssh is enabled, but none of its hostKeys\nis an ed25519 key \(rsa \/etc\/ssh\/ssh_host_rsa_key\)/);
+    expect(message).toContain('sops.age.sshKeyPaths = [ "/etc/ssh/ssh_host_rsa_key" ]');
+    expect(message).toContain("add an ed25519 host key to services.openssh.hostKeys");
+    expect(message).not.toContain("set services.openssh.enable");
+    // The other ways to have no key with openssh on say their own cause.
+    expect(evaluate("ed25519-from-sops").failedAssertions).toEqual([
+      expect.stringMatching(/^No key source configured for sops: the ed25519 host keys .* are all under \/run\/secrets/),
+    ]);
+    expect(evaluate("no-ssh-key-paths").failedAssertions).toEqual([
+      expect.stringMatching(/^No key source configured for sops: sops\.age\.sshKeyPaths is empty and sops\.age\.keyFile is unset/),
+    ]);
+  });
+
   it("a placeholder for a secret that is not declared fails the evaluation, naming it", () => {
     expect(evaluationError("unknown-placeholder")).toContain("example-kye");
   });
