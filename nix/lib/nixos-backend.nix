@@ -206,17 +206,24 @@ let
   # it) or that the activation script put on /run/nixos/activation-restart-list;
   # systemd propagates that stop or restart to every unit with Requires= (or
   # BindsTo=) on it. So the boot unit never takes part in a switch
-  # (restartIfChanged = false: X-RestartIfChanged=false, "NOT restarting the
-  # following changed units" in the switch's output), and nothing puts it on a
-  # restart list. After the activation script and a daemon-reload, every switch
-  # and `test` restarts sysinit-reactivation.target; a restart pulls in (starts)
-  # what the target wants. The refresh unit below is such a unit: a oneshot
-  # without RemainAfterExit, so it is inactive between runs and every restart of
-  # the target starts it once, with the new configuration's manifest, ordered
-  # before the target and so before the switch restarts ordinary units. Nothing
-  # depends on it: its runs restart only the units whose secrets changed, through
-  # each secret's restartUnits/reloadUnits (`systemctl --no-block try-restart`).
-  # At boot the target is not started: the boot unit alone decrypts.
+  # (restartIfChanged = false: X-RestartIfChanged=false, listed under "NOT
+  # restarting the following changed units" in the switch's output), and nothing
+  # puts it on a restart list.
+  #
+  # After the activation script and a daemon-reload, every switch and `test`
+  # restarts sysinit-reactivation.target (a plain target, nixos/modules/system/
+  # boot/systemd.nix) and waits for it, before it restarts ordinary units; at
+  # the end it starts every active target again, that one included. The refresh
+  # unit below runs once per switch from that: wanted by the target (the first
+  # switch after boot, when the target was never started, starts it), PartOf= it
+  # (every later restart of the target restarts it), RemainAfterExit (so the
+  # closing start of the active target finds it active and leaves it), and
+  # restartIfChanged = false (so its own new unit file does not run it a second
+  # time). It runs the new configuration's manifest, ordered before the target.
+  # Nothing depends on it: its runs restart only the units whose secrets changed,
+  # through each secret's restartUnits/reloadUnits (`systemctl --no-block
+  # try-restart`). At boot the target is not started: the boot unit alone
+  # decrypts. A failed refresh is a failed unit, which the switch reports.
   bootUnit =
     manifestPath:
     lib.mkMerge [
@@ -233,6 +240,8 @@ let
       {
         description = "Re-decrypt ${cfg.kind} secrets on a configuration switch (ageboot)";
         wantedBy = [ "sysinit-reactivation.target" ];
+        partOf = [ "sysinit-reactivation.target" ];
+        restartIfChanged = false;
         # After its boot unit: when the switch starts that too (it had
         # failed), the two runs do not wait on each other's lock.
         after = [ "${bootUnitName}.service" ];
@@ -241,7 +250,7 @@ let
           "shutdown.target"
         ];
         conflicts = [ "shutdown.target" ];
-        serviceConfig.RemainAfterExit = false;
+        serviceConfig.RemainAfterExit = true;
       }
     ];
   refreshName = name: "${name}-refresh";

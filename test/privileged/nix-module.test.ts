@@ -34,6 +34,7 @@ interface ServiceFacts {
   aliases: string[];
   restartIfChanged: boolean;
   remainAfterExit: boolean;
+  partOf: string[];
 }
 interface Facts {
   activationOrder: string[];
@@ -175,12 +176,15 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       expect(refresh.execStart).toBe(facts.services.ageboot!.execStart);
       expect(refreshForUsers.execStart).toBe(facts.services["ageboot-for-users"]!.execStart);
       for (const unit of [refresh, refreshForUsers]) {
-        // Started by each restart of sysinit-reactivation.target (every switch and test), never at boot.
+        // Run once by each restart of sysinit-reactivation.target (every switch and test), never at boot:
+        // started through Wants= the first time, restarted through PartOf= later; active in between, so
+        // that the switch's closing start of the active target leaves it alone.
         expect(unit.wantedBy).toEqual(["sysinit-reactivation.target"]);
+        expect(unit.partOf).toEqual(["sysinit-reactivation.target"]);
         expect(unit.requiredBy).toEqual([]);
         expect(unit.before).toContain("sysinit-reactivation.target");
-        // Inactive between runs, so that the next restart of the target starts it again.
-        expect(unit.remainAfterExit).toBe(false);
+        expect(unit.remainAfterExit).toBe(true);
+        expect(unit.restartIfChanged).toBe(false);
         expect(unit.aliases).toEqual([]);
         expect(unit.limitCore).toBe(0);
       }

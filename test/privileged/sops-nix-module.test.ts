@@ -281,7 +281,9 @@ describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs'
       expect(refresh.requiredBy).toEqual([]);
       expect(refresh.before).toContain("sysinit-reactivation.target");
       expect(refresh.after).toContain(`${name}.service`);
-      expect(refresh.remainAfterExit).toBe(false);
+      expect(refresh.partOf).toEqual(["sysinit-reactivation.target"]);
+      expect(refresh.remainAfterExit).toBe(true);
+      expect(refresh.restartIfChanged).toBe(false);
     }
     expect(units["sops-install-secrets-refresh"]!.after).toContain("sops-install-secrets-for-users-refresh.service");
   });
