@@ -61,6 +61,7 @@ interface Facts {
       aliases: string[];
       restartIfChanged: boolean;
       remainAfterExit: boolean;
+      partOf: string[];
     } | null
   >;
   activationScriptsWithText: string[];
