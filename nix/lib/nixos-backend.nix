@@ -277,11 +277,6 @@ in
       // args
     );
 
-  # The units of systemd activation that refresh the secrets on a switch.
-  refreshUnits =
-    lib.optional (secretsForUsers != { }) "${refreshName cfg.unitForUsers}.service"
-    ++ lib.optional hasRegular "${refreshName cfg.unit}.service";
-
   assertions = [
     {
       assertion = !cfg.useSystemdActivation -> !(sysusersEnabled || nixosInitEnabled);
