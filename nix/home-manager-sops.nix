@@ -152,7 +152,10 @@ let
   manifest = {
     version = 1;
     inherit secretsDir secretsMountPoint;
-    inherit (cfg) keepGenerations;
+    # sops-nix counts the current generation and never prunes with 0 (the same
+    # sops-install-secrets as the NixOS module: docs/lifecycle.md, "Pruning");
+    # the manifest counts the previous ones, with "all" for never.
+    keepGenerations = if cfg.keepGenerations == 0 then "all" else cfg.keepGenerations - 1;
     identityPaths = map toString identityPaths;
     secrets = lib.mapAttrs' (
       _: s:

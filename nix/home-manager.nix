@@ -164,8 +164,11 @@ in
     # ageboot's own, as in its NixOS module.
     keepGenerations = mkOption {
       type = types.ints.unsigned;
-      default = 1;
-      description = "How many previous generations of secrets to keep besides the current one.";
+      default = 0;
+      description = ''
+        How many previous generations of secrets to keep besides the current
+        one; 0 (the default) is agenix's: only the current generation stays.
+      '';
     };
   };
 

@@ -175,6 +175,8 @@ let
     kind = "age";
     unit = "ageboot";
     unitForUsers = "ageboot-for-users";
+    # agenix's unit under systemd-sysusers/userborn (ryantm/agenix modules/age.nix).
+    unitAliases = [ "agenix-install-secrets.service" ];
     hostPublicKeysOption = "age.hostPublicKeys";
     inherit (cfg)
       secrets
@@ -210,7 +212,6 @@ let
   snippets = backend.snippets {
     manifests = manifestFiles;
     chownManifests = lib.optional hasRegular manifestFile;
-    restartUnits = backend.units;
   };
 in
 {
@@ -301,8 +302,14 @@ in
     };
     keepGenerations = mkOption {
       type = types.ints.unsigned;
-      default = 1;
-      description = "How many previous generations of secrets to keep besides the current one.";
+      default = 0;
+      description = ''
+        How many previous generations of secrets to keep besides the current
+        one. The default, 0, is agenix's: once a new generation is current the
+        previous one is removed, so a rotated or removed secret's plaintext
+        leaves the ramfs at that switch. Raise it to keep older generations
+        for processes that still hold a path into one.
+      '';
     };
     useSystemdActivation = mkOption {
       type = types.bool;
@@ -310,9 +317,14 @@ in
       defaultText = literalExpression "config.systemd.sysusers.enable || config.services.userborn.enable || config.system.nixos-init.enable";
       description = ''
         Decrypt with systemd units (ageboot.service before sysinit.target,
+        also named agenix-install-secrets.service as agenix's unit is;
         ageboot-for-users.service before systemd-sysusers/userborn for secrets
         with `neededForUsers`) instead of activation scripts. The default
-        where users are not made by the `users` activation script.
+        where users are not made by the `users` activation script. A switch
+        re-decrypts through ageboot-refresh.service (and
+        ageboot-for-users-refresh.service) and restarts only the units whose
+        secrets changed (`restartUnits`), never the units that require
+        ageboot.service.
       '';
     };
     secretsForUsersDir = mkOption {
@@ -433,12 +445,9 @@ in
       })
 
       (mkIf cfg.useSystemdActivation {
-        # Restart the units on every switch, not only when a manifest changes.
-        system.activationScripts.agenixInstall = {
-          text = snippets.requestRestart;
-          supportsDryActivation = true;
-        };
-
+        # No activation snippet (nixpkgs warns on them: restrict-activation-scripts.nix):
+        # the boot units, and the refresh units that every switch starts
+        # (nix/lib/nixos-backend.nix says how).
         systemd.services = backend.services;
       })
     ]))

@@ -279,8 +279,11 @@ let
     secretsMountPoint = "/run/secrets.d";
     secretsForUsersDir = "/run/secrets-for-users";
     inherit identityPaths;
+    # sops-nix counts the current generation and never prunes with 0
+    # (Mic92/sops-nix pkgs/sops-install-secrets/main.go, pruneGenerations);
+    # the manifest counts the previous ones, with "all" for never.
+    keepGenerations = if cfg.keepGenerations == 0 then "all" else cfg.keepGenerations - 1;
     inherit (cfg)
-      keepGenerations
       useSystemdActivation
       hostPublicKeys
       package
@@ -298,7 +301,6 @@ let
   forUsersSnippets = backend.snippets {
     manifests = [ backend.manifestForUsersFile ];
   };
-  requestRestart = (backend.snippets { restartUnits = backend.units; }).requestRestart;
 
   # sops-nix's validateSopsFiles checks of each sopsFile (manifest-for.nix).
   sopsFileProblems = lib.concatLists (
@@ -392,7 +394,11 @@ in
     keepGenerations = mkOption {
       type = types.ints.unsigned;
       default = 1;
-      description = "Number of previous secrets generations to keep.";
+      description = ''
+        Number of secrets generations to keep, the current one included, as
+        in sops-nix: 1 (the default) keeps only the current one; 0 never
+        prunes (every switch adds a generation to the ramfs until reboot).
+      '';
     };
     log = mkOption {
       type = types.listOf (
@@ -612,10 +618,8 @@ in
         })
 
         (lib.mkIf cfg.useSystemdActivation {
-          # Restart the units on every switch, not only when a manifest changes.
-          system.activationScripts.setupSecrets = lib.stringAfter (lib.optional cfg.age.generateKey "generate-age-key") requestRestart // {
-            supportsDryActivation = true;
-          };
+          # No activation snippet, as sops-nix's systemd mode (generate-age-key aside, as
+          # there); a switch re-decrypts through the -refresh units (nix/lib/nixos-backend.nix).
           systemd.services = backend.services;
         })
       ]

@@ -151,6 +151,17 @@ describe("later activations", () => {
     expect(generationsOf(host)).toEqual([3]);
   });
 
+  it('keepGenerations "all" never prunes (sops-nix\'s keepGenerations = 0)', () => {
+    const host = newHost();
+    host.keepGenerations = "all";
+    for (let run = 1; run <= 4; run++) {
+      host.writeManifest({ a: { file: host.encrypt(`a${run}`) } });
+      expect(host.activate().status).toBe(0);
+    }
+    expect(generationsOf(host)).toEqual([1, 2, 3, 4]);
+    expect(host.read("a")).toBe("a4");
+  });
+
   it("a failing secret leaves the current generation untouched, and the next good run installs", () => {
     const host = newHost();
     host.writeManifest({ a: { file: host.encrypt("a1"), owner: alice.name }, b: { file: host.encrypt("b1") } });

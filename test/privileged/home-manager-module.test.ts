@@ -56,6 +56,7 @@ describe.skipIf(skipReason !== null)("home-manager module", () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal default.
     expect(ageOptions["secretsMountPoint"]?.default).toBe("${XDG_RUNTIME_DIR}/agenix.d");
     expect(secretOptions).toEqual({ name: "string", file: "absolute path", path: "string", mode: "string", symlink: "boolean" });
+    expect(ageOptions["keepGenerations"]).toEqual({ type: "unsigned integer, meaning >=0", default: 0 });
   });
 
   it("writes a manifest that activate --user accepts, with agenix's paths expanded in the user's session", async () => {
@@ -69,6 +70,8 @@ describe.skipIf(skipReason !== null)("home-manager module", () => {
         expect(manifest.secretsDir).toBe("/run/user/1000/agenix");
         expect(manifest.secretsMountPoint).toBe("/run/user/1000/agenix.d");
         expect(manifest.identityPaths).toEqual(["/home/alice/.ssh/id_ed25519", "/home/alice/.ssh/id_rsa"]);
+        // agenix's home-manager module keeps only the current generation (modules/age-home.nix, cleanupAndLink).
+        expect(manifest.keepGenerations).toBe(0);
         expect(manifest.secrets).toEqual([expect.objectContaining({ name: "api-token", path: "/run/user/1000/agenix/api-token", mode: 0o400, owner: "1000", symlink: true })]);
         // What a configuration reads from config.age.secrets.<name>.path: agenix's string.
         // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal path.

@@ -166,6 +166,12 @@ describe.skipIf(skipReason !== null)("homeManagerModules.sops, evaluated with ni
     ]);
   });
 
+  it("sops.keepGenerations counts the current generation as sops-nix does: default 1 keeps it alone, 0 never prunes", () => {
+    expect(evaluate("readme").manifest?.["keepGenerations"]).toBe(0);
+    expect(evaluate("keep-all").manifest?.["keepGenerations"]).toBe("all");
+    expect(evaluate("keep-three").manifest?.["keepGenerations"]).toBe(2);
+  });
+
   it("runs at login as sops-nix.service and on a switch as the home.activation entry sops-nix, sops-nix's names", () => {
     const { unit, activation, manifestPath } = evaluate("readme");
     expect(unit?.Install.WantedBy).toEqual(["default.target"]);

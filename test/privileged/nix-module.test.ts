@@ -10,11 +10,12 @@
 // to run them:
 //   NIXPKGS_LIB=/path/to/nixpkgs.lib npx vitest run test/nix-module.test.ts
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateManifest } from "../../src/manifest/validate.js";
 import { placeholderFor } from "../../src/templates/placeholder.js";
+import { hostPerTest } from "../helpers/host-lifecycle.js";
 import { repoRoot } from "../helpers/paths.js";
 import { expectBefore, fixtureEvaluator, nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 
@@ -30,19 +31,29 @@ interface ServiceFacts {
   execStart: string;
   limitCore: number | null;
   restartTriggers: string[];
+  aliases: string[];
+  restartIfChanged: boolean;
+  remainAfterExit: boolean;
+  partOf: string[];
 }
 interface Facts {
   activationOrder: string[];
   failedAssertions: string[];
   warnings: string[];
   activation: { agenixInstall: string; agenixChown: string; agenixInstallDry: boolean; users: unknown };
-  manifest: { secrets: Record<string, Record<string, unknown>>; templates?: Record<string, Record<string, unknown>>; identityPaths: string[] } | null;
+  manifest: {
+    secrets: Record<string, Record<string, unknown>>;
+    templates?: Record<string, Record<string, unknown>>;
+    identityPaths: string[];
+    keepGenerations: number | "all";
+  } | null;
   manifestPath: string | null;
   manifestForUsers: { secrets: Record<string, Record<string, unknown>>; secretsDir: string; secretsMountPoint: string } | null;
   manifestForUsersPath: string | null;
   checks: string[];
   checkUsers: { users: string[]; groups: string[] } | null;
-  services: { ageboot: ServiceFacts | null; "ageboot-for-users": ServiceFacts | null };
+  services: Record<"ageboot" | "ageboot-for-users" | "ageboot-refresh" | "ageboot-for-users-refresh", ServiceFacts | null>;
+  activationScriptsWithText: string[];
   secrets: Record<string, { name: string; path: string; mode: string; owner: string; group: string; symlink: boolean; neededForUsers: boolean; file: string }>;
   identityPaths: string[];
   placeholder: Record<string, string>;
@@ -146,18 +157,62 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       expect(main.after).toEqual(expect.arrayContaining(["userborn.service", "systemd-sysusers.service", "local-fs.target"]));
       expect(main.before).toEqual(expect.arrayContaining(["sysinit.target", "sysinit-reactivation.target", "systemd-networkd.service"]));
       expect(main.requiredBy).toContain("sysinit-reactivation.target");
-      expect(main.restartTriggers).toEqual([facts.manifestPath]);
       expect(main.limitCore).toBe(0);
       // The users snippet is userborn's empty string, left alone.
       expect(facts.activation.users).toBe("");
     });
 
-    it("every switch asks switch-to-configuration to restart the units (activation-restart-list), not only when the manifest changes", () => {
+    it("a switch never restarts the boot units (so not what requires them): refresh units that nothing depends on re-decrypt", () => {
       const facts = evaluate("rootpw-systemd");
-      expect(facts.activation.agenixInstall).toContain("/run/nixos/activation-restart-list");
-      expect(facts.activation.agenixInstall).toContain("/run/nixos/dry-activation-restart-list");
-      expect(facts.activation.agenixInstall).toContain("'ageboot.service' 'ageboot-for-users.service'");
-      expect(facts.activation.agenixInstallDry).toBe(true);
+      for (const boot of [facts.services.ageboot!, facts.services["ageboot-for-users"]!]) {
+        // X-RestartIfChanged=false and no restartTriggers: switch-to-configuration skips them.
+        expect(boot.restartIfChanged).toBe(false);
+        expect(boot.restartTriggers).toEqual([]);
+        expect(boot.remainAfterExit).toBe(true);
+        expect(boot.wantedBy).toContain("sysinit.target");
+      }
+      const refresh = facts.services["ageboot-refresh"]!;
+      const refreshForUsers = facts.services["ageboot-for-users-refresh"]!;
+      expect(refresh.execStart).toBe(facts.services.ageboot!.execStart);
+      expect(refreshForUsers.execStart).toBe(facts.services["ageboot-for-users"]!.execStart);
+      for (const unit of [refresh, refreshForUsers]) {
+        // Run once by each restart of sysinit-reactivation.target (every switch and test), never at boot:
+        // started through Wants= the first time, restarted through PartOf= later; active in between, so
+        // that the switch's closing start of the active target leaves it alone.
+        expect(unit.wantedBy).toEqual(["sysinit-reactivation.target"]);
+        expect(unit.partOf).toEqual(["sysinit-reactivation.target"]);
+        expect(unit.requiredBy).toEqual([]);
+        expect(unit.before).toContain("sysinit-reactivation.target");
+        expect(unit.remainAfterExit).toBe(true);
+        expect(unit.restartIfChanged).toBe(false);
+        expect(unit.aliases).toEqual([]);
+        expect(unit.limitCore).toBe(0);
+      }
+      expect(refresh.after).toEqual(expect.arrayContaining(["ageboot.service", "ageboot-for-users-refresh.service"]));
+      expect(refreshForUsers.after).toEqual(["ageboot-for-users.service"]);
+    });
+
+    it("no activation snippet: restrict-activation-scripts.nix finds nothing of ageboot's to warn about", () => {
+      // nixpkgs' list of snippets it does not warn on (restrict-activation-scripts.nix at 27bf0424a460613dfe54790128985e422f9101ba).
+      const exempt = ["binsh", "etc", "groups", "hashes", "modprobe", "specialfs", "udevd", "users", "usrbinenv"];
+      const facts = evaluate("rootpw-systemd");
+      expect(facts.activationScriptsWithText.filter((name) => !exempt.includes(name))).toEqual([]);
+      // The agenix names stay, empty, so that deps on them still evaluate.
+      expect(facts.activationOrder).toEqual(expect.arrayContaining(["agenixNewGeneration", "agenixInstall", "agenixChown", "agenix"]));
+      // With activation scripts the snippets are there, and named (the warning is nixpkgs' own business there).
+      expect(evaluate("rootpw").activationScriptsWithText).toEqual(expect.arrayContaining(["agenixInstall", "agenixChown"]));
+    });
+
+    it("ageboot.service is also agenix-install-secrets.service (agenix's unit), for after/requires on that name", () => {
+      const facts = evaluate("rootpw-systemd");
+      expect(facts.services.ageboot!.aliases).toEqual(["agenix-install-secrets.service"]);
+      expect(facts.services["ageboot-for-users"]!.aliases).toEqual([]);
+      // Only secrets for users: the unit that exists carries the name.
+      const only = evaluate("rootpw-systemd-only");
+      expect(only.failedAssertions).toEqual([]);
+      expect(only.services.ageboot).toBeNull();
+      expect(only.services["ageboot-refresh"]).toBeNull();
+      expect(only.services["ageboot-for-users"]!.aliases).toEqual(["agenix-install-secrets.service"]);
     });
 
     it("a password file in the regular secrets directory fails an assertion that says what to do", () => {
@@ -258,12 +313,45 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       // group defaults to the owner's primary group.
       expect(evaluate("readme").secrets["db-password"]).toMatchObject({ owner: "postgres", group: "postgres" });
       // ageboot's own options, with their defaults.
-      expect(options["keepGenerations"]).toEqual({ type: "unsigned integer, meaning >=0", default: 1 });
+      // agenix keeps only the current generation (modules/age.nix cleanupAndLink removes generation N-1).
+      expect(options["keepGenerations"]).toEqual({ type: "unsigned integer, meaning >=0", default: 0 });
       expect(options["useSystemdActivation"]).toEqual({ type: "boolean", default: false });
       expect(options["validateSecrets"]).toEqual({ type: "boolean", default: true });
       expect(options["hostPublicKeys"]).toEqual({ type: "list of (absolute path or string)", default: [] });
       expect(options["secretsForUsersDir"]).toEqual({ type: "string", default: "/run/agenix-for-users" });
     });
+  });
+});
+
+describe.skipIf(skipReason !== null)("pruning, with the keepGenerations the module writes, activated", () => {
+  const newHost = hostPerTest();
+
+  /** Three activations of the module's manifest settings on a test host, a secret rotated each time; the generations left. */
+  function generationsAfterThreeRuns(keepGenerations: number | "all"): number[] {
+    const host = newHost();
+    host.keepGenerations = keepGenerations;
+    for (let run = 1; run <= 3; run++) {
+      host.writeManifest({ token: { file: host.encrypt(`token-${run}`) } });
+      const result = host.activate();
+      expect(result.status, result.stderr).toBe(0);
+    }
+    expect(host.read("token")).toBe("token-3");
+    return readdirSync(host.mountPoint)
+      .filter((name) => /^[0-9]+$/.test(name))
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  it("agenix's default: only the current generation is left after 3 runs (ryantm/agenix modules/age.nix)", () => {
+    const { keepGenerations } = evaluate("defaults").manifest!;
+    expect(keepGenerations).toBe(0);
+    expect(generationsAfterThreeRuns(keepGenerations)).toEqual([3]);
+  });
+
+  it("age.keepGenerations = 1 keeps the current generation and the one before", () => {
+    const { keepGenerations } = evaluate("readme").manifest!;
+    expect(keepGenerations).toBe(1);
+    expect(generationsAfterThreeRuns(keepGenerations)).toEqual([2, 3]);
   });
 });
 

@@ -16,7 +16,7 @@
 // the store path of the YAML, /etc/ssh/...): before activation every
 // absolute path is moved under the test host's directory, nothing else.
 import { execFileSync } from "node:child_process";
-import { lstatSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runAgeboot } from "../helpers/ageboot-process.js";
@@ -50,7 +50,21 @@ interface Facts {
   manifestForUsers: Manifest;
   checks: string[];
   placeholder: Record<string, string>;
-  services: Record<"sops-install-secrets" | "sops-install-secrets-for-users", { wantedBy: string[]; before: string[]; after: string[]; execStart: string } | null>;
+  services: Record<
+    "sops-install-secrets" | "sops-install-secrets-for-users" | "sops-install-secrets-refresh" | "sops-install-secrets-for-users-refresh",
+    {
+      wantedBy: string[];
+      requiredBy: string[];
+      before: string[];
+      after: string[];
+      execStart: string;
+      aliases: string[];
+      restartIfChanged: boolean;
+      remainAfterExit: boolean;
+      partOf: string[];
+    } | null
+  >;
+  activationScriptsWithText: string[];
   secretPaths: Record<string, string>;
   templatePaths: Record<string, string>;
   sopsFileHashes: Record<string, string>;
@@ -249,7 +263,30 @@ describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs'
     expect(units["sops-install-secrets"]!.wantedBy).toEqual(["sysinit.target"]);
     expect(units["sops-install-secrets"]!.after).toContain("sops-install-secrets-for-users.service");
     expect(units["sops-install-secrets-for-users"]!.before).toContain("userborn.service");
-    expect(facts.activation.setupSecrets).toContain("'sops-install-secrets.service' 'sops-install-secrets-for-users.service'");
+    // No activation snippet in systemd mode, as sops-nix (restrict-activation-scripts.nix warns on them).
+    expect(facts.activation.setupSecrets).toBeNull();
+    expect(facts.activationScriptsWithText.filter((name) => !["binsh", "etc", "groups", "hashes", "modprobe", "specialfs", "udevd", "users", "usrbinenv"].includes(name))).toEqual(
+      [],
+    );
+  });
+
+  it("systemd activation: a switch never restarts the units (so not what requires them); -refresh units re-decrypt", () => {
+    const units = evaluate("systemd").services;
+    for (const name of ["sops-install-secrets", "sops-install-secrets-for-users"] as const) {
+      expect(units[name]!.restartIfChanged).toBe(false);
+      expect(units[name]!.remainAfterExit).toBe(true);
+      expect(units[name]!.aliases).toEqual([]); // already sops-nix's names
+      const refresh = units[`${name}-refresh`]!;
+      expect(refresh.execStart).toBe(units[name]!.execStart);
+      expect(refresh.wantedBy).toEqual(["sysinit-reactivation.target"]);
+      expect(refresh.requiredBy).toEqual([]);
+      expect(refresh.before).toContain("sysinit-reactivation.target");
+      expect(refresh.after).toContain(`${name}.service`);
+      expect(refresh.partOf).toEqual(["sysinit-reactivation.target"]);
+      expect(refresh.remainAfterExit).toBe(true);
+      expect(refresh.restartIfChanged).toBe(false);
+    }
+    expect(units["sops-install-secrets-refresh"]!.after).toContain("sops-install-secrets-for-users-refresh.service");
   });
 
   it.each([
@@ -381,6 +418,41 @@ describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs'
           "",
         ].join("\n"),
       );
+    });
+
+    it.each<[string, number | "all", number[]]>([
+      // sops-nix's keepGenerations counts the current generation; 0 never prunes (pkgs/sops-install-secrets/main.go, pruneGenerations).
+      ["keep-default", 0, [3]],
+      ["keep-0", "all", [1, 2, 3]],
+      ["keep-3", 2, [1, 2, 3]],
+    ])("%s: sops.keepGenerations as sops-nix prunes (manifest keepGenerations %s), after 3 runs", (configuration, inManifest, left) => {
+      const generated = evaluate(configuration).manifest as Manifest & { keepGenerations: unknown };
+      expect(generated.keepGenerations).toBe(inManifest);
+      const root = join(host.root, `${configuration}-host`);
+      const manifest = onTestHost(generated, `sops-${configuration}-manifest.json`, root);
+      for (let run = 1; run <= 3; run++) {
+        // The same secret each run: a generation is made at every activation, changed or not, as in sops-nix.
+        const result = runAgeboot(["activate", "--manifest", manifest]);
+        expect(result.status, result.stderr).toBe(0);
+      }
+      const generations = readdirSync(join(root, "run/secrets.d"))
+        .filter((name) => /^[0-9]+$/.test(name))
+        .map(Number)
+        .sort((a, b) => a - b);
+      expect(generations).toEqual(left);
+      expect(readlinkSync(join(root, "run/secrets"))).toBe(join(root, "run/secrets.d/3"));
+    });
+
+    it("sops.keepGenerations = 3: after 4 runs, the current generation and the 2 before it", () => {
+      const root = join(host.root, "keep-3-fourth-host");
+      const manifest = onTestHost(evaluate("keep-3").manifest, "sops-keep-3-four-manifest.json", root);
+      for (let run = 1; run <= 4; run++) expect(runAgeboot(["activate", "--manifest", manifest]).status).toBe(0);
+      expect(
+        readdirSync(join(root, "run/secrets.d"))
+          .filter((name) => /^[0-9]+$/.test(name))
+          .map(Number)
+          .sort((a, b) => a - b),
+      ).toEqual([2, 3, 4]);
     });
 
     it("the for-users manifest goes to /run/secrets-for-users, root's", () => {
