@@ -13,7 +13,7 @@
 }:
 let
   evaluate =
-    name: module:
+    module:
     (nixpkgs.lib.nixosSystem {
       modules = [
         module
@@ -45,9 +45,9 @@ let
     };
 
   systems = {
-    activation-scripts = evaluate "activation-scripts" (agenix false);
-    systemd-activation = evaluate "systemd-activation" (agenix true);
-    sops = evaluate "sops" {
+    activation-scripts = evaluate (agenix false);
+    systemd-activation = evaluate (agenix true);
+    sops = evaluate {
       imports = [ self.nixosModules.sops ];
     };
   };
