@@ -1,7 +1,7 @@
 // Build dist/: the CLI as one minified CommonJS bundle, its V8 code cache, and
 // the launcher. Start-up is most of a small run, and a boot waits on it
 // (docs/performance.md).
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { build } from "esbuild";
 import { chmod, copyFile, readFile, rm } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -44,12 +44,22 @@ await build({
 });
 
 // 3. dist/cli.cache: V8's code cache of the bundle after it ran the public demo (src/code-cache/make.ts).
-// It is made by the node that runs this script, with no flags, as the launcher runs node;
-// another Node.js (or node with other flags) refuses it and compiles the bundle instead.
+// Made by the node that will run it: AGEBOOT_CACHE_NODE (the Nix package's nodejs-slim,
+// nix/package.nix) or, by default, the node running this script. V8 refuses a cache made by
+// another Node.js or with other flags, and the bundle then compiles from source.
+// --predictable (one thread, no concurrent compilation or GC, fixed seeds) makes the cache
+// the same bytes at every build (test/privileged/code-cache-reproducible.test.ts); V8 leaves
+// that flag out of the flag hash it checks, so the launcher's plain node takes the cache, and
+// the check below fails the build if a Node.js ever does not.
+const cacheNode = process.env.AGEBOOT_CACHE_NODE || process.execPath;
 const maker = "dist/make-code-cache.cjs";
 await build({ ...common, entryPoints: ["src/code-cache/make.ts"], outfile: maker, legalComments: "none" });
-execFileSync(process.execPath, [maker, resolve("dist"), resolve("demo")], { stdio: ["ignore", "inherit", "inherit"] });
+execFileSync(cacheNode, ["--predictable", maker, resolve("dist"), resolve("demo")], { stdio: ["ignore", "inherit", "inherit"] });
 await rm(maker);
+const check = spawnSync(cacheNode, ["dist/start.cjs", "--log-level", "debug", "--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+if (check.status !== 0 || !check.stderr.includes("from the code-cached bundle")) {
+  throw new Error(`dist/cli.cache is not used by ${cacheNode} without flags (exit ${check.status}):\n${check.stderr}`);
+}
 
 // 4. dist/ageboot: the command to install (package.json "bin", the systemd unit, the Nix wrapper).
 await copyFile("scripts/launcher.sh", "dist/ageboot");

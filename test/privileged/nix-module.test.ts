@@ -396,7 +396,7 @@ describe.skipIf(skipReason !== null)("nix/package.nix dependency list, evaluated
 
   it("names no registry host: no resolved field in the lock, no URL in the package's Nix files", () => {
     expect(readFileSync(join(repoRoot, "package-lock.json"), "utf8")).not.toContain('"resolved"');
-    for (const file of ["nix/package.nix", "nix/lib/npm-lock-sources.nix"]) {
+    for (const file of ["nix/package.nix", "nix/lib/npm-lock-sources.nix", "nix/lib/npm-lock-closure.nix", "nix/lib/npm-lock-files.nix"]) {
       expect(readFileSync(join(repoRoot, file), "utf8")).not.toMatch(/https?:\/\//);
     }
   });
