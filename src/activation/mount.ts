@@ -117,7 +117,9 @@ export async function ensureSecretsMount(mountPoint: string, options: MountOptio
     warnAboutMissingOptions(mountPoint, fstype, log);
     const kind = secretsMountKindAt(mountPoint);
     if (kind?.swappable) {
-      log.warn(`${mountPoint}: the tmpfs mounted there has no noswap: the kernel may write its plaintext to swap; add noswap (Linux 6.4+), or leave the mount point empty and ageboot mounts its own`);
+      log.warn(
+        `${mountPoint}: the tmpfs mounted there has no noswap: the kernel may write its plaintext to swap; add noswap (Linux 6.4+), or leave the mount point empty and ageboot mounts its own`,
+      );
     } else if (kind) log.info(`using the ${describeSecretsMount(kind)} already mounted on ${mountPoint}`);
   }
   if (fstype === null && options.allowPlainDirectory) {
