@@ -440,7 +440,7 @@ in
     useTmpfs = mkOption {
       type = types.bool;
       default = false;
-      description = "Accepted for compatibility; ageboot mounts a ramfs (never swapped) and warns when this is set.";
+      description = "Accepted for compatibility; ageboot mounts a tmpfs with noswap, or a ramfs (never swapped either way), and warns when this is set.";
     };
     useSystemdActivation = mkOption {
       type = types.bool;
@@ -570,7 +570,7 @@ in
 
           warnings =
             lib.optional (cfg.environment != { }) "sops.environment (${lib.concatStringsSep ", " (lib.attrNames cfg.environment)}) is not used: ageboot runs no sops binary and reads none of its environment variables."
-            ++ lib.optional cfg.useTmpfs "sops.useTmpfs is ignored: ageboot keeps secrets on a ramfs, which is never swapped.";
+            ++ lib.optional cfg.useTmpfs "sops.useTmpfs is ignored: ageboot keeps secrets on a tmpfs with noswap, or a ramfs, which are never swapped.";
 
           system.checks = lib.optional cfg.validateSopsFiles backend.check;
           system.build.ageboot-sops = backend.build;

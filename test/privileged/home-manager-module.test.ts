@@ -8,8 +8,8 @@
 // manifest, which the real `ageboot activate --user` loader accepts, the user
 // unit, and the home.activation entry, run under bash as home-manager runs it.
 //
-// Needs NIXPKGS_LIB (the directory holding nixpkgs' lib/); skipped with a
-// message without it, as the NixOS module's tests are.
+// Needs nixpkgs' lib (NIXPKGS_LIB, else ../shared/nixpkgs-lib beside the
+// repository); fails without it, as the NixOS module's tests do.
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ import { repoRoot } from "../helpers/paths.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { fixtureEvaluator, nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 
-const { nixpkgsLib, skipReason } = nixpkgsLibFor("the home-manager module evaluation tests");
+const nixpkgsLib = nixpkgsLibFor("the home-manager module evaluation tests");
 
 const evalFile = join(repoRoot, "test/fixtures/home-manager/eval.nix");
 const { dir: scratch, cleanup } = tempDir("ageboot-hm-");
@@ -43,7 +43,7 @@ const evaluate = fixtureEvaluator<Facts>(evalFile, nixpkgsLib);
 /** alice's session, as the manifest is read in it. */
 const alice: UserEnvironment = { uid: 1000, gid: 100, gids: [100], home: "/home/alice", runtimeDir: "/run/user/1000", configHome: "/home/alice/.config" };
 
-describe.skipIf(skipReason !== null)("home-manager module", () => {
+describe("home-manager module", () => {
   it("has agenix's home-manager options, types and defaults (ryantm/agenix modules/age-home.nix), and keepGenerations", () => {
     const { ageOptions, secretOptions } = evaluate("minimal");
     expect(Object.keys(ageOptions).sort()).toEqual(["agebootPackage", "identityPaths", "keepGenerations", "package", "secrets", "secretsDir", "secretsMountPoint"]);

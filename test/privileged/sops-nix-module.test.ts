@@ -11,8 +11,9 @@
 // nothing appended; the whole decrypted file for key ""; any other type an
 // error; templates rendered by plain replacement of each placeholder).
 //
-// Needs NIXPKGS_LIB (the evaluation); skipped without it, as
-// nix-module.test.ts is. The manifests' paths are the host's (/run/secrets,
+// Needs nixpkgs' lib (NIXPKGS_LIB, else ../shared/nixpkgs-lib beside the
+// repository); fails without it, as nix-module.test.ts does. The manifests'
+// paths are the host's (/run/secrets,
 // the store path of the YAML, /etc/ssh/...): before activation every
 // absolute path is moved under the test host's directory, nothing else.
 import { execFileSync } from "node:child_process";
@@ -28,7 +29,7 @@ import { repoRoot } from "../helpers/paths.js";
 import { sshKeygen } from "../helpers/tools.js";
 import { expectBefore, fixtureEvaluator, nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 
-const { nixpkgsLib, skipReason } = nixpkgsLibFor("the nixosModules.sops evaluation and activation tests");
+const nixpkgsLib = nixpkgsLibFor("the nixosModules.sops evaluation and activation tests");
 
 const evalFile = join(repoRoot, "test/fixtures/nixos/eval-sops.nix");
 const { alice } = TEST_USERS;
@@ -127,7 +128,7 @@ function ownerGroupMode(path: string): [number, number, string] {
   return [info.uid, info.gid, (info.mode & 0o7777).toString(8).padStart(4, "0")];
 }
 
-describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
+describe("nixosModules.sops, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
   it("sops-nix's README configuration: the manifest has sops-nix's paths, formats, keys, owners, units and the template", () => {
     const facts = evaluate("readme");
     expect(facts.failedAssertions).toEqual([]);
