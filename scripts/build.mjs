@@ -4,7 +4,7 @@
 // tests' fault-injection hooks (src/fault-injection.ts) compiled in: dist/,
 // what ships, has none (issue 22, item 4), and the tests that kill ageboot at
 // each step run dist-test/ (test/helpers/paths.ts).
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { build } from "esbuild";
 import { chmod, copyFile, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -51,12 +51,22 @@ async function buildInto(outdir, faultInjection) {
   });
 
   // 3. dist/cli.cache: V8's code cache of the bundle after it ran the public demo (src/code-cache/make.ts).
-  // It is made by the node that runs this script, with no flags, as the launcher runs node;
-  // another Node.js (or node with other flags) refuses it and compiles the bundle instead.
+  // Made by the node that will run it: AGEBOOT_CACHE_NODE (the Nix package's nodejs-slim,
+  // nix/package.nix) or, by default, the node running this script. V8 refuses a cache made by
+  // another Node.js or with other flags, and the bundle then compiles from source.
+  // --predictable (one thread, no concurrent compilation or GC, fixed seeds) makes the cache
+  // the same bytes at every build (test/privileged/code-cache-reproducible.test.ts); V8 leaves
+  // that flag out of the flag hash it checks, so the launcher's plain node takes the cache, and
+  // the check below fails the build if a Node.js ever does not.
+  const cacheNode = process.env.AGEBOOT_CACHE_NODE || process.execPath;
   const maker = join(outdir, "make-code-cache.cjs");
   await build({ ...common, entryPoints: ["src/code-cache/make.ts"], outfile: maker, legalComments: "none" });
-  execFileSync(process.execPath, [maker, resolve(outdir), resolve("demo")], { stdio: ["ignore", "inherit", "inherit"] });
+  execFileSync(cacheNode, ["--predictable", maker, resolve(outdir), resolve("demo")], { stdio: ["ignore", "inherit", "inherit"] });
   await rm(maker);
+  const check = spawnSync(cacheNode, [join(outdir, "start.cjs"), "--log-level", "debug", "--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  if (check.status !== 0 || !check.stderr.includes("from the code-cached bundle")) {
+    throw new Error(`${outdir}/cli.cache is not used by ${cacheNode} without flags (exit ${check.status}):\n${check.stderr}`);
+  }
 
   // 4. dist/ageboot: the command to install (package.json "bin", the systemd unit, scripts/install-package.sh).
   await copyFile("scripts/launcher.sh", join(outdir, "ageboot"));

@@ -5,6 +5,7 @@ import { commitCustomPaths, discardCustomPaths } from "./activation/custom-paths
 import { prepareCustomPathsStep } from "./activation/custom-paths-step.js";
 import { readGenerationRecord } from "./activation/generation-record.js";
 import { newGenerationCommits } from "./activation/failure-policy.js";
+import { explainFullMount, mountWasFull } from "./activation/full-mount.js";
 import { Generations } from "./activation/generations.js";
 import { removeStalePaths } from "./activation/installed-paths.js";
 import { acquireLock, type LockAcquirer } from "./activation/lock.js";
@@ -146,6 +147,8 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     // 5b. Render templates from the secrets just staged (a dry run decrypts them again, in memory, and only compares).
     await renderTemplates(templateOutcomes, secretOutcomes, target, generations.currentPath, identities);
     const removed = classifyChanges(outcomes, generations.currentPath);
+    // A full mount (a secret's owner may have grown their file) is explained, naming its largest files.
+    if (generationDir !== null && mountWasFull(outcomes)) log.warn(explainFullMount(mountPoint));
     stepDone("5b. render templates");
     // The current generation's record (custom paths, units), read once and before pruning can remove it.
     const previousRecord = readGenerationRecord(mountPoint, generations.current, log);

@@ -22,7 +22,7 @@ export interface AgebootRunOptions {
    * without the launcher's shell in between, as the launcher runs it.
    * "launcher": dist/ageboot, as a user or systemd runs it. Any other string is
    * the path of a launcher (a copy of dist/ elsewhere). With a fault-injection
-   * variable in `env` (AGEBOOT_TEST_*), "node" and "launcher" run the test build
+   * variable in `env` (AGEBOOT_TEST_KILL_AFTER_STEP, AGEBOOT_TEST_COUNT_STEPS), "node" and "launcher" run the test build
    * (dist-test/) instead: the shipped one has no such hooks (src/fault-injection.ts).
    */
   via?: "node" | "launcher" | string;
@@ -40,6 +40,9 @@ export interface AgebootRunOptions {
   privateMountNamespace?: boolean;
 }
 
+/** The variables only the test build (dist-test/) acts on (src/fault-injection.ts). */
+const FAULT_INJECTION_VARIABLES = ["AGEBOOT_TEST_KILL_AFTER_STEP", "AGEBOOT_TEST_COUNT_STEPS"] as const;
+
 /**
  * The command that runs ageboot with `args`, as [file, arguments].
  */
@@ -56,7 +59,7 @@ function agebootCommand(args: readonly string[], via: AgebootRunOptions["via"] =
     const [file, rest] = agebootCommand(args, via, undefined, { env: options.env ?? {} });
     return ["setpriv", [`--reuid=${options.asUser.uid}`, `--regid=${options.asUser.gid}`, "--clear-groups", "--", file, ...rest]];
   }
-  const testBuild = Object.keys(options.env ?? {}).some((name) => name.startsWith("AGEBOOT_TEST_"));
+  const testBuild = FAULT_INJECTION_VARIABLES.some((name) => options.env?.[name] !== undefined);
   if (via === "launcher") return [testBuild ? testBuildLauncherPath : launcherPath, [...args]];
   if (via !== "node") return [via, [...args]];
   return [process.execPath, [testBuild ? testBuildStartPath : startPath, ...args]];
