@@ -164,7 +164,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     // 6. Custom paths, under temporary names, and their record; not worth preparing for a generation that will not commit.
     const commits = newGenerationCommits(outcomes, generations.current);
     const { prepared, stale } = commits
-      ? await prepareCustomPathsStep(outcomes, manifest.secrets, previousRecord.paths, generations, generation, secretsDir, log)
+      ? await prepareCustomPathsStep(outcomes, manifest.secrets, previousRecord.paths, generations, generation, manifest, log)
       : { prepared: [], stale: [] };
     stepDone("6. custom paths");
 

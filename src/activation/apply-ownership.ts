@@ -51,7 +51,7 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
       try {
         const changed = applyTo(`${generationDir}/${item.fileName}`, ownership, item, log);
         // The copy was written with the same deferred ownership as the generation's file.
-        if (changed && hasCustomPath(item, manifest.secretsDir) && !declared.symlink) await reinstallCopy(item, ownership, generationDir, manifest.secretsDir, log);
+        if (changed && hasCustomPath(item, manifest.secretsDir) && !declared.symlink) await reinstallCopy(item, ownership, generationDir, manifest, log);
         if (changed) applied.push(item.fileName);
       } catch (error) {
         failures.push({ kind, name: declared.name, code: error instanceof AgebootError ? error.code : "IO", message: describeCause(error) });
@@ -71,10 +71,10 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
  * with its final owner) exactly as the activation writes copies (through the
  * held directory, created exclusively, owned before it is renamed over the name).
  */
-async function reinstallCopy(item: Outcome, ownership: Ownership, generationDir: string, secretsDir: string, log: Logger): Promise<void> {
+async function reinstallCopy(item: Outcome, ownership: Ownership, generationDir: string, manifest: Manifest, log: Logger): Promise<void> {
   const outcome = item instanceof TemplateOutcome ? new TemplateOutcome(item.template, null, ownership) : new SecretOutcome((item as SecretOutcome).secret, ownership);
   outcome.staged(true);
-  const prepared = await prepareCustomPaths([outcome], secretsDir, generationDir, log);
+  const prepared = await prepareCustomPaths([outcome], manifest, generationDir, log);
   await commitCustomPaths(prepared);
   const failure = outcome.failed ?? outcome.pathFailed;
   if (failure !== null) throw new AgebootError(failure.code, failure.message);

@@ -3,6 +3,8 @@ import { statfs } from "node:fs/promises";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
+import type { ManifestPaths } from "../manifest/forbidden-paths.js";
+import { ForbiddenPlaces } from "./forbidden-places.js";
 import { finalName, type HeldDirectory, holdParentDirectory, trustedFor } from "./held-directory.js";
 import type { Outcome } from "./outcome.js";
 import { hasCustomPath } from "./plan.js";
@@ -31,12 +33,16 @@ export interface PreparedPath {
  * Every step below happens inside the directory held by descriptor
  * (./held-directory.ts), never through the path again (invariant 7).
  */
-export async function prepareCustomPaths(outcomes: readonly Outcome[], secretsDir: string, generationDir: string, log: Logger): Promise<PreparedPath[]> {
+export async function prepareCustomPaths(outcomes: readonly Outcome[], paths: ManifestPaths, generationDir: string, log: Logger): Promise<PreparedPath[]> {
+  const { secretsDir } = paths;
   const prepared: PreparedPath[] = [];
+  // Forbidden and reserved places, by the identity of their directories: the walk refuses an alias of one.
+  let places: ForbiddenPlaces | null = null;
   for (const outcome of outcomes) {
     if (!outcome.isStaged || !hasCustomPath(outcome, secretsDir)) continue;
+    places ??= new ForbiddenPlaces(paths);
     try {
-      prepared.push(await prepareCustomPath(outcome, secretsDir, `${generationDir}/${outcome.fileName}`, log));
+      prepared.push(await prepareCustomPath(outcome, secretsDir, `${generationDir}/${outcome.fileName}`, places, log));
     } catch (error) {
       outcome.failPath(error);
     }
@@ -44,7 +50,7 @@ export async function prepareCustomPaths(outcomes: readonly Outcome[], secretsDi
   return prepared;
 }
 
-async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFile: string, log: Logger): Promise<PreparedPath> {
+async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFile: string, places: ForbiddenPlaces, log: Logger): Promise<PreparedPath> {
   const secret = outcome.declared;
   // Directories of root's or of the secret's owner, writable by no group but the secret's, and that one only
   // when its mode lets the group read it (a group that merely defaults to the owner's primary one is given nothing):
@@ -53,7 +59,7 @@ async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFil
   const trustedOwners = trustedFor(uid, (mode & 0o040) !== 0 ? [gid] : []);
   let directory: HeldDirectory;
   try {
-    directory = holdParentDirectory(secret.path, trustedOwners);
+    directory = holdParentDirectory(secret.path, trustedOwners, places);
   } catch (error) {
     if (error instanceof AgebootError) throw new AgebootError(error.code, `path ${secret.path}: ${error.message}`, { cause: error });
     throw new AgebootError("IO", `path ${secret.path}: cannot prepare (${describeCause(error)})`, { cause: error });
