@@ -1,4 +1,4 @@
-import { createReadStream, lstatSync, renameSync, symlinkSync } from "node:fs";
+import { chownSync, closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, renameSync, symlinkSync } from "node:fs";
 import { statfs } from "node:fs/promises";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
@@ -11,6 +11,12 @@ import { hasCustomPath } from "./plan.js";
 import { removeStaleTemporariesIn, temporaryBaseNameFor, unlinkQuietly } from "./temporary-names.js";
 import { writeAll, writeExclusive } from "./write-exclusive.js";
 
+/**
+ * O_PATH (Linux, the same value on x86_64 and aarch64; Node's constants lack it):
+ * with O_NOFOLLOW, a descriptor of a symlink itself, on which chown through
+ * /proc/self/fd/<fd> acts on the symlink, as fchownat(fd, "", AT_EMPTY_PATH) does.
+ */
+const O_PATH = 0o10000000;
 const RAMFS_MAGIC = 0x858458f6;
 const TMPFS_MAGIC = 0x01021994;
 
@@ -72,8 +78,10 @@ async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFil
     }
     removeStaleTemporariesIn(directory.self, name);
     if (secret.symlink) {
-      symlinkSync(`${secretsDir}/${outcome.fileName}`, directory.entry(temporary));
+      const target = `${secretsDir}/${outcome.fileName}`;
+      symlinkSync(target, directory.entry(temporary));
       crashPoint("symlink custom path temporary");
+      giveSymlink(directory.entry(temporary), target, outcome.ownership!);
     } else {
       await warnUnlessMemoryBacked(outcome, directory, log);
       const target = directory.entry(temporary);
@@ -89,6 +97,30 @@ async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFil
     throw new AgebootError("IO", `path ${secret.path}: cannot prepare (${directory.explain(cause)})`, { cause: error });
   }
   return { outcome, directory, temporary };
+}
+
+/**
+ * The symlink of a custom path belongs to the secret's owner and group, as
+ * sops-nix makes it (pkgs/sops-install-secrets: SecureSymlinkChown, an O_PATH
+ * descriptor and fchownat with AT_EMPTY_PATH): what `ls -l` and a service's own
+ * ownership checks see. Never following a link: the descriptor is the
+ * symlink's own, and it must be the one just made (a symlink of this process's
+ * user with one link and the target's length): in a directory its owner
+ * controls, the owner may have put something else at the temporary name since.
+ */
+function giveSymlink(entry: string, target: string, { uid, gid }: { uid: number; gid: number }): void {
+  const fd = openSync(entry, O_PATH | constants.O_NOFOLLOW);
+  try {
+    const info = fstatSync(fd);
+    if (info.uid === uid && info.gid === gid) return;
+    if (!info.isSymbolicLink() || info.nlink !== 1 || info.uid !== process.geteuid?.() || info.size !== Buffer.byteLength(target)) {
+      throw new AgebootError("IO", "the symlink just made was replaced before it could be given to its owner");
+    }
+    chownSync(`/proc/self/fd/${fd}`, uid, gid);
+    crashPoint("chown custom path symlink");
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function isDirectory(path: string): boolean {
