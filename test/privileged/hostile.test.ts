@@ -14,8 +14,9 @@ import { runAgeboot } from "../helpers/ageboot-process.js";
 import { CANARY } from "../helpers/canary.js";
 import { makeHostileIdentityFiles } from "../helpers/hostile-identity-files.js";
 import { hostileManifests } from "../helpers/hostile-manifests.js";
+import { hostileTemplates } from "../helpers/hostile-templates.js";
 import { hostPerFile } from "../helpers/host-lifecycle.js";
-import { requirePrivateNamespace } from "../helpers/private-namespace.js";
+import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
 import { ageEncrypt, sshKeygen } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
@@ -274,6 +275,29 @@ describe("hostile identity files (the only identity paths)", () => {
     expect(outcome.status).toBe(3);
     expect(outcome.codes).toContain("NO_IDENTITY");
     for (const path of files) expect(outcome.stderr).toContain(`"msg":"${path}: `);
+    expectUnchanged(outcome);
+  });
+});
+
+describe("hostile templates", () => {
+  // A root-owned template is rendered from secrets by placeholders; whoever can
+  // choose its text chooses what goes into a file someone reads. Each case fails
+  // the template, named, with no stack trace, and the current generation stays.
+  const dir = join(host.root, "templates");
+  mkdirSync(dir, { mode: 0o755 });
+  let secrets: Record<string, unknown> = {};
+  beforeAll(() => {
+    secrets = {
+      good: { file: goodFile },
+      big: { file: host.encrypt(Buffer.alloc(17 * 1024 * 1024, "b")) },
+      kib: { file: host.encrypt(Buffer.alloc(4096, "k")) },
+    };
+  });
+
+  it.each(hostileTemplates)("%s -> the template fails, nothing changes", (_, make) => {
+    const outcome = activate({ ...baseManifest(secrets), templates: { t: make(dir, TEST_USERS.alice) } });
+    expect(outcome.codes, outcome.stderr).toContain("PLAN");
+    expect(outcome.stderr).toMatch(/"msg":"template t: /);
     expectUnchanged(outcome);
   });
 });
