@@ -138,7 +138,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     stepDone("4. mount");
 
     // 5. Stage: decrypt, own and mode every secret in a new generation (a dry run only compares).
-    // A secret a template names stays root's 0400 until 5b has rendered from it: its owner could rewrite a file they own.
+    // A secret a template names stays ours (root's), 0400, until 5b has rendered from it: its owner could rewrite a file they own.
     const heldForTemplates = secretsHeldForTemplates(templateOutcomes);
     const generation = generations.next;
     await status(dryRun ? `Decrypting ${secretOutcomes.length} secrets (dry run)` : `Decrypting ${secretOutcomes.length} secrets into generation ${generation}`);

@@ -9,13 +9,16 @@ import type { Ownership } from "./write-exclusive.js";
 const OPEN_STAGED = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /**
- * How step 5 stages a secret that a template names: root's, 0400, whatever its
- * declared owner. Its owner gets it only after step 5b has rendered every
- * template from it (handOverHeldSecrets): a file its owner owns, its owner can
- * rewrite (chmod u+w is theirs to do), and a template rendered from it would
- * then hold whatever they wrote, in a file that may be root's (issue 22, item 1).
+ * How step 5 stages a secret that a template names: the running user's (root's,
+ * or with --user the user's own), 0400, whatever its declared owner. Its owner
+ * gets it only after step 5b has rendered every template from it
+ * (handOverHeldSecrets): a file its owner owns, its owner can rewrite (chmod u+w
+ * is theirs to do), and a template rendered from it would then hold whatever
+ * they wrote, in a file that may be root's (issue 22, item 1).
  */
-export const HELD_FOR_TEMPLATES: Ownership = { uid: 0, gid: 0, mode: 0o400 };
+export function heldForTemplates(): Ownership {
+  return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0, mode: 0o400 };
+}
 
 /**
  * The secrets step 5 must stage as root's (HELD_FOR_TEMPLATES): those named by
@@ -35,17 +38,18 @@ export function secretsHeldForTemplates(templates: readonly TemplateOutcome[]): 
  * After step 5b: every held secret given its declared owner, group and mode,
  * through a descriptor, in the order writeExclusive uses (owner bits while
  * root still owns it, then owner and group, then the rest), so that it is never
- * more readable than its final state. Until now only root could have written
- * it (root's 0400, in the root-only generation): the templates hold exactly
+ * more readable than its final state. Until now only ageboot's user could have
+ * written it (its 0400, in the generation only that user may write): the templates hold exactly
  * what step 5 decrypted. A secret that cannot be handed over fails, and so does
  * every template rendered from it.
  */
 export function handOverHeldSecrets(generationDir: string, secrets: readonly SecretOutcome[], templates: readonly TemplateOutcome[], held: ReadonlySet<string>): void {
+  const heldAs = heldForTemplates();
   const failed = new Map<string, AgebootError>();
   for (const secret of secrets) {
     if (!held.has(secret.name) || !secret.isStaged) continue;
     try {
-      handOver(`${generationDir}/${secret.name}`, secret.ownership!);
+      handOver(`${generationDir}/${secret.name}`, heldAs, secret.ownership!);
     } catch (error) {
       const failure = error instanceof AgebootError ? error : new AgebootError("IO", `${generationDir}/${secret.name}: cannot give to its owner (${describeCause(error)})`);
       secret.fail(failure);
@@ -60,15 +64,15 @@ export function handOverHeldSecrets(generationDir: string, secrets: readonly Sec
   }
 }
 
-function handOver(path: string, ownership: Ownership): void {
+function handOver(path: string, heldAs: Ownership, ownership: Ownership): void {
   const fd = openSync(path, OPEN_STAGED);
   try {
     const info = fstatSync(fd);
-    // Defence in depth: exactly what step 5 made (regular, one link, still root's 0400).
-    if (!info.isFile() || info.nlink !== 1 || info.uid !== 0 || (info.mode & 0o7777) !== HELD_FOR_TEMPLATES.mode) {
+    // Defence in depth: exactly what step 5 made (regular, one link, still held: ours, 0400).
+    if (!info.isFile() || info.nlink !== 1 || info.uid !== heldAs.uid || (info.mode & 0o7777) !== heldAs.mode) {
       throw new AgebootError("IO", `${path}: not the file step 5 wrote; refusing to give it to its owner`);
     }
-    if (ownership.uid === 0 && ownership.gid === 0 && ownership.mode === HELD_FOR_TEMPLATES.mode) return;
+    if (ownership.uid === heldAs.uid && ownership.gid === heldAs.gid && ownership.mode === heldAs.mode) return;
     fchmodSync(fd, ownership.mode & 0o700);
     crashPoint("chmod held secret (owner bits)");
     fchownSync(fd, ownership.uid, ownership.gid);

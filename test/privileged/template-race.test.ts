@@ -126,6 +126,10 @@ describe("alice rewriting her staged secret while a root template is rendered fr
       else if (readFileSync(join(host.secretsDir, "rendered/app.env"), "utf8") !== expected) foreign++;
     }
     const landed = await stop();
+    // The figures docs/reliability.md quotes.
+    console.log(
+      `template race (${mode}): ${ACTIVATIONS} activations, ${landed} of alice's writes landed, ${failedRuns.length} runs failed, ${foreign} templates held foreign bytes`,
+    );
     // The attack was real: alice's writes landed (on her own, already handed-over files).
     expect(landed).toBeGreaterThan(0);
     expect({ failedRuns: failedRuns.slice(0, 3), failed: failedRuns.length, foreign }).toEqual({ failedRuns: [], failed: 0, foreign: 0 });
