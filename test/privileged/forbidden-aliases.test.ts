@@ -7,6 +7,7 @@
 // a root 0400 file landed in the live generation, and the secretsDir alias made
 // a real directory where the secretsDir link belongs (the first boot then
 // installed nothing: EISDIR).
+import { execFileSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -53,6 +54,23 @@ describe("a custom path through an alias of a reserved place", () => {
     expect(again.stderr).toContain("through an alias");
     expect(lstatSync(host.secretsDir).isSymbolicLink()).toBe(true);
     expect(host.read("kept")).toBe("kept");
+  });
+
+  it("a bind mount of the host key's directory is refused like the directory (compared by identity, not by name)", () => {
+    const host = newHost();
+    const mirror = join(host.root, "mnt/ssh");
+    mkdirSync(mirror, { recursive: true });
+    execFileSync("mount", ["--bind", join(host.root, "etc/ssh"), mirror]);
+    try {
+      host.writeManifest({ kept: { file: host.encrypt("kept") }, aliased: { file: host.encrypt("aliased"), path: join(mirror, "ssh_host_ed25519_key") } });
+      const result = host.activate();
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain("an identity path");
+      expect(lstatSync(host.key).isFile()).toBe(true);
+      expect(host.read("kept")).toBe("kept");
+    } finally {
+      execFileSync("umount", [mirror]);
+    }
   });
 
   it("an alias of an identity path's directory (/etc/ssh through a symlink) is refused", () => {
