@@ -21,8 +21,8 @@ export function heldForTemplates(): Ownership {
 }
 
 /**
- * The secrets step 5 must stage as root's (HELD_FOR_TEMPLATES): those named by
- * a template that will be rendered. Secrets no template names are given to
+ * The secrets step 5 must stage held (heldForTemplates): those named by a
+ * template that will be rendered. Secrets no template names are given to
  * their owners while staged, as before.
  */
 export function secretsHeldForTemplates(templates: readonly TemplateOutcome[]): Set<string> {
@@ -38,10 +38,10 @@ export function secretsHeldForTemplates(templates: readonly TemplateOutcome[]): 
  * After step 5b: every held secret given its declared owner, group and mode,
  * through a descriptor, in the order writeExclusive uses (owner bits while
  * root still owns it, then owner and group, then the rest), so that it is never
- * more readable than its final state. Until now only ageboot's user could have
- * written it (its 0400, in the generation only that user may write): the templates hold exactly
- * what step 5 decrypted. A secret that cannot be handed over fails, and so does
- * every template rendered from it.
+ * more readable than its final state. Until now only ageboot's user could
+ * have written it (its 0400, in a generation only that user may write): the
+ * templates hold exactly what step 5 decrypted. A secret that cannot be handed
+ * over fails, and so does every template rendered from it.
  */
 export function handOverHeldSecrets(generationDir: string, secrets: readonly SecretOutcome[], templates: readonly TemplateOutcome[], held: ReadonlySet<string>): void {
   const heldAs = heldForTemplates();
