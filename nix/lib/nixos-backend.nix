@@ -80,10 +80,24 @@ let
     path:
     underDir cfg.secretsDir path || underDir cfg.secretsMountPoint path || lib.elem path regularPaths;
   passwordFileUsers = lib.filterAttrs (_: u: (u.hashedPasswordFile or null) != null) users;
+  forUsersPaths = lib.mapAttrsToList (_: s: s.path) secretsForUsers;
+  servedByForUsers =
+    path:
+    underDir cfg.secretsForUsersDir path
+    || underDir "${cfg.secretsForUsersDir}.d" path
+    || lib.elem path forUsersPaths;
+  describePasswordFiles = lib.mapAttrsToList (
+    name: u: "users.users.${name}.hashedPasswordFile = \"${u.hashedPasswordFile}\""
+  );
   unservedPasswordFiles = lib.optionals cfg.useSystemdActivation (
-    lib.mapAttrsToList (name: u: "users.users.${name}.hashedPasswordFile = \"${u.hashedPasswordFile}\"") (
-      lib.filterAttrs (_: u: servedByRegular u.hashedPasswordFile) passwordFileUsers
-    )
+    describePasswordFiles (lib.filterAttrs (_: u: servedByRegular u.hashedPasswordFile) passwordFileUsers)
+  );
+  # With systemd activation but users made by the `users` activation script
+  # (no systemd-sysusers, userborn or nixos-init), stage 2 reads every
+  # password file before systemd starts any unit, the for-users one included:
+  # those users would get no password, silently.
+  scriptedUsersPasswordFiles = lib.optionals (cfg.useSystemdActivation && !(sysusersEnabled || nixosInitEnabled)) (
+    describePasswordFiles (lib.filterAttrs (_: u: servedByForUsers u.hashedPasswordFile) passwordFileUsers)
   );
 
   # Build-time check: `ageboot check` on the secrets whose file is in the Nix
@@ -308,6 +322,17 @@ in
           ${lib.concatStringsSep "\n    " unservedPasswordFiles}
         Set neededForUsers = true on those secrets (they move to ${cfg.secretsForUsersDir}),
         or use activation scripts (${prefix}.useSystemdActivation = false).
+      '';
+    }
+    {
+      assertion = scriptedUsersPasswordFiles == [ ];
+      message = ''
+        ${prefix}.useSystemdActivation = true, but users are created by the `users` activation
+        script (no systemd-sysusers, userborn or nixos-init), which reads these password files
+        before ${cfg.unitForUsers}.service can run, so they would be missing:
+          ${lib.concatStringsSep "\n    " scriptedUsersPasswordFiles}
+        Use activation scripts (${prefix}.useSystemdActivation = false, which decrypts them
+        before `users`), or enable services.userborn or systemd.sysusers.
       '';
     }
     {

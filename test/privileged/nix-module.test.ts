@@ -220,6 +220,13 @@ describe("NixOS module, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
       expect(facts.failedAssertions[0]).toContain('users.users.root.hashedPasswordFile = "/run/agenix/rootpw"');
       expect(facts.failedAssertions[0]).toContain("neededForUsers = true");
     });
+
+    it("systemd activation with users made by the `users` script (no userborn, no sysusers) fails an assertion naming the password file", () => {
+      const facts = evaluate("rootpw-systemd-scripted-users");
+      expect(facts.failedAssertions).toHaveLength(1);
+      expect(facts.failedAssertions[0]).toContain('users.users.root.hashedPasswordFile = "/run/agenix-for-users/rootpw"');
+      expect(facts.failedAssertions[0]).toContain("useSystemdActivation = false");
+    });
   });
 
   describe("templates (age.templates, config.age.placeholder)", () => {
