@@ -1,19 +1,44 @@
 import { AgebootError } from "../errors.js";
 
 /**
- * Bounds on a sops file, which is untrusted input (DESIGN.md invariant 8).
- * Real sops files are a few KiB; these leave room for large binary secrets
- * and big configurations while keeping memory and time bounded.
+ * Bounds on a sops file, which is untrusted input (DESIGN.md invariant 8):
+ * whoever writes the repository of encrypted files chooses its bytes. Each
+ * bound is checked while the file is read, before the structure it limits is
+ * built, so a crafted file fails in bounded time and memory, naming the
+ * secret. Real sops files are a few KiB; docs/security.md ("sops files")
+ * gives the shapes of real files measured against each bound.
  */
 export const SOPS_LIMITS = {
-  /** The encrypted file as read from disk. */
+  /** The encrypted file as read from disk (room for a large binary secret: base64 in an ENC[] value). */
   fileBytes: 16 * 1024 * 1024,
   /** Nesting of maps and lists. */
   depth: 64,
-  /** Keys, list items, scalars and comments together. */
+  /** Keys, list items, scalars and comments together, aliases counted as what they expand to. */
   nodes: 100_000,
+  /**
+   * YAML lexemes: scalars, indicators, comments, anchors, tags, runs of
+   * spaces and line breaks, counted as the lexer yields them and before the
+   * parser keeps them: eight per `key: value` line, so about 12,000 such
+   * lines. The yaml package's stages cost a few microseconds per lexeme, so
+   * this bound is what keeps a crafted file's parse well under a second.
+   */
+  yamlLexemes: 100_000,
+  /** YAML document markers (`---` and `...`); each document is a sops branch. */
+  yamlDocuments: 256,
+  /** YAML anchors (`&name`) and aliases (`*name`), each; sops itself writes none. */
+  yamlAnchors: 1024,
+  yamlAliases: 1024,
+  /** Lines of a dotenv or INI file (each key, comment, section or blank line). */
+  flatLines: 200_000,
   /** Entries in `sops.age`, over all key groups. */
   ageEntries: 256,
+  /**
+   * Recipient stanzas tried over all the age entries of one sops file. Each
+   * entry is an age header bounded on its own (src/age/limits.ts, 256
+   * stanzas); without a total, 256 entries of 256 stanzas cost 65,536 key
+   * agreements per host key. A real file has one stanza per entry.
+   */
+  stanzasPerFile: 1024,
   /** `key_groups` (each one Shamir share). */
   keyGroups: 16,
   /** A key path in the manifest: components. */

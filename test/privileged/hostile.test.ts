@@ -5,7 +5,7 @@
 // test/unit/hostile-keys.test.ts); here the CLI shows, on a real host, that
 // they stop a run before anything is touched.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeBase64NoPad } from "../../src/age/base64.js";
@@ -14,9 +14,11 @@ import { runAgeboot } from "../helpers/ageboot-process.js";
 import { CANARY } from "../helpers/canary.js";
 import { makeHostileIdentityFiles } from "../helpers/hostile-identity-files.js";
 import { hostileManifests } from "../helpers/hostile-manifests.js";
+import { hostileSopsFiles, stanzaBombSops } from "../helpers/hostile-sops.js";
 import { hostPerFile } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
 import { ageEncrypt, sshKeygen } from "../helpers/tools.js";
+import { sshTag } from "../../src/identities/ssh-keys.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -239,6 +241,31 @@ describe("hostile age files", () => {
       expect(outcome.codes).toContain("PLAN");
       expectUnchanged(outcome);
     }
+  });
+});
+
+describe("hostile sops files", () => {
+  // Each attacks the parser's time or memory (test/helpers/hostile-sops.ts):
+  // before the parsers counted while reading, these took up to a minute and
+  // 4.6 GB, or aborted node with nothing named (issue 22). Each must now end
+  // as its own secret's MALFORMED, named, with the other secrets kept.
+  // Time and peak memory of each: docs/security.md ("sops files").
+  it.each(hostileSopsFiles.map((bomb) => [bomb.name, bomb] as const))("%s -> MALFORMED, named", (_, bomb) => {
+    const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(bomb.make()), format: bomb.format } }));
+    expect(outcome.codes, outcome.stderr.slice(0, 2000)).toEqual(["MALFORMED"]);
+    expect(outcome.stderr).toMatch(/"msg":"[^"]*hostile[^"]*(more than|nested deeper|not valid)/);
+    expectUnchanged(outcome);
+  });
+
+  const hostTag = () => sshTag(Buffer.from(readFileSync(`${host.key}.pub`, "utf8").split(" ")[1]!, "base64"));
+  it.each([
+    ["X25519", () => stanzaBombSops("X25519")],
+    ["ssh-ed25519 with the host key's tag", () => stanzaBombSops("ssh-ed25519", 256, 256, hostTag())],
+  ] as const)("256 age entries of 256 %s stanzas -> MALFORMED, the stanzas of one file bounded together", (_, make) => {
+    const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(make()), format: "yaml" } }));
+    expect(outcome.codes, outcome.stderr.slice(0, 2000)).toEqual(["MALFORMED"]);
+    expect(outcome.stderr).toContain("recipient stanzas together");
+    expectUnchanged(outcome);
   });
 });
 
