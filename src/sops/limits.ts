@@ -14,22 +14,25 @@ export const SOPS_LIMITS = {
   /** Nesting of maps and lists. */
   depth: 64,
   /** Keys, list items, scalars and comments together, aliases counted as what they expand to. */
-  nodes: 100_000,
+  nodes: 50_000,
   /**
    * YAML lexemes: scalars, indicators, comments, anchors, tags, runs of
    * spaces and line breaks, counted as the lexer yields them and before the
-   * parser keeps them: eight per `key: value` line, so about 12,000 such
+   * parser keeps them: eight per `key: value` line, so about 6,000 such
    * lines. The yaml package's stages cost a few microseconds per lexeme, so
    * this bound is what keeps a crafted file's parse well under a second.
    */
-  yamlLexemes: 100_000,
+  yamlLexemes: 50_000,
+  /**
+   * YAML flow collections (`[…]`, `{…}`), which cost the parser several
+   * times a scalar each; sops writes block style only.
+   */
+  yamlFlowCollections: 5_000,
   /** YAML document markers (`---` and `...`); each document is a sops branch. */
   yamlDocuments: 256,
   /** YAML anchors (`&name`) and aliases (`*name`), each; sops itself writes none. */
   yamlAnchors: 1024,
   yamlAliases: 1024,
-  /** Lines of a dotenv or INI file (each key, comment, section or blank line). */
-  flatLines: 200_000,
   /** Entries in `sops.age`, over all key groups. */
   ageEntries: 256,
   /**

@@ -7,8 +7,8 @@ import { SOPS_LIMITS } from "./limits.js";
  * that the input is counted as it is read and a crafted file stops before the
  * structure it would cost is built: `parseAllDocuments` builds every document
  * whole first, and a 16 MiB file of nested or long flow lists took a minute
- * and 4.6 GB before any bound applied (issue 22). Lexemes, document starts,
- * anchors and aliases are counted as the lexer yields them (the lexer keeps
+ * and 4.6 GB before any bound applied (issue 22). Lexemes, document markers,
+ * flow collections, anchors and aliases are counted as the lexer yields them (the lexer keeps
  * nothing), nesting is read from the parser's stack after each one, and each
  * document is composed only once its lexemes have passed.
  *
@@ -60,6 +60,7 @@ function* boundedSyntaxTree(text: string): Generator<CST.Token> {
   let documentStarts = 0;
   let anchors = 0;
   let aliases = 0;
+  let flowCollections = 0;
   // After the SCALAR marker comes a scalar's own text, which may start with any character.
   let scalarText = false;
   for (const lexeme of new Lexer().lex(text)) {
@@ -69,6 +70,8 @@ function* boundedSyntaxTree(text: string): Generator<CST.Token> {
         throw tooMany(`${SOPS_LIMITS.yamlDocuments} YAML document markers ("---", "...")`);
       else if (lexeme.startsWith("&") && ++anchors > SOPS_LIMITS.yamlAnchors) throw tooMany(`${SOPS_LIMITS.yamlAnchors} YAML anchors`);
       else if (lexeme.startsWith("*") && ++aliases > SOPS_LIMITS.yamlAliases) throw tooMany(`${SOPS_LIMITS.yamlAliases} YAML aliases`);
+      else if ((lexeme === "[" || lexeme === "{") && ++flowCollections > SOPS_LIMITS.yamlFlowCollections)
+        throw tooMany(`${SOPS_LIMITS.yamlFlowCollections} YAML flow collections ("[", "{")`);
     }
     scalarText = lexeme === CST.SCALAR;
     for (const token of parser.next(lexeme)) {
