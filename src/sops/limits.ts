@@ -25,7 +25,8 @@ export const SOPS_LIMITS = {
   yamlLexemes: 50_000,
   /**
    * YAML flow collections (`[…]`, `{…}`), which cost the parser several
-   * times a scalar each; sops writes block style only.
+   * times a scalar each; sops writes only empty ones in its metadata
+   * (`kms: []`, five at most in the files measured).
    */
   yamlFlowCollections: 5_000,
   /** YAML document markers (`---` and `...`); each document is a sops branch. */
@@ -39,9 +40,10 @@ export const SOPS_LIMITS = {
    * Recipient stanzas tried over all the age entries of one sops file. Each
    * entry is an age header bounded on its own (src/age/limits.ts, 256
    * stanzas); without a total, 256 entries of 256 stanzas cost 65,536 key
-   * agreements per host key. A real file has one stanza per entry.
+   * agreements per host key. sops writes one stanza per entry, so a real
+   * file has at most `ageEntries` of them: twice that leaves room.
    */
-  stanzasPerFile: 1024,
+  stanzasPerFile: 512,
   /** `key_groups` (each one Shamir share). */
   keyGroups: 16,
   /** A key path in the manifest: components. */

@@ -1,0 +1,123 @@
+// The bounds of src/sops/limits.ts, each just past its value, and what the
+// bounded readers must still do as sops does: duplicate keys refused, aliases
+// expanded from the last anchor before them, INI's later key winning, and a
+// file whose own age entry comes first opening however many foreign stanzas
+// follow. The 16 MiB bombs themselves go through the CLI in the privileged
+// tier (test/privileged/hostile.test.ts, hostile-sops-first-boot.test.ts).
+import { armor, Encrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
+import { randomBytes } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import { AgebootError } from "../../src/errors.js";
+import { identitiesFromAgeFile } from "../../src/identities/age-keys.js";
+import type { LoadedIdentity } from "../../src/identities/types.js";
+import { unwrapDataKey } from "../../src/sops/data-key.js";
+import { parseSopsDocument, type SopsFormat } from "../../src/sops/document.js";
+import { SOPS_LIMITS } from "../../src/sops/limits.js";
+import type { SopsMetadata } from "../../src/sops/metadata.js";
+import { parseIni } from "../../src/sops/parse-flat.js";
+import { parseYamlDocuments } from "../../src/sops/parse-yaml.js";
+import { entries } from "../../src/sops/tree.js";
+import { ageFileWithStanzas, hostileStanzas } from "../helpers/hostile-headers.js";
+
+function refusal(text: string, format: SopsFormat = "yaml"): string {
+  try {
+    parseSopsDocument(text, format);
+  } catch (error) {
+    expect(error).toBeInstanceOf(AgebootError);
+    expect((error as AgebootError).code).toBe("MALFORMED");
+    return (error as Error).message;
+  }
+  throw new Error("expected a refusal");
+}
+
+const lines = (count: number, line: (index: number) => string) => Array.from({ length: count }, (_, index) => line(index)).join("");
+
+describe("sops parse bounds, each just past its value", () => {
+  it.each([
+    ["YAML lexemes", () => `a:\n${"- 1\n".repeat(SOPS_LIMITS.yamlLexemes / 3)}`, "YAML tokens"],
+    ["YAML flow collections", () => `a: [${"[],".repeat(SOPS_LIMITS.yamlFlowCollections)}]\n`, "flow collections"],
+    ["YAML document markers", () => "---\na: 1\n".repeat(SOPS_LIMITS.yamlDocuments + 1), "document markers"],
+    ["YAML anchors", () => `a:\n${lines(SOPS_LIMITS.yamlAnchors + 1, (index) => `- &a${index} x\n`)}`, "anchors"],
+    ["YAML aliases", () => `a: &a x\nb:\n${"- *a\n".repeat(SOPS_LIMITS.yamlAliases + 1)}`, "aliases"],
+    ["YAML block nesting", () => lines(SOPS_LIMITS.depth + 2, (index) => `${" ".repeat(index)}k:\n`), "nested deeper"],
+    ["YAML flow nesting", () => `a: ${"[".repeat(SOPS_LIMITS.depth + 2)}`, "nested deeper"],
+    ["YAML alias expansion", () => `a: &a [${"x,".repeat(999)}x]\nb: [${"*a,".repeat(SOPS_LIMITS.nodes / 1000)}*a]\n`, "keys, values and comments"],
+  ] as const)("%s", (_, make, message) => {
+    expect(refusal(make())).toContain(message);
+  });
+
+  it.each([
+    ["dotenv lines", "dotenv", () => "a=b\n".repeat(SOPS_LIMITS.nodes + 1)],
+    ["INI keys", "ini", () => `[s]\n${lines(SOPS_LIMITS.nodes, (index) => `k${index}=v\n`)}`],
+    ["INI lines of one multi-line value", "ini", () => `k = """${"x\n".repeat(SOPS_LIMITS.nodes)}"""\n`],
+    ["JSON items", "json", () => `{"a":[${"1,".repeat(SOPS_LIMITS.nodes)}1]}`],
+  ] as const)("%s", (_, format, make) => {
+    expect(refusal(make(), format)).toContain("keys, values and comments");
+  });
+
+  it("stops at the first YAML error, with its line", () => {
+    expect(refusal(`a: 1\nb: [${"{}".repeat(100_000)}]\n`)).toMatch(/^not valid YAML \(line 2\): /);
+  });
+});
+
+describe("what the bounded readers still do as sops does", () => {
+  it("refuses duplicate YAML keys in one mapping, and allows the same key in two", () => {
+    expect(refusal("a: 1\nb: 2\na: 3\n")).toContain('the key "a" appears twice');
+    expect(refusal('x:\n  a: 1\n  "a": 2\n')).toContain('the key "a" appears twice');
+    const [branch] = parseYamlDocuments("x:\n  a: 1\ny:\n  a: 2\n");
+    expect(entries(branch!).map((entry) => entry.key)).toEqual(["x", "y"]);
+  });
+
+  it("expands an alias from the last anchor before it, and refuses one with no anchor", () => {
+    const [branch] = parseYamlDocuments("a: &v first\nb: *v\nc: &v second\nd: *v\n");
+    expect(entries(branch!).map((entry) => (entry.value.kind === "scalar" ? entry.value.text : ""))).toEqual(["first", "first", "second", "second"]);
+    expect(refusal("a: *nowhere\n")).toContain("the alias *nowhere has no anchor before it");
+  });
+
+  it("keeps INI's later value for a repeated key, in the first one's place, per section", () => {
+    const sections = entries(parseIni("[s]\na = 1\nb = 2\na = 3\n[t]\na = 4\n")).map((section) => [
+      section.key,
+      section.value.kind === "map" ? entries(section.value).map((entry) => `${entry.key}=${entry.value.kind === "scalar" ? entry.value.text : ""}`) : [],
+    ]);
+    expect(sections).toEqual([
+      ["DEFAULT", []],
+      ["s", ["a=3", "b=2"]],
+      ["t", ["a=4"]],
+    ]);
+  });
+});
+
+describe("one stanza budget per sops file", () => {
+  let identities: LoadedIdentity[];
+  let recipient: string;
+  beforeAll(async () => {
+    const identity = await generateX25519Identity();
+    recipient = await identityToRecipient(identity);
+    identities = (await identitiesFromAgeFile(`${identity}\n`, "/test/host-key.txt")).identities;
+  });
+
+  const foreign = (stanzas: number) => ({ recipient: "age1foreign", enc: armor.encode(ageFileWithStanzas(hostileStanzas("X25519", stanzas))) });
+  const metadata = (age: SopsMetadata["keyGroups"][number]["age"]): SopsMetadata => ({
+    keyGroups: [{ age, otherKinds: [] }],
+    shamirThreshold: 0,
+    lastModified: "",
+    mac: "",
+    macOnlyEncrypted: false,
+    rule: { kind: "unencrypted_suffix", value: "_unencrypted" },
+  });
+
+  it("refuses entries whose stanzas together pass the bound, though each header is within its own", async () => {
+    const perEntry = 200;
+    const age = Array.from({ length: Math.ceil(SOPS_LIMITS.stanzasPerFile / perEntry) + 1 }, () => foreign(perEntry));
+    await expect(unwrapDataKey(metadata(age), identities)).rejects.toThrow(`more than ${SOPS_LIMITS.stanzasPerFile} recipient stanzas together`);
+  });
+
+  it("opens the file when its own entry comes first, however many foreign stanzas follow", async () => {
+    const dataKey = randomBytes(32);
+    const encrypter = new Encrypter();
+    encrypter.addRecipient(recipient);
+    const ours = { recipient, enc: armor.encode(await encrypter.encrypt(dataKey)) };
+    const age = [foreign(200), foreign(200), ours, foreign(200), foreign(200)];
+    expect((await unwrapDataKey(metadata(age), identities)).equals(dataKey)).toBe(true);
+  });
+});
