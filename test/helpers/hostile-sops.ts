@@ -60,10 +60,17 @@ export const hostileSopsFiles: readonly HostileSopsFile[] = [
   // dotenv and INI.
   { name: "dotenv of 4 M lines", format: "dotenv", make: () => fill("a=b\n") },
   { name: "dotenv of 8 M comment lines", format: "dotenv", make: () => fill("#\n") },
+  // Flattened metadata (stores/flatten.go): each key below makes 20 nested lists of 1,001 slots; 40,000 keys stay under the node bound.
+  { name: "dotenv metadata of sparse nested lists", format: "dotenv", make: () => sparseLists("sops_").join("") },
+  { name: "INI metadata of sparse nested lists", format: "ini", make: () => `[sops]\n${sparseLists("").join("")}` },
   { name: "INI of 1.5 M keys", format: "ini", make: () => `[s]\n${numbered((index) => `k${index}=v\n`)}` },
   { name: "INI of 4 M sections", format: "ini", make: () => fill("[s]\n") },
   { name: "INI an unclosed multi-line value", format: "ini", make: () => fill("x\n", 'k="""') },
 ];
+
+function sparseLists(prefix: string): string[] {
+  return Array.from({ length: 40_000 }, (_, index) => `${prefix}k${index}${"__list_1000".repeat(20)}=v\n`);
+}
 
 /** Nine levels of ten aliases each (10^9 nodes when expanded), as in the classic billion laughs. */
 function aliasBomb(): string {
