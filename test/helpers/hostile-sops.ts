@@ -51,7 +51,9 @@ export const hostileSopsFiles: readonly HostileSopsFile[] = [
   { name: "YAML one 16 MiB line of bad flow items", format: "yaml", make: () => fill("{}", "a: [", "]") },
   { name: "YAML 16 M empty lines", format: "yaml", make: () => fill("\n") },
   { name: "YAML nested block maps", format: "yaml", make: () => numbered((index) => `${" ".repeat(index % 4000)}k:\n`) },
+  { name: "YAML an integer of 16 M digits", format: "yaml", make: () => fill("1", "a: ", "\n") },
   // JSON and binary (the JSON store).
+  { name: "JSON 16 M line breaks before an error", format: "json", make: () => fill("\n", "{", "x") },
   { name: "JSON nested arrays", format: "json", make: () => fill("[", '{"a":') },
   { name: "JSON array of 8 M items", format: "json", make: () => fill("1,", '{"a":[', "1]}") },
   { name: "JSON object of 1 M keys", format: "json", make: () => `{${numbered((index) => `"k${index}":1,`)}"z":1}` },
