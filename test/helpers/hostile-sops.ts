@@ -8,6 +8,7 @@ import { armor } from "age-encryption";
 import { stringify } from "yaml";
 import type { SopsFormat } from "../../src/sops/document.js";
 import { ageFileWithStanzas, type HostileStanzaType, hostileStanzas } from "./hostile-headers.js";
+import { encryptTree } from "./sops-craft.js";
 
 /** Just under the file bound, so the size check alone does not stop it. */
 const BYTES = 16 * 1024 * 1024 - 4096;
@@ -97,4 +98,18 @@ export function stanzaBombSops(type: HostileStanzaType, entries = 256, stanzas =
     { data: "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]", sops: { age, lastmodified: "2024-05-06T07:08:09Z", mac: "x", version: "3.9.0" } },
     { lineWidth: 0 },
   );
+}
+
+/**
+ * A sops YAML file that opens (its data key is wrapped for `recipient`) with
+ * an `encrypted_comment_regex` and 10,000 comment lines above a map of 3,000
+ * clear values: every value is in the scope of every comment. Testing each
+ * comment again for each value cost 30 M regex tests (9.3 s for 73 KB); the
+ * MAC does not match, which is only found after the walk.
+ */
+export async function commentScopeSops(recipient: string): Promise<string> {
+  const { sops } = await encryptTree({ x: "y" }, { recipients: [recipient] });
+  const { unencrypted_suffix: _, ...metadata } = sops;
+  const body = `${"# c\n".repeat(10_000)}a:\n${Array.from({ length: 3_000 }, (_, index) => `  k${index}: v\n`).join("")}`;
+  return `${body}${stringify({ sops: { ...metadata, encrypted_comment_regex: "^nomatch$" } })}`;
 }

@@ -14,7 +14,7 @@ import { runAgeboot } from "../helpers/ageboot-process.js";
 import { CANARY } from "../helpers/canary.js";
 import { makeHostileIdentityFiles } from "../helpers/hostile-identity-files.js";
 import { hostileManifests } from "../helpers/hostile-manifests.js";
-import { hostileSopsFiles, stanzaBombSops } from "../helpers/hostile-sops.js";
+import { commentScopeSops, hostileSopsFiles, stanzaBombSops } from "../helpers/hostile-sops.js";
 import { hostPerFile } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
 import { ageEncrypt, sshKeygen } from "../helpers/tools.js";
@@ -254,6 +254,14 @@ describe("hostile sops files", () => {
     const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(bomb.make()), format: bomb.format } }));
     expect(outcome.codes, outcome.stderr.slice(0, 2000)).toEqual(["MALFORMED"]);
     expect(outcome.stderr).toMatch(/"msg":"[^"]*hostile[^"]*(more than|nested deeper|not valid|outside the 64-bit range)/);
+    expectUnchanged(outcome);
+  });
+
+  it("10,000 comments in scope of 3,000 values, with a comment rule -> CORRUPT (the MAC), each comment tested once", async () => {
+    const recipient = runAgeboot(["recipient", `${host.key}.pub`]).stdout.trim();
+    const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(await commentScopeSops(recipient)), format: "yaml", key: "a/k0" } }));
+    expect(outcome.codes, outcome.stderr.slice(0, 2000)).toEqual(["CORRUPT"]);
+    expect(outcome.stderr).toContain("MAC mismatch");
     expectUnchanged(outcome);
   });
 

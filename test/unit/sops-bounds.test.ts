@@ -5,7 +5,10 @@
 // follow. The 16 MiB bombs themselves go through the CLI in the privileged
 // tier (test/privileged/hostile.test.ts, hostile-sops-first-boot.test.ts).
 import { armor, Encrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { openSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AgebootError } from "../../src/errors.js";
 import { identitiesFromAgeFile } from "../../src/identities/age-keys.js";
@@ -17,7 +20,10 @@ import type { SopsMetadata } from "../../src/sops/metadata.js";
 import { parseIni } from "../../src/sops/parse-flat.js";
 import { parseYamlDocuments } from "../../src/sops/parse-yaml.js";
 import { entries } from "../../src/sops/tree.js";
+import { SopsSession } from "../../src/sops/session.js";
 import { ageFileWithStanzas, hostileStanzas } from "../helpers/hostile-headers.js";
+import { encryptTree, sealValue } from "../helpers/sops-craft.js";
+import { tempDir } from "../helpers/temp-dir.js";
 
 function refusal(text: string, format: SopsFormat = "yaml"): string {
   try {
@@ -119,5 +125,38 @@ describe("one stanza budget per sops file", () => {
     const ours = { recipient, enc: armor.encode(await encrypter.encrypt(dataKey)) };
     const age = [foreign(200), foreign(200), ours, foreign(200), foreign(200)];
     expect((await unwrapDataKey(metadata(age), identities)).equals(dataKey)).toBe(true);
+  });
+});
+
+describe("comment selection rules, each comment tested once", () => {
+  // sops.go shouldBeEncrypted with the comment regexes: a value is encrypted
+  // when a comment above it in scope (since the last entry of each enclosing
+  // level) matches (encrypted_comment_regex) or none does
+  // (unencrypted_comment_regex). The selector counts matches as comments are
+  // seen instead of testing every comment in scope again for every value.
+  it.each([
+    ["encrypted_comment_regex", "^ enc:yes$", "# keep\nclear_one: open\n# enc:yes\nnested:\n    secret: SEALED_secret\n    other: SEALED_other\nafter: plain\n"],
+    ["unencrypted_comment_regex", "^ keep$", "# keep\nclear_one: open\n# enc:yes\nnested:\n    secret: SEALED_secret\n    other: SEALED_other\n# keep\nafter: plain\n"],
+  ] as const)("%s decides per scope", async (rule, regex, layout) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const identity = await generateX25519Identity();
+      const ids = (await identitiesFromAgeFile(`${identity}\n`, "/test/key.txt")).identities;
+      const { sops, dataKey } = await encryptTree({ x: "y" }, { recipients: [await identityToRecipient(identity)] });
+      const values = { secret: "s3cret", other: "two" };
+      const body = layout.replace(/SEALED_(\w+)/g, (_, key: "secret" | "other") => sealValue(values[key], dataKey, `nested:${key}:`, "str"));
+      const lastmodified = String(sops["lastmodified"]);
+      const mac = createHash("sha512").update("open").update("s3cret").update("two").update("plain").digest("hex").toUpperCase();
+      const metadata = { ...sops, [rule]: regex, mac: sealValue(mac, dataKey, lastmodified, "str") };
+      delete (metadata as Record<string, unknown>)["unencrypted_suffix"];
+      const path = join(dir, "file.yaml");
+      writeFileSync(path, `${body}${stringify({ sops: metadata })}`);
+      const session = new SopsSession(ids);
+      const read = async (key: string) => (await session.secret(path, "yaml", key, () => openSync(path, "r"))).toString("utf8");
+      expect([await read("clear_one"), await read("nested/secret"), await read("nested/other"), await read("after")]).toEqual(["open", "s3cret", "two", "plain"]);
+      session.close();
+    } finally {
+      cleanup();
+    }
   });
 });
