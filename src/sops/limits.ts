@@ -29,6 +29,20 @@ export const SOPS_LIMITS = {
    * (`kms: []`, five at most in the files measured).
    */
   yamlFlowCollections: 5_000,
+  /**
+   * YAML lines. A block or multi-line scalar is one lexeme whatever its
+   * length, and the composer folds it line by line at about 200 bytes a line
+   * (4 M lines of one block scalar: 854 MiB). sops writes one line per value
+   * and about ten per age entry.
+   */
+  yamlLines: 50_000,
+  /**
+   * Bytes of YAML double-quoted scalars, all together. The yaml package
+   * folds them one character at a time at about 36 bytes each (one 16 MiB
+   * double-quoted value: 606 MiB); sops quotes only short clear values such
+   * as `lastmodified`, and writes encrypted values plain.
+   */
+  yamlDoubleQuotedBytes: 256 * 1024,
   /** YAML document markers (`---` and `...`); each document is a sops branch. */
   yamlDocuments: 256,
   /** YAML anchors (`&name`) and aliases (`*name`), each; sops itself writes none. */

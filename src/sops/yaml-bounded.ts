@@ -7,8 +7,9 @@ import { SOPS_LIMITS } from "./limits.js";
  * that the input is counted as it is read and a crafted file stops before the
  * structure it would cost is built: `parseAllDocuments` builds every document
  * whole first, and a 16 MiB file of nested or long flow lists took a minute
- * and 4.6 GB before any bound applied (issue 22). Lexemes, document markers,
- * flow collections, anchors and aliases are counted as the lexer yields them (the lexer keeps
+ * and 4.6 GB before any bound applied (issue 22). Lines are counted first;
+ * lexemes, document markers, flow collections, double-quoted bytes, anchors
+ * and aliases are counted as the lexer yields them (the lexer keeps
  * nothing), nesting is read from the parser's stack after each one, and each
  * document is composed only once its lexemes have passed.
  *
@@ -55,24 +56,17 @@ function invalidYaml(text: string, offset: number, message: string): AgebootErro
 const STACK_BESIDES_COLLECTIONS = 2;
 
 function* boundedSyntaxTree(text: string): Generator<CST.Token> {
+  // Lines first: a long block or multi-line scalar is a single lexeme. Counting stops at the bound.
+  let lines = 0;
+  for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", at + 1)) {
+    if (++lines >= SOPS_LIMITS.yamlLines) throw tooMany(`${SOPS_LIMITS.yamlLines} YAML lines`);
+  }
   const parser = new Parser();
-  let lexemes = 0;
-  let documentStarts = 0;
-  let anchors = 0;
-  let aliases = 0;
-  let flowCollections = 0;
+  const counts = new LexemeCounts();
   // After the SCALAR marker comes a scalar's own text, which may start with any character.
   let scalarText = false;
   for (const lexeme of new Lexer().lex(text)) {
-    if (++lexemes > SOPS_LIMITS.yamlLexemes) throw tooMany(`${SOPS_LIMITS.yamlLexemes} YAML tokens (scalars, indicators, comments, line breaks)`);
-    if (!scalarText) {
-      if ((lexeme === "---" || lexeme === "...") && ++documentStarts > SOPS_LIMITS.yamlDocuments)
-        throw tooMany(`${SOPS_LIMITS.yamlDocuments} YAML document markers ("---", "...")`);
-      else if (lexeme.startsWith("&") && ++anchors > SOPS_LIMITS.yamlAnchors) throw tooMany(`${SOPS_LIMITS.yamlAnchors} YAML anchors`);
-      else if (lexeme.startsWith("*") && ++aliases > SOPS_LIMITS.yamlAliases) throw tooMany(`${SOPS_LIMITS.yamlAliases} YAML aliases`);
-      else if ((lexeme === "[" || lexeme === "{") && ++flowCollections > SOPS_LIMITS.yamlFlowCollections)
-        throw tooMany(`${SOPS_LIMITS.yamlFlowCollections} YAML flow collections ("[", "{")`);
-    }
+    counts.add(lexeme, scalarText);
     scalarText = lexeme === CST.SCALAR;
     for (const token of parser.next(lexeme)) {
       if (token.type === "error") throw invalidYaml(text, token.offset, token.message);
@@ -85,6 +79,35 @@ function* boundedSyntaxTree(text: string): Generator<CST.Token> {
   for (const token of parser.end()) {
     if (token.type === "error") throw invalidYaml(text, token.offset, token.message);
     yield token;
+  }
+}
+
+/** What the lexer has yielded so far, each count against its bound in SOPS_LIMITS. */
+class LexemeCounts {
+  private lexemes = 0;
+  private documentMarkers = 0;
+  private anchors = 0;
+  private aliases = 0;
+  private doubleQuotedBytes = 0;
+  private flowCollections = 0;
+
+  /** `scalarText`: the lexeme is a plain or block scalar's text, not an indicator. */
+  add(lexeme: string, scalarText: boolean): void {
+    const limits = SOPS_LIMITS;
+    if (++this.lexemes > limits.yamlLexemes) throw tooMany(`${limits.yamlLexemes} YAML tokens (scalars, indicators, comments, line breaks)`);
+    if (scalarText) return;
+    if (lexeme === "---" || lexeme === "...") {
+      if (++this.documentMarkers > limits.yamlDocuments) throw tooMany(`${limits.yamlDocuments} YAML document markers ("---", "...")`);
+    } else if (lexeme.startsWith("&")) {
+      if (++this.anchors > limits.yamlAnchors) throw tooMany(`${limits.yamlAnchors} YAML anchors`);
+    } else if (lexeme.startsWith("*")) {
+      if (++this.aliases > limits.yamlAliases) throw tooMany(`${limits.yamlAliases} YAML aliases`);
+    } else if (lexeme.startsWith('"')) {
+      this.doubleQuotedBytes += lexeme.length;
+      if (this.doubleQuotedBytes > limits.yamlDoubleQuotedBytes) throw tooMany(`${limits.yamlDoubleQuotedBytes} bytes of YAML double-quoted text`);
+    } else if (lexeme === "[" || lexeme === "{") {
+      if (++this.flowCollections > limits.yamlFlowCollections) throw tooMany(`${limits.yamlFlowCollections} YAML flow collections ("[", "{")`);
+    }
   }
 }
 

@@ -44,7 +44,7 @@ describe("hostile sops files at first boot", () => {
       hostile.push(name);
     }
     const tag = sshTag(Buffer.from(readFileSync(`${host.key}.pub`, "utf8").split(" ")[1]!, "base64"));
-    secrets["hostile-stanzas"] = { file: good("stanzas.yaml", stanzaBombSops("ssh-ed25519", 256, 256, tag)), format: "yaml" };
+    secrets["hostile-stanzas"] = { file: good("stanzas.json", stanzaBombSops("json", "ssh-ed25519", 256, 256, tag)), format: "json" };
     hostile.push("hostile-stanzas");
     host.writeManifest(secrets);
 

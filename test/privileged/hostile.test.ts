@@ -267,10 +267,11 @@ describe("hostile sops files", () => {
 
   const hostTag = () => sshTag(Buffer.from(readFileSync(`${host.key}.pub`, "utf8").split(" ")[1]!, "base64"));
   it.each([
-    ["X25519", () => stanzaBombSops("X25519")],
-    ["ssh-ed25519 with the host key's tag", () => stanzaBombSops("ssh-ed25519", 256, 256, hostTag())],
-  ] as const)("256 age entries of 256 %s stanzas -> MALFORMED, the stanzas of one file bounded together", (_, make) => {
-    const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(make()), format: "yaml" } }));
+    ["JSON", "256", "X25519", () => stanzaBombSops("json", "X25519", 256)],
+    ["JSON", "256", "ssh-ed25519 (with the host key's tag)", () => stanzaBombSops("json", "ssh-ed25519", 256, 256, hostTag())],
+    ["YAML", "64", "ssh-ed25519 (with the host key's tag)", () => stanzaBombSops("yaml", "ssh-ed25519", 64, 256, hostTag())],
+  ] as const)("%s: %s age entries of 256 %s stanzas -> MALFORMED, the stanzas of one file bounded together", (format, _, __, make) => {
+    const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(make()), format: format === "JSON" ? "json" : "yaml" } }));
     expect(outcome.codes, outcome.stderr.slice(0, 2000)).toEqual(["MALFORMED"]);
     expect(outcome.stderr).toContain("recipient stanzas together");
     expectUnchanged(outcome);

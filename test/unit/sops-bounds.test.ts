@@ -45,6 +45,8 @@ describe("sops parse bounds, each just past its value", () => {
     ["YAML document markers", () => "---\na: 1\n".repeat(SOPS_LIMITS.yamlDocuments + 1), "document markers"],
     ["YAML anchors", () => `a:\n${lines(SOPS_LIMITS.yamlAnchors + 1, (index) => `- &a${index} x\n`)}`, "anchors"],
     ["YAML aliases", () => `a: &a x\nb:\n${"- *a\n".repeat(SOPS_LIMITS.yamlAliases + 1)}`, "aliases"],
+    ["YAML lines (one block scalar)", () => `a: |\n${"  x\n".repeat(SOPS_LIMITS.yamlLines)}`, "YAML lines"],
+    ["YAML double-quoted bytes", () => `a: "${"x".repeat(SOPS_LIMITS.yamlDoubleQuotedBytes)}"\n`, "double-quoted text"],
     ["YAML block nesting", () => lines(SOPS_LIMITS.depth + 2, (index) => `${" ".repeat(index)}k:\n`), "nested deeper"],
     ["YAML flow nesting", () => `a: ${"[".repeat(SOPS_LIMITS.depth + 2)}`, "nested deeper"],
     ["YAML alias expansion", () => `a: &a [${"x,".repeat(999)}x]\nb: [${"*a,".repeat(SOPS_LIMITS.nodes / 1000)}*a]\n`, "keys, values and comments"],
