@@ -51,6 +51,13 @@ export const SOPS_LIMITS = {
   /** Entries in `sops.age`, over all key groups. */
   ageEntries: 256,
   /**
+   * Characters of one age entry's `enc` (an armored age file holding the
+   * 32-byte data key). sops writes one stanza per entry: a few hundred bytes,
+   * 2.5 KiB for a post-quantum one. Without it, one 15 MiB entry was decoded
+   * and copied whole (163 MiB) before its header was looked at.
+   */
+  ageEntryChars: 64 * 1024,
+  /**
    * Recipient stanzas tried over all the age entries of one sops file. Each
    * entry is an age header bounded on its own (src/age/limits.ts, 256
    * stanzas); without a total, 256 entries of 256 stanzas cost 65,536 key

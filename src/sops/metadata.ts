@@ -145,6 +145,8 @@ function keyGroup(raw: Plain): KeyGroup {
     if (entry === null || typeof entry !== "object" || Array.isArray(entry)) throw new AgebootError("MALFORMED", "a sops age entry is not a mapping");
     const recipient = typeof entry["recipient"] === "string" ? entry["recipient"] : "";
     const enc = typeof entry["enc"] === "string" ? entry["enc"] : "";
+    if (enc.length > SOPS_LIMITS.ageEntryChars)
+      throw new AgebootError("MALFORMED", `a sops age entry is larger than ${SOPS_LIMITS.ageEntryChars} characters (sops writes a few hundred)`);
     return { recipient, enc };
   });
   const otherKinds = OTHER_KINDS.flatMap((kind) => list(kind).map(() => kind));

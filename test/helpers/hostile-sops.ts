@@ -104,6 +104,15 @@ export function stanzaBombSops(format: "yaml" | "json", type: HostileStanzaType,
   return format === "json" ? JSON.stringify(file) : stringify(file, { lineWidth: 0 });
 }
 
+/** A sops JSON file with one age entry of 15 MiB (an armored age file with one foreign stanza and a large payload). */
+export function largeAgeEntrySops(): string {
+  const file = Buffer.concat([ageFileWithStanzas(hostileStanzas("X25519", 1)), Buffer.alloc(11 * 1024 * 1024, 7)]);
+  return JSON.stringify({
+    data: "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]",
+    sops: { age: [{ recipient: "age1x", enc: armor.encode(file) }], lastmodified: "2024-05-06T07:08:09Z", mac: "x", version: "3.9.0" },
+  });
+}
+
 /**
  * A sops YAML file that opens (its data key is wrapped for `recipient`) with
  * an `encrypted_comment_regex` and 10,000 comment lines above a map of 3,000

@@ -14,7 +14,7 @@ import { runAgeboot } from "../helpers/ageboot-process.js";
 import { CANARY } from "../helpers/canary.js";
 import { makeHostileIdentityFiles } from "../helpers/hostile-identity-files.js";
 import { hostileManifests } from "../helpers/hostile-manifests.js";
-import { commentScopeSops, hostileSopsFiles, stanzaBombSops } from "../helpers/hostile-sops.js";
+import { commentScopeSops, hostileSopsFiles, largeAgeEntrySops, stanzaBombSops } from "../helpers/hostile-sops.js";
 import { hostPerFile } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
 import { ageEncrypt, sshKeygen } from "../helpers/tools.js";
@@ -262,6 +262,13 @@ describe("hostile sops files", () => {
     const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(await commentScopeSops(recipient)), format: "yaml", key: "a/k0" } }));
     expect(outcome.codes, outcome.stderr.slice(0, 2000)).toEqual(["CORRUPT"]);
     expect(outcome.stderr).toContain("MAC mismatch");
+    expectUnchanged(outcome);
+  });
+
+  it("one age entry of 15 MiB -> MALFORMED, refused before it is decoded", () => {
+    const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(largeAgeEntrySops()), format: "json" } }));
+    expect(outcome.codes, outcome.stderr.slice(0, 2000)).toEqual(["MALFORMED"]);
+    expect(outcome.stderr).toContain("a sops age entry is larger than");
     expectUnchanged(outcome);
   });
 
