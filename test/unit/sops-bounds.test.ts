@@ -22,7 +22,7 @@ import { parseYamlDocuments } from "../../src/sops/parse-yaml.js";
 import { entries } from "../../src/sops/tree.js";
 import { SopsSession } from "../../src/sops/session.js";
 import { ageFileWithStanzas, hostileStanzas } from "../helpers/hostile-headers.js";
-import { encryptTree, sealValue } from "../helpers/sops-craft.js";
+import { craftBinary, craftYaml, encryptTree, sealValue } from "../helpers/sops-craft.js";
 import { tempDir } from "../helpers/temp-dir.js";
 
 function refusal(text: string, format: SopsFormat = "yaml"): string {
@@ -156,6 +156,30 @@ describe("comment selection rules, each comment tested once", () => {
       const session = new SopsSession(ids);
       const read = async (key: string) => (await session.secret(path, "yaml", key, () => openSync(path, "r"))).toString("utf8");
       expect([await read("clear_one"), await read("nested/secret"), await read("nested/other"), await read("after")]).toEqual(["open", "s3cret", "two", "plain"]);
+      session.close();
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("a large real value within every bound", () => {
+  // 11 MB of plaintext is a 14.7 MB file, near the 16 MiB bound: one line per
+  // value, so no YAML bound is near. Before, the base64 check of the ENC value
+  // (a regex repeating 4-character groups) overflowed the stack from a few MiB.
+  it.each(["yaml", "binary"] as const)("%s: an 11 MB value decrypts", async (format) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const identity = await generateX25519Identity();
+      const ids = (await identitiesFromAgeFile(`${identity}\n`, "/test/key.txt")).identities;
+      const recipients = [await identityToRecipient(identity)];
+      const value = "v".repeat(11_000_000);
+      const path = join(dir, "large");
+      writeFileSync(path, format === "yaml" ? await craftYaml({ big: value }, { recipients }) : await craftBinary(value, { recipients }));
+      const session = new SopsSession(ids);
+      const bytes = await session.secret(path, format, format === "yaml" ? "big" : "", () => openSync(path, "r"));
+      expect(bytes.length).toBe(value.length);
+      expect(bytes.every((byte) => byte === 0x76)).toBe(true);
       session.close();
     } finally {
       cleanup();
