@@ -9,7 +9,7 @@ import { defineConfig } from "vitest/config";
  * Only the last two need the tools check and the namespace set-up.
  */
 const needsRootAndTools = (tools: string) => ({
-  globalSetup: [tools, "test/helpers/private-namespace.ts"],
+  globalSetup: ["test/helpers/run-temp-dir.ts", tools, "test/helpers/private-namespace.ts"],
   testTimeout: 60_000,
   hookTimeout: 120_000,
 });
@@ -23,7 +23,17 @@ export default defineConfig({
       // Two workers even on two cores, where vitest's default is one: the files wait on child
       // processes (flock, getent) and on the main thread's transforms, and run in parallel.
       // A project's own maxWorkers needs its own groupOrder: the unit files run first.
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], pool: "threads", isolate: false, maxWorkers: 2, sequence: { groupOrder: 0 } } },
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          globalSetup: ["test/helpers/run-temp-dir.ts"],
+          pool: "threads",
+          isolate: false,
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
       { test: { name: "privileged", include: ["test/privileged/**/*.test.ts"], sequence: { groupOrder: 1 }, ...needsRootAndTools("test/helpers/require-privileged-tools.ts") } },
       { test: { name: "system", include: ["test/system/**/*.test.ts"], sequence: { groupOrder: 1 }, ...needsRootAndTools("test/helpers/require-system-tools.ts") } },
     ],

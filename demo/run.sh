@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the built-in demo: activate the demo secrets with the demo host
 # key, as a host does at boot, then a rotation and a failed run. As root this
-# happens on a real ramfs inside a private mount namespace (nothing is left on
+# happens on a real memory mount (a noswap tmpfs, or a ramfs) inside a private mount namespace (nothing is left on
 # the host); otherwise in a temporary plain directory, which ageboot only allows
 # with its loudly named development option.
 # Prints names, owners, modes and sizes: never the values themselves.
@@ -14,7 +14,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${AGEBOOT_DEMO_INSIDE:-}" ] && command -v unshare
   AGEBOOT_DEMO_INSIDE=1 exec unshare --mount --propagation private -- bash "$0" "$@"
 fi
 
-work=$(mktemp -d /tmp/ageboot-demo.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/ageboot-demo.XXXXXX")
 trap 'umount "$work/run/agenix.d" 2>/dev/null || true; rm -rf "$work"' EXIT
 # git does not keep mode 0600; a host key must have it, so use private copies.
 mkdir -p "$work/etc/ssh"

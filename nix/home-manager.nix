@@ -11,8 +11,14 @@
 #
 # Linux only; nix-darwin / macOS is not covered (docs/home-manager.md says
 # what it would take).
+#
+# age.package keeps agenix's meaning (the age implementation agenix's script
+# ran, `pkgs.age` or `pkgs.rage`), so an agenix configuration that sets it
+# still works: it is not run, and a warning says so. ageboot's own package is
+# age.agebootPackage.
 {
   config,
+  options,
   lib,
   pkgs,
   ...
@@ -80,15 +86,33 @@ let
   };
   manifestFile = pkgs.writeText "ageboot-home-manifest.json" (builtins.toJSON manifest);
 
-  activate = "${lib.getExe cfg.package} activate --user --manifest ${manifestFile}";
+  activate = "${lib.getExe cfg.agebootPackage} activate --user --manifest ${manifestFile}";
+
+  packageIsSet = options.age.package.highestPrio < (lib.mkOptionDefault null).priority;
+  # A configuration written before age.agebootPackage existed set ageboot here.
+  packageIsAgeboot = lib.getName cfg.package == "ageboot";
 in
 {
   options.age = {
+    # agenix's (mkPackageOption pkgs "age" { }): its age implementation.
     package = mkOption {
       type = types.package;
-      default = pkgs.callPackage ./package.nix { };
-      defaultText = literalExpression "pkgs.callPackage ./package.nix { }";
-      description = "The ageboot package.";
+      default = pkgs.age;
+      defaultText = literalExpression "pkgs.age";
+      description = ''
+        agenix's age implementation (`pkgs.age`, `pkgs.rage`). Accepted for
+        compatibility and never run: ageboot decrypts natively (a warning says
+        so when this is set). ageboot's own package is
+        {option}`age.agebootPackage`.
+      '';
+    };
+
+    # ageboot's own.
+    agebootPackage = mkOption {
+      type = types.package;
+      default = if packageIsAgeboot then cfg.package else pkgs.callPackage ./package.nix { };
+      defaultText = literalExpression "pkgs.callPackage ./package.nix { } (or age.package, when that is an ageboot package)";
+      description = "The ageboot package that decrypts the secrets.";
     };
 
     secrets = mkOption {
@@ -140,8 +164,11 @@ in
     # ageboot's own, as in its NixOS module.
     keepGenerations = mkOption {
       type = types.ints.unsigned;
-      default = 1;
-      description = "How many previous generations of secrets to keep besides the current one.";
+      default = 0;
+      description = ''
+        How many previous generations of secrets to keep besides the current
+        one; 0 (the default) is agenix's: only the current generation stays.
+      '';
     };
   };
 
@@ -152,10 +179,26 @@ in
         message = "age.identityPaths must be set.";
       }
       {
+        assertion = lib.getName cfg.agebootPackage == "ageboot";
+        message = "age.agebootPackage is ${lib.getName cfg.agebootPackage}: it must be the ageboot package (it is run as `ageboot activate --user`); an age implementation belongs in age.package, which ageboot does not run.";
+      }
+      {
         assertion = pkgs.stdenv.hostPlatform.isLinux;
         message = "ageboot's home-manager module runs on Linux only (it needs $XDG_RUNTIME_DIR on tmpfs and a systemd user manager); on macOS use agenix's module (docs/home-manager.md).";
       }
     ];
+
+    warnings =
+      lib.optional (packageIsSet && !packageIsAgeboot) ''
+        age.package (${lib.getName cfg.package}) is not used: it is agenix's age implementation, and
+        ageboot decrypts natively. Not supported: age plugins (AGE-PLUGIN-... identities,
+        age1<plugin>1... recipients) and passphrase-encrypted (scrypt) files. ageboot's own
+        package is age.agebootPackage.
+      ''
+      ++ lib.optional (packageIsSet && packageIsAgeboot) ''
+        age.package is set to ageboot: age.package is agenix's age implementation; ageboot's own
+        package is age.agebootPackage. Used this time: move the setting there.
+      '';
 
     # So that `ageboot activate --user` by hand reads the same manifest.
     xdg.configFile."ageboot/manifest.json".source = manifestFile;

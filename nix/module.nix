@@ -175,6 +175,8 @@ let
     kind = "age";
     unit = "ageboot";
     unitForUsers = "ageboot-for-users";
+    # agenix's unit under systemd-sysusers/userborn (ryantm/agenix modules/age.nix).
+    unitAliases = [ "agenix-install-secrets.service" ];
     hostPublicKeysOption = "age.hostPublicKeys";
     inherit (cfg)
       secrets
@@ -188,6 +190,8 @@ let
       hostPublicKeys
       package
       ;
+    # The build machine's ageboot when it cannot run the host's (a cross build).
+    checkPackage = backend.defaultCheckPackage cfg.package;
   };
   inherit (backend)
     regularSecrets
@@ -208,7 +212,6 @@ let
   snippets = backend.snippets {
     manifests = manifestFiles;
     chownManifests = lib.optional hasRegular manifestFile;
-    restartUnits = backend.units;
   };
 in
 {
@@ -299,8 +302,14 @@ in
     };
     keepGenerations = mkOption {
       type = types.ints.unsigned;
-      default = 1;
-      description = "How many previous generations of secrets to keep besides the current one.";
+      default = 0;
+      description = ''
+        How many previous generations of secrets to keep besides the current
+        one. The default, 0, is agenix's: once a new generation is current the
+        previous one is removed, so a rotated or removed secret's plaintext
+        leaves the ramfs at that switch. Raise it to keep older generations
+        for processes that still hold a path into one.
+      '';
     };
     useSystemdActivation = mkOption {
       type = types.bool;
@@ -308,9 +317,14 @@ in
       defaultText = literalExpression "config.systemd.sysusers.enable || config.services.userborn.enable || config.system.nixos-init.enable";
       description = ''
         Decrypt with systemd units (ageboot.service before sysinit.target,
+        also named agenix-install-secrets.service as agenix's unit is;
         ageboot-for-users.service before systemd-sysusers/userborn for secrets
         with `neededForUsers`) instead of activation scripts. The default
-        where users are not made by the `users` activation script.
+        where users are not made by the `users` activation script. A switch
+        re-decrypts through ageboot-refresh.service (and
+        ageboot-for-users-refresh.service) and restarts only the units whose
+        secrets changed (`restartUnits`), never the units that require
+        ageboot.service.
       '';
     };
     secretsForUsersDir = mkOption {
@@ -385,6 +399,13 @@ in
             message = "age.identityPaths must be set, for example by enabling openssh.";
           }
           {
+            # agenix's home-manager module calls its age implementation age.package
+            # (agenix's NixOS module has none; it has age.ageBin): here it would be
+            # run with ageboot's arguments at boot.
+            assertion = lib.getName cfg.package == "ageboot";
+            message = "age.package is ${lib.getName cfg.package}: in ageboot's NixOS module it is the ageboot package, which decrypts natively (agenix's age implementation is age.ageBin, which ageboot does not run). Remove the setting.";
+          }
+          {
             assertion = lib.all (t: (t.content == null) != (t.file == null)) (lib.attrValues cfg.templates);
             message = "age.templates.<name>: set exactly one of content and file (${
               lib.concatStringsSep ", " (
@@ -424,12 +445,9 @@ in
       })
 
       (mkIf cfg.useSystemdActivation {
-        # Restart the units on every switch, not only when a manifest changes.
-        system.activationScripts.agenixInstall = {
-          text = snippets.requestRestart;
-          supportsDryActivation = true;
-        };
-
+        # No activation snippet (nixpkgs warns on them: restrict-activation-scripts.nix):
+        # the boot units, and the refresh units that every switch starts
+        # (nix/lib/nixos-backend.nix says how).
         systemd.services = backend.services;
       })
     ]))

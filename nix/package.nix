@@ -1,31 +1,56 @@
 # ageboot, built from package-lock.json as npm writes it here: without
 # `resolved` fields and without a hand-maintained dependency hash.
 #
-# Each locked package is one fixed-output derivation: the npm of nixpkgs'
+# Only what the build uses is fetched (nix/lib/npm-lock-closure.nix): the
+# runtime dependencies, which esbuild bundles into dist/, and esbuild, the one
+# devDependency scripts/build.mjs runs, each with what it needs, for the
+# platform npm runs on. Not the linters, test runners and type checker, nor
+# the native parts for other platforms (docs/nixos.md, "The package").
+#
+# Each of those locked packages is one fixed-output derivation: the npm of nixpkgs'
 # nodejs fetches `name@version` (npm knows its registry; this repository
 # names none) and Nix checks the result against the lock's `integrity`.
 # nix/lib/npm-lock-sources.nix lists them (pure, tested with lib alone);
 # docs/nixos.md says why this and not mirror:// or importNpmLock's fetcher.
-# Then the lock is rewritten with `resolved = "file:<store path>"` and
-# installed offline by importNpmLock's npmConfigHook, the same shape of input
-# importNpmLock itself produces (package.json + package-lock.json).
+# Then the trimmed lock is rewritten with `resolved = "file:<store path>"`
+# (nix/lib/npm-lock-files.nix) and installed offline by importNpmLock's
+# npmConfigHook, the same shape of input importNpmLock itself produces
+# (package.json + package-lock.json).
+#
+# It runs on nodejs-slim (Node.js without npm and corepack), and its code cache
+# is made by that same node binary during the build.
 {
   lib,
+  stdenv,
   stdenvNoCC,
   runCommand,
   buildNpmPackage,
   importNpmLock,
   nodejs,
+  nodejs-slim,
   cacert,
-  makeWrapper,
+  runtimeShell,
   util-linux,
   systemd,
   getent,
 }:
 let
-  packageJson = lib.importJSON ../package.json;
-  packageLock = lib.importJSON ../package-lock.json;
-  sources = import ./lib/npm-lock-sources.nix { inherit lib; } packageLock;
+  # npm runs on the build platform, and installs the build tools' native parts (esbuild's binary) for it;
+  # what the package runs is JavaScript, bundled.
+  npmPlatform = {
+    os = stdenv.buildPlatform.node.platform;
+    cpu = stdenv.buildPlatform.node.arch;
+    libc = if builtins.elem stdenv.buildPlatform.libc [ "glibc" "musl" ] then stdenv.buildPlatform.libc else null;
+  };
+  needed = import ./lib/npm-lock-closure.nix { inherit lib; } {
+    lock = lib.importJSON ../package-lock.json;
+    package = lib.importJSON ../package.json;
+    platform = npmPlatform;
+    # What scripts/build.mjs imports. TypeScript is not needed: esbuild strips the types.
+    buildTools = [ "esbuild" ];
+  };
+  packageJson = needed.package;
+  sources = import ./lib/npm-lock-sources.nix { inherit lib; } needed.lock;
 
   fetchLocked =
     source:
@@ -57,20 +82,10 @@ let
     }) sources
   );
 
-  lockWithFiles = packageLock // {
-    packages = builtins.mapAttrs (
-      key: entry: if tarballs ? ${key} then entry // { resolved = "file:${tarballs.${key}}"; } else entry
-    ) packageLock.packages;
+  withFiles = import ./lib/npm-lock-files.nix { inherit lib; } {
+    inherit (needed) lock package;
+    tarballs = lib.mapAttrs (_: tarball: "${tarball}") tarballs;
   };
-  # package.json's direct dependencies name the same tarballs, so that
-  # `npm install` finds nothing to resolve (importNpmLock does the same).
-  fileSpecs = lib.mapAttrs (name: _: "file:${tarballs."node_modules/${name}"}");
-  packageJsonWithFiles =
-    packageJson
-    // lib.optionalAttrs (packageJson ? dependencies) { dependencies = fileSpecs packageJson.dependencies; }
-    // lib.optionalAttrs (packageJson ? devDependencies) {
-      devDependencies = fileSpecs packageJson.devDependencies;
-    };
 
   npmDeps =
     runCommand "ageboot-${packageJson.version}-npm-deps"
@@ -79,9 +94,12 @@ let
           "package"
           "packageLock"
         ];
-        package = builtins.toJSON packageJsonWithFiles;
-        packageLock = builtins.toJSON lockWithFiles;
-        passthru = { inherit sources tarballs; };
+        package = builtins.toJSON withFiles.package;
+        packageLock = builtins.toJSON withFiles.lock;
+        passthru = {
+          inherit sources tarballs;
+          inherit (needed) kept dropped;
+        };
       }
       ''
         mkdir $out
@@ -101,6 +119,7 @@ buildNpmPackage {
       ../tsconfig.build.json
       ../scripts/build.mjs
       ../scripts/launcher.sh
+      ../scripts/install-package.sh
       ../src
       # The public demo keys and values: the build activates them once to warm the bundle's code cache.
       ../demo
@@ -111,26 +130,27 @@ buildNpmPackage {
   inherit nodejs npmDeps;
   npmConfigHook = importNpmLock.npmConfigHook;
   npmBuildScript = "build";
+  # The code cache is made, and checked usable, by the node binary the package runs on
+  # (scripts/build.mjs); the build's npm comes with nodejs.
+  AGEBOOT_CACHE_NODE = "${nodejs-slim}/bin/node";
   # util-linux: flock(1), for the code cache's warm-up activation during the build.
-  nativeBuildInputs = [
-    makeWrapper
-    util-linux
-  ];
+  nativeBuildInputs = [ util-linux ];
+  # scripts/install-package.sh, the same install the NixOS-shaped system test
+  # runs (test/system/nixos-shaped.test.ts): lib/ageboot/ageboot gets a store
+  # bash on its #! line (NixOS makes /bin/sh only after agenixInstall: issue 21,
+  # item 1), nodejs-slim's node by store path (it made the code cache, lib/ageboot/cli.cache;
+  # another Node.js would refuse it) and its tools' directories first on PATH,
+  # all written into the launcher: no variable of the caller's environment
+  # chooses them (issue 22, item 4). bin/ageboot links to it.
   installPhase = ''
     runHook preInstall
-    mkdir -p $out/lib/ageboot $out/bin
-    cp -r dist/. $out/lib/ageboot/
-    # The launcher runs the bundle with its code cache (lib/ageboot/cli.cache), made
-    # above by this same nodejs; another Node.js would refuse it and compile the bundle.
-    makeWrapper $out/lib/ageboot/ageboot $out/bin/ageboot \
-      --set AGEBOOT_NODE ${lib.getExe nodejs} \
-      --prefix PATH : ${
-        lib.makeBinPath [
-          util-linux
-          systemd
-          getent
-        ]
-      }
+    bash scripts/install-package.sh "$out" ${nodejs-slim}/bin/node ${runtimeShell} ${
+      lib.makeBinPath [
+        util-linux
+        systemd
+        getent
+      ]
+    }
     runHook postInstall
   '';
   passthru = { inherit npmDeps; };

@@ -242,6 +242,31 @@ let
 
   identityPaths = lib.optional (cfg.age.keyFile != null) cfg.age.keyFile ++ cfg.age.sshKeyPaths;
 
+  # Why there is no key, in the terms of what is configured. With openssh on
+  # and only RSA host keys, sops-nix would import them as PGP keys
+  # (gnupg.sshKeyPaths); ageboot has no PGP, and age takes ed25519 host keys
+  # by default (the age1 recipient ssh-to-age derives).
+  sshHostKeys = if config.services.openssh.enable or false then config.services.openssh.hostKeys else [ ];
+  noKeyMessage =
+    if !(config.services.openssh.enable or false) then
+      "No key source configured for sops. Either set services.openssh.enable or set sops.age.keyFile."
+    else if lib.all (k: (k.type or null) != "ed25519") sshHostKeys then
+      ''
+        No key source configured for sops: services.openssh is enabled, but none of its hostKeys
+        is an ed25519 key (${lib.concatMapStringsSep ", " (k: "${k.type or "?"} ${k.path or "?"}") sshHostKeys}),
+        and sops.age.sshKeyPaths takes only the ed25519 host keys by default. sops-nix would
+        import an RSA host key as a PGP key (sops.gnupg.sshKeyPaths); ageboot has no PGP. Either:
+        - add an ed25519 host key to services.openssh.hostKeys, and its age recipient to the sops
+          files (ageboot recipient /etc/ssh/ssh_host_ed25519_key.pub; sops updatekeys);
+        - or, if the files are encrypted to the RSA key as a native ssh-rsa age recipient
+          (sops >= 3.10), list it: sops.age.sshKeyPaths = [ "/etc/ssh/ssh_host_rsa_key" ];
+        - or set sops.age.keyFile (an age identity file).
+      ''
+    else if defaultImportKeys "ed25519" == [ ] then
+      "No key source configured for sops: the ed25519 host keys of services.openssh.hostKeys are all under /run/secrets (deployed by sops itself, so skipped, as sops-nix skips them). Set sops.age.keyFile, or sops.age.sshKeyPaths to a key that exists before the secrets are decrypted."
+    else
+      "No key source configured for sops: sops.age.sshKeyPaths is empty and sops.age.keyFile is unset. Set one of them (by default sops.age.sshKeyPaths holds the ed25519 keys of services.openssh.hostKeys).";
+
   backend = import ./lib/nixos-backend.nix { inherit config options lib pkgs; } {
     prefix = "sops";
     kind = "sops";
@@ -254,12 +279,16 @@ let
     secretsMountPoint = "/run/secrets.d";
     secretsForUsersDir = "/run/secrets-for-users";
     inherit identityPaths;
+    # sops-nix counts the current generation and never prunes with 0
+    # (Mic92/sops-nix pkgs/sops-install-secrets/main.go, pruneGenerations);
+    # the manifest counts the previous ones, with "all" for never.
+    keepGenerations = if cfg.keepGenerations == 0 then "all" else cfg.keepGenerations - 1;
     inherit (cfg)
-      keepGenerations
       useSystemdActivation
       hostPublicKeys
       package
       ;
+    checkPackage = cfg.validationPackage;
   };
   inherit (backend) hasRegular secretsForUsers;
 
@@ -272,7 +301,6 @@ let
   forUsersSnippets = backend.snippets {
     manifests = [ backend.manifestForUsersFile ];
   };
-  requestRestart = (backend.snippets { restartUnits = backend.units; }).requestRestart;
 
   # sops-nix's validateSopsFiles checks of each sopsFile (manifest-for.nix).
   sopsFileProblems = lib.concatLists (
@@ -300,7 +328,6 @@ let
     lib.optional (cfg.gnupg.home != null) "sops.gnupg.home"
     ++ lib.optional (cfg.gnupg.sshKeyPaths != [ ]) "sops.gnupg.sshKeyPaths"
     ++ lib.optional (cfg.age.plugins != [ ]) "sops.age.plugins";
-  isSet = option: option.highestPrio < (lib.mkOptionDefault null).priority;
 in
 {
   imports = [
@@ -367,7 +394,11 @@ in
     keepGenerations = mkOption {
       type = types.ints.unsigned;
       default = 1;
-      description = "Number of previous secrets generations to keep.";
+      description = ''
+        Number of secrets generations to keep, the current one included, as
+        in sops-nix: 1 (the default) keeps only the current one; 0 never
+        prunes (every switch adds a generation to the ramfs until reboot).
+      '';
     };
     log = mkOption {
       type = types.listOf (
@@ -395,14 +426,21 @@ in
     };
     validationPackage = mkOption {
       type = types.package;
-      default = cfg.package;
-      defaultText = literalExpression "config.sops.package";
-      description = "Accepted for compatibility; the build-time check runs {option}`sops.package`.";
+      # sops-nix: sops.package for a native build, the build platform's
+      # package when cross compiling (modules/sops/default.nix).
+      default = backend.defaultCheckPackage cfg.package;
+      defaultText = literalExpression "config.sops.package when the build machine can run it, else the build platform's ageboot (pkgs.buildPackages)";
+      description = ''
+        The ageboot package that runs the build-time check
+        ({option}`sops.validateSopsFiles`) on the build machine: by default
+        {option}`sops.package` when the build machine can run the host's
+        programs, and the build platform's ageboot when cross compiling.
+      '';
     };
     useTmpfs = mkOption {
       type = types.bool;
       default = false;
-      description = "Accepted for compatibility; ageboot mounts a ramfs (never swapped) and warns when this is set.";
+      description = "Accepted for compatibility; ageboot mounts a tmpfs with noswap, or a ramfs (never swapped either way), and warns when this is set.";
     };
     useSystemdActivation = mkOption {
       type = types.bool;
@@ -502,7 +540,7 @@ in
           assertions = [
             {
               assertion = identityPaths != [ ];
-              message = "No key source configured for sops. Either set services.openssh.enable or set sops.age.keyFile.";
+              message = noKeyMessage;
             }
             {
               assertion = !cfg.validateSopsFiles || sopsFileProblems == [ ];
@@ -522,13 +560,17 @@ in
               assertion = lib.getName cfg.package == "ageboot";
               message = "sops.package is ${lib.getName cfg.package}: with nixosModules.sops it must be the ageboot package (sops-nix's sops-install-secrets is not used). Remove the setting.";
             }
+            {
+              # The same for the check: it runs `ageboot check` with ageboot's arguments.
+              assertion = !cfg.validateSopsFiles || lib.getName cfg.validationPackage == "ageboot";
+              message = "sops.validationPackage is ${lib.getName cfg.validationPackage}: with nixosModules.sops the build-time check runs `ageboot check`, so it must be an ageboot package (for a cross build, the build platform's: pkgs.buildPackages). Remove the setting, or set sops.validateSopsFiles = false.";
+            }
           ]
           ++ backend.assertions;
 
           warnings =
             lib.optional (cfg.environment != { }) "sops.environment (${lib.concatStringsSep ", " (lib.attrNames cfg.environment)}) is not used: ageboot runs no sops binary and reads none of its environment variables."
-            ++ lib.optional cfg.useTmpfs "sops.useTmpfs is ignored: ageboot keeps secrets on a ramfs, which is never swapped."
-            ++ lib.optional (isSet options.sops.validationPackage) "sops.validationPackage is ignored: the build-time check runs sops.package (ageboot).";
+            ++ lib.optional cfg.useTmpfs "sops.useTmpfs is ignored: ageboot keeps secrets on a tmpfs with noswap, or a ramfs, which are never swapped.";
 
           system.checks = lib.optional cfg.validateSopsFiles backend.check;
           system.build.ageboot-sops = backend.build;
@@ -576,10 +618,8 @@ in
         })
 
         (lib.mkIf cfg.useSystemdActivation {
-          # Restart the units on every switch, not only when a manifest changes.
-          system.activationScripts.setupSecrets = lib.stringAfter (lib.optional cfg.age.generateKey "generate-age-key") requestRestart // {
-            supportsDryActivation = true;
-          };
+          # No activation snippet, as sops-nix's systemd mode (generate-age-key aside, as
+          # there); a switch re-decrypts through the -refresh units (nix/lib/nixos-backend.nix).
           systemd.services = backend.services;
         })
       ]

@@ -17,8 +17,6 @@
 #              passwords first)
 #   chownManifests  manifests whose owners and groups are applied after the
 #              `users` and `groups` snippets
-#   restartUnits  units switch-to-configuration should restart on every switch
-#              (systemd activation: ageboot.service); empty otherwise
 #   deferUnknownOwners  install a secret whose owner does not exist yet as
 #              root's and report it (agenix's order: before `users`); false
 #              where the snippet runs after `users` and `groups` (sops-nix's
@@ -27,7 +25,6 @@
   ageboot,
   manifests ? [ ],
   chownManifests ? [ ],
-  restartUnits ? [ ],
   deferUnknownOwners ? true,
 }:
 let
@@ -66,26 +63,4 @@ in
 
   # agenixChown: after `users` and `groups`.
   chown = lines (map (manifest: run "chown --manifest ${quote manifest}") chownManifests);
-
-  # With systemd activation, ask switch-to-configuration to restart the units
-  # on every switch (`switch`, `test`; `dry-activate` only reports), so a
-  # failed run is retried and a rotated host key or a `file` outside the store
-  # is picked up even when the manifest did not change. At boot NIXOS_ACTION
-  # is unset and systemd starts the units anyway.
-  requestRestart =
-    if restartUnits == [ ] then
-      ""
-    else
-      ''
-        case "''${NIXOS_ACTION-}" in
-          switch | test) _ageboot_list=/run/nixos/activation-restart-list ;;
-          dry-activate) _ageboot_list=/run/nixos/dry-activation-restart-list ;;
-          *) _ageboot_list= ;;
-        esac
-        if [ -n "$_ageboot_list" ]; then
-          mkdir -p /run/nixos
-          printf '%s\n' ${concatStringsSep " " (map quote restartUnits)} >> "$_ageboot_list"
-        fi
-        unset _ageboot_list
-      '';
 }

@@ -18,7 +18,8 @@
   templates ? { },
   secretsDir ? "/run/agenix",
   secretsMountPoint ? "/run/agenix.d",
-  keepGenerations ? 1,
+  # agenix's: only the current generation ("all": never prune).
+  keepGenerations ? 0,
 }:
 let
   optional = name: value: if value == null || value == [ ] then { } else { ${name} = value; };

@@ -12,10 +12,19 @@
 #   templates       attrset of { name, content or file, path, mode, owner,
 #                   group, symlink, restartUnits, reloadUnits }
 #   secretsDir, secretsMountPoint, secretsForUsersDir, identityPaths,
-#   keepGenerations, useSystemdActivation, hostPublicKeys
+#   useSystemdActivation, hostPublicKeys
+#   keepGenerations the manifest's: previous generations kept besides the
+#                   current one, or "all" (never prune); each module maps
+#                   its own option onto it (docs/lifecycle.md, "Pruning")
 #   hostPublicKeysOption  the option that holds the host's public keys
-#   package         the ageboot package
+#   package         the ageboot package (the host's: it runs at boot)
+#   checkPackage    the ageboot that runs the build-time check, on the build
+#                   machine; defaultCheckPackage below gives the usual choice
 #   unit, unitForUsers    the names of the systemd units (without .service)
+#   unitAliases     aliases of the unit that decrypts last (the regular one, or the
+#                   for-users one when there are no regular secrets): the name
+#                   the drop-in's original gives its single unit, so that
+#                   `after`/`requires` on that name keep working
 #   kind            what the units' descriptions call the secrets ("age", "sops")
 {
   config,
@@ -60,6 +69,7 @@ let
     builtins.toJSON manifestForUsers
   );
   ageboot = lib.getExe cfg.package;
+  checkAgeboot = lib.getExe cfg.checkPackage;
   identityDirectories = lib.unique (map (path: builtins.dirOf (toString path)) cfg.identityPaths);
 
   # Where a user's hashedPasswordFile would be served by ageboot, and whether
@@ -138,7 +148,7 @@ let
         ''}
         ${lib.concatMapStringsSep "\n" (
           manifest:
-          "${quote ageboot} check --manifest ${quote "${manifest}"} ${
+          "${quote checkAgeboot} check --manifest ${quote "${manifest}"} ${
             lib.concatMapStringsSep " " (key: "--host-key ${quote "${key}"}") hostKeyFiles
           } --users ${quote "${usersFile}"}"
         ) checkManifestFiles}
@@ -174,7 +184,6 @@ let
     SystemCallErrorNumber = "EPERM";
   };
   agebootUnit = manifestPath: {
-    restartTriggers = [ manifestPath ];
     # flock and mount (util-linux), systemd-notify, getent (NSS users and groups).
     path = [
       pkgs.util-linux
@@ -187,13 +196,81 @@ let
     };
     serviceConfig = systemdHardening // {
       Type = "oneshot";
-      RemainAfterExit = true;
       ExecStart = "${ageboot} activate --manifest ${manifestPath}";
       NotifyAccess = "all";
     };
   };
+
+  # How a switch re-runs ageboot without restarting what depends on it.
+  #
+  # switch-to-configuration (NixOS/nixpkgs pkgs/by-name/sw/switch-to-configuration-ng/
+  # src/src/main.rs, read at 00401fd7e581bc669e0cc61c088427d336031312) stops and
+  # starts, or restarts, an active unit whose file changed (restartTriggers among
+  # it) or that the activation script put on /run/nixos/activation-restart-list;
+  # systemd propagates that stop or restart to every unit with Requires= (or
+  # BindsTo=) on it. So the boot unit never takes part in a switch
+  # (restartIfChanged = false: X-RestartIfChanged=false, listed under "NOT
+  # restarting the following changed units" in the switch's output), and nothing
+  # puts it on a restart list.
+  #
+  # After the activation script and a daemon-reload, every switch and `test`
+  # restarts sysinit-reactivation.target (a plain target, nixos/modules/system/
+  # boot/systemd.nix) and waits for it, before it restarts ordinary units; at
+  # the end it starts every active target again, that one included. The refresh
+  # unit below runs once per switch from that: wanted by the target (the first
+  # switch after boot, when the target was never started, starts it), PartOf= it
+  # (every later restart of the target restarts it), RemainAfterExit (so the
+  # closing start of the active target finds it active and leaves it), and
+  # restartIfChanged = false (so its own new unit file does not run it a second
+  # time). It runs the new configuration's manifest, ordered before the target.
+  # Nothing depends on it: its runs restart only the units whose secrets changed,
+  # through each secret's restartUnits/reloadUnits (`systemctl --no-block
+  # try-restart`). At boot the target is not started: the boot unit alone
+  # decrypts. A failed refresh is a failed unit, which the switch reports.
+  bootUnit =
+    manifestPath:
+    lib.mkMerge [
+      (agebootUnit manifestPath)
+      {
+        restartIfChanged = false;
+        serviceConfig.RemainAfterExit = true;
+      }
+    ];
+  refreshUnit =
+    manifestPath: bootUnitName:
+    lib.mkMerge [
+      (agebootUnit manifestPath)
+      {
+        description = "Re-decrypt ${cfg.kind} secrets on a configuration switch (ageboot)";
+        wantedBy = [ "sysinit-reactivation.target" ];
+        partOf = [ "sysinit-reactivation.target" ];
+        restartIfChanged = false;
+        # After its boot unit: when the switch starts that too (it had
+        # failed), the two runs do not wait on each other's lock.
+        after = [ "${bootUnitName}.service" ];
+        before = [
+          "sysinit-reactivation.target"
+          "shutdown.target"
+        ];
+        conflicts = [ "shutdown.target" ];
+        serviceConfig.RemainAfterExit = true;
+      }
+    ];
+  refreshName = name: "${name}-refresh";
 in
 {
+  # The ageboot for the build-time check: `package` itself where the build
+  # machine can run the host's programs (a native build: a custom package is
+  # honoured), else the build platform's own (pkgs.buildPackages), as
+  # sops-nix picks its validationPackage (modules/sops/default.nix). A
+  # cross-built host's ageboot would not run in the check's sandbox.
+  defaultCheckPackage =
+    package:
+    if pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform then
+      package
+    else
+      pkgs.buildPackages.callPackage ../package.nix { };
+
   inherit
     regularSecrets
     secretsForUsers
@@ -214,11 +291,6 @@ in
       }
       // args
     );
-
-  # The units to restart on every switch under systemd activation.
-  units =
-    lib.optional hasRegular "${cfg.unit}.service"
-    ++ lib.optional (secretsForUsers != { }) "${cfg.unitForUsers}.service";
 
   assertions = [
     {
@@ -269,11 +341,13 @@ in
   services = {
     ${cfg.unit} = lib.mkIf hasRegular (
       lib.mkMerge [
-        (agebootUnit manifestFile)
+        (bootUnit manifestFile)
         {
           description = "Decrypt ${cfg.kind} secrets (ageboot)";
+          aliases = cfg.unitAliases or [ ];
           wantedBy = [ "sysinit.target" ];
-          # Restarted, before ordinary units, on a switch (sysinit-reactivation.target).
+          # Started again by a switch if it is not active (it failed at boot),
+          # before ordinary units; never restarted (see refreshUnit).
           requiredBy = [ "sysinit-reactivation.target" ];
           before = [
             "sysinit.target"
@@ -301,9 +375,10 @@ in
     # (neededForBoot), as with activation scripts.
     ${cfg.unitForUsers} = lib.mkIf (secretsForUsers != { }) (
       lib.mkMerge [
-        (agebootUnit manifestForUsersFile)
+        (bootUnit manifestForUsersFile)
         {
           description = "Decrypt ${cfg.kind} secrets for users' passwords (ageboot)";
+          aliases = lib.optionals (!hasRegular) (cfg.unitAliases or [ ]);
           wantedBy = [
             "sysinit.target"
             "systemd-sysusers.service"
@@ -320,6 +395,15 @@ in
           conflicts = [ "shutdown.target" ];
         }
       ]
+    );
+    ${refreshName cfg.unit} = lib.mkIf hasRegular (
+      lib.mkMerge [
+        (refreshUnit manifestFile cfg.unit)
+        { after = lib.optional (secretsForUsers != { }) "${refreshName cfg.unitForUsers}.service"; }
+      ]
+    );
+    ${refreshName cfg.unitForUsers} = lib.mkIf (secretsForUsers != { }) (
+      refreshUnit manifestForUsersFile cfg.unitForUsers
     );
   };
 }

@@ -2,7 +2,7 @@
 # as a list, without a `resolved` field.
 #
 # Pure: it takes nixpkgs' `lib` (nothing from pkgs), so a test evaluates it with
-# lib alone (NIXPKGS_LIB, test/nix-module.test.ts). nix/package.nix turns each
+# lib alone (NIXPKGS_LIB, test/privileged/nix-module.test.ts). nix/package.nix turns each
 # entry into a fixed-output derivation.
 #
 # Why no `resolved`: npm on the machines that write this lock runs with

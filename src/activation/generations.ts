@@ -1,6 +1,7 @@
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, type Stats, unlinkSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { AgebootError, describeCause } from "../errors.js";
+import { KEEP_ALL_GENERATIONS, type KeepGenerations } from "../manifest/types.js";
 import { crashPoint } from "../fault-injection.js";
 import { recordedGenerations, recordPath } from "./generation-record.js";
 import { setDirectoryAccess } from "./mount.js";
@@ -131,8 +132,12 @@ export class Generations {
     this.discard(generation);
   }
 
-  /** Keep `current` and `keep` generations before it; remove the rest. Returns what was removed. */
-  prune(current: number, keep: number): number[] {
+  /**
+   * Keep `current` and `keep` generations before it ("all": every one, sops-nix's
+   * `keepGenerations = 0`); remove the rest. Returns what was removed.
+   */
+  prune(current: number, keep: KeepGenerations): number[] {
+    if (keep === KEEP_ALL_GENERATIONS) return [];
     const existing = listGenerations(this.mountPoint);
     const previous = existing.filter((generation) => generation < current);
     const kept = new Set([current, ...previous.slice(Math.max(0, previous.length - keep))]);

@@ -7,7 +7,7 @@ import type { Ownership } from "./write-exclusive.js";
 
 /**
  * Whose secrets a run installs, and so what the two steps that differ do: the
- * host's (root: a ramfs mounted, directories given to group "keys", any owner),
+ * host's (root: a noswap tmpfs or a ramfs mounted, directories given to group "keys", any owner),
  * or one user's (`activate --user`: no mount, their $XDG_RUNTIME_DIR tmpfs;
  * every file theirs). Every other step of src/activate.ts is the same for both.
  */

@@ -13,18 +13,50 @@ export function mountedFilesystemAt(path: string): string | null {
   return topmostMountAt(path)?.fstype ?? null;
 }
 
-/** The topmost mount exactly at `path`: its file system type and its per-mount options (nosuid, nodev, ...). */
-function topmostMountAt(path: string): { fstype: string; options: string[] } | null {
+/** The topmost mount exactly at `path`: its file system type, its per-mount options (nosuid, nodev, ...) and its file system's own (size=, noswap, ...). */
+function topmostMountAt(path: string): { fstype: string; options: string[]; superOptions: string[] } | null {
   const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
-  let found: { fstype: string; options: string[] } | null = null;
+  let found: { fstype: string; options: string[]; superOptions: string[] } | null = null;
   for (const line of mountinfo.split("\n")) {
     // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
     const fields = line.split(" ");
     const separator = fields.indexOf("-");
     if (separator < 0 || fields.length < 6) continue;
-    if (unescapeMountinfo(fields[4]!) === path) found = { fstype: fields[separator + 1] ?? "", options: fields[5]!.split(",") };
+    if (unescapeMountinfo(fields[4]!) === path) {
+      found = { fstype: fields[separator + 1] ?? "", options: fields[5]!.split(","), superOptions: (fields[separator + 3] ?? "").split(",") };
+    }
   }
   return found;
+}
+
+/**
+ * What holds plaintext at a secrets mount point, as the log and `ageboot
+ * status` say it: the file system, whether the kernel may swap it out, and
+ * the size it is limited to (null: no limit, as on a ramfs).
+ */
+export interface SecretsMountKind {
+  readonly fstype: string;
+  /** ramfs is never swapped; a tmpfs only with `noswap` (Linux 6.4+). */
+  readonly swappable: boolean;
+  readonly sizeLimitBytes: number | null;
+}
+
+/** The kind of the memory-backed mount exactly at `path`; null when none is there. */
+export function secretsMountKindAt(path: string): SecretsMountKind | null {
+  const mount = topmostMountAt(path);
+  if (mount === null || !MEMORY_FILESYSTEMS.has(mount.fstype)) return null;
+  if (mount.fstype === "ramfs") return { fstype: "ramfs", swappable: false, sizeLimitBytes: null };
+  // tmpfs shows its size as size=<n>k, and none at all when mounted with size=0 (unlimited).
+  const size = mount.superOptions.find((option) => option.startsWith("size="))?.slice("size=".length);
+  const sizeLimitBytes = size && /^\d+k$/.test(size) ? Number(size.slice(0, -1)) * 1024 : null;
+  return { fstype: "tmpfs", swappable: !mount.superOptions.includes("noswap"), sizeLimitBytes };
+}
+
+/** "tmpfs (noswap, 2.3 GiB)", "ramfs (no size limit)": a mount kind, for log lines. */
+export function describeSecretsMount(kind: SecretsMountKind): string {
+  const size = kind.sizeLimitBytes === null ? "no size limit" : `size ${(kind.sizeLimitBytes / 1024 / 1024).toFixed(0)} MiB`;
+  if (kind.fstype === "ramfs") return `ramfs (never swapped, ${size})`;
+  return `tmpfs (${kind.swappable ? "swappable: no noswap" : "noswap"}, ${size})`;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
@@ -43,10 +75,34 @@ export interface MountOptions {
 const HARDENING_OPTIONS = ["nosuid", "nodev"] as const;
 
 /**
+ * The share of RAM a tmpfs ageboot mounts may hold (docs/security.md, "Memory
+ * on the secrets mount"). A ramfs has no limit, so a secret's owner could
+ * append to their file until the host runs out of memory that cannot be
+ * swapped; this bounds what they can pin. A tenth of RAM is far above any real
+ * set of secrets kept `keepGenerations` + 2 times over (the current one, the
+ * kept ones and the one being staged at a switch), and a host that needs more
+ * mounts its own tmpfs there, which ageboot uses as it is.
+ */
+export const TMPFS_SIZE = "10%";
+
+/**
+ * The file systems tried, in order: a tmpfs that is never swapped (`noswap`,
+ * Linux 6.4+) and has a size limit; else a ramfs (never swapped, no limit). A
+ * kernel without `noswap` refuses the option (EINVAL), so trying is the test;
+ * a tmpfs that could be swapped is never mounted, since its pages of plaintext
+ * could reach a swap device.
+ */
+export const MOUNT_ATTEMPTS = [
+  { fstype: "tmpfs", options: `nodev,nosuid,mode=0751,noswap,size=${TMPFS_SIZE}` },
+  { fstype: "ramfs", options: "nodev,nosuid,mode=0751" },
+] as const;
+
+/**
  * Make sure plaintext can only land in memory: the mount point is created if
- * needed and a ramfs is mounted there (nodev, nosuid, mode 0751) unless a ramfs
- * or tmpfs is already mounted exactly there. Any other file system is refused.
- * Resolves whether this call mounted it (see unmountSecretsMount).
+ * needed and a memory file system is mounted there (MOUNT_ATTEMPTS: nodev,
+ * nosuid, mode 0751) unless a ramfs or tmpfs is already mounted exactly there.
+ * Any other file system is refused. Resolves whether this call mounted it (see
+ * unmountSecretsMount) and what the mount is, which the log says.
  */
 export async function ensureSecretsMount(mountPoint: string, options: MountOptions, log: Logger): Promise<{ mountedHere: boolean }> {
   try {
@@ -57,25 +113,46 @@ export async function ensureSecretsMount(mountPoint: string, options: MountOptio
   }
   let fstype = mountedFilesystemAt(mountPoint);
   const mountedHere = fstype === null && !options.allowPlainDirectory;
-  if (fstype !== null && MEMORY_FILESYSTEMS.has(fstype)) warnAboutMissingOptions(mountPoint, fstype, log);
+  if (fstype !== null && MEMORY_FILESYSTEMS.has(fstype)) {
+    warnAboutMissingOptions(mountPoint, fstype, log);
+    const kind = secretsMountKindAt(mountPoint);
+    if (kind?.swappable) {
+      log.warn(
+        `${mountPoint}: the tmpfs mounted there has no noswap: the kernel may write its plaintext to swap; add noswap (Linux 6.4+), or leave the mount point empty and ageboot mounts its own`,
+      );
+    } else if (kind) log.info(`using the ${describeSecretsMount(kind)} already mounted on ${mountPoint}`);
+  }
   if (fstype === null && options.allowPlainDirectory) {
     log.warn(`INSECURE: --insecure-plain-directory: staging plaintext in ${mountPoint}, which is not a memory-backed mount; never use this on a real host`);
   } else if (fstype === null) {
-    try {
-      await run("mount", ["-t", "ramfs", "-o", "nodev,nosuid,mode=0751", "ramfs", mountPoint]);
-      crashPoint("mount ramfs");
-    } catch (error) {
-      const stderr = (error as { stderr?: string }).stderr?.trim();
-      throw new AgebootError("SETUP", `${mountPoint}: cannot mount a ramfs (${stderr || describeCause(error)})`, { cause: error });
-    }
+    await mountMemoryFilesystem(mountPoint, log);
     fstype = mountedFilesystemAt(mountPoint);
-    log.info(`mounted ramfs on ${mountPoint}`);
   }
   if (fstype !== null && !MEMORY_FILESYSTEMS.has(fstype)) {
     throw new AgebootError("SETUP", `${mountPoint}: a ${fstype} file system is mounted there; refusing to write plaintext anywhere but ramfs or tmpfs`);
   }
   setDirectoryAccess(mountPoint, options.keysGid);
   return { mountedHere };
+}
+
+/** Mount the first of MOUNT_ATTEMPTS the kernel accepts; say which, and why an earlier one was not used. */
+async function mountMemoryFilesystem(mountPoint: string, log: Logger): Promise<void> {
+  const refusals: string[] = [];
+  for (const attempt of MOUNT_ATTEMPTS) {
+    try {
+      await run("mount", ["-t", attempt.fstype, "-o", attempt.options, attempt.fstype, mountPoint]);
+      crashPoint(`mount ${attempt.fstype}`);
+    } catch (error) {
+      const stderr = (error as { stderr?: string }).stderr?.trim();
+      refusals.push(`${attempt.fstype} -o ${attempt.options}: ${stderr || describeCause(error)}`);
+      continue;
+    }
+    const kind = secretsMountKindAt(mountPoint);
+    const why = refusals.length > 0 ? ` (refused: ${refusals.join("; ")}; a tmpfs with noswap needs Linux 6.4 or later)` : "";
+    log.info(`mounted ${kind ? describeSecretsMount(kind) : attempt.fstype} on ${mountPoint}${why}`);
+    return;
+  }
+  throw new AgebootError("SETUP", `${mountPoint}: cannot mount a tmpfs or a ramfs (${refusals.join("; ")})`);
 }
 
 /**
@@ -103,10 +180,10 @@ export async function unmountSecretsMount(mountPoint: string, log: Logger): Prom
   try {
     await run("umount", [mountPoint]);
     crashPoint("unmount ramfs");
-    log.info(`unmounted the ramfs this run mounted on ${mountPoint}: nothing was installed on it`);
+    log.info(`unmounted the memory file system this run mounted on ${mountPoint}: nothing was installed on it`);
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr?.trim();
-    log.warn(`${mountPoint}: cannot unmount the ramfs this run mounted (${stderr || describeCause(error)})`);
+    log.warn(`${mountPoint}: cannot unmount the memory file system this run mounted (${stderr || describeCause(error)})`);
   }
 }
 

@@ -12,6 +12,14 @@ export interface Bundle {
 
 export const BUNDLE_FILE = "cli.cjs";
 export const CACHE_FILE = "cli.cache";
+/**
+ * The name V8 compiles the bundle under, the same wherever dist/ is. V8 keeps
+ * the name a code cache was made under (stack traces show it, not the name
+ * given when the cache is used), so the real path would put the build
+ * directory into dist/cli.cache: two builds in two directories would differ,
+ * and an installed bundle would report frames in a directory that is gone.
+ */
+const SCRIPT_NAME = `ageboot/${BUNDLE_FILE}`;
 /** A cache file starts with this digest of the bundle's bytes and the cache's own. */
 const DIGEST_BYTES = 32;
 
@@ -47,7 +55,7 @@ export function loadBundle(dir: string, useCache: boolean): LoadedBundle {
   }
   // The build makes the bundle ASCII only (scripts/build.mjs), so latin1 reads it as UTF-8 would, into a one-byte string.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source.toString("latin1")}\n})`, {
-    filename,
+    filename: SCRIPT_NAME,
     ...(cachedData === undefined ? {} : { cachedData }),
   });
   if (cachedData !== undefined) {

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { main } from "../main.js";
@@ -23,6 +23,12 @@ export async function warmUp(demoDir: string): Promise<void> {
       copyFileSync(join(demoDir, name), path);
       return path;
     });
+    // The secrets too: every path the warm-up opens is then under the temporary directory, so which checks
+    // run (and so which functions the cache holds) does not depend on where the checkout is (the same
+    // bytes from two checkouts; scripts/build.mjs).
+    const secrets = join(work, "secrets");
+    mkdirSync(secrets);
+    for (const name of ["db-password", "api-token", "sops-style"]) copyFileSync(join(demoDir, "secrets", `${name}.age`), join(secrets, `${name}.age`));
     const manifest = join(work, "manifest.json");
     const owner = userInfo().username;
     writeFileSync(
@@ -32,9 +38,7 @@ export async function warmUp(demoDir: string): Promise<void> {
         secretsDir: join(work, "agenix"),
         secretsMountPoint: join(work, "agenix.d"),
         identityPaths: keys,
-        secrets: Object.fromEntries(
-          ["db-password", "api-token", "sops-style"].map((name) => [name, { file: join(demoDir, "secrets", `${name}.age`), owner, group: owner, mode: "0400" }]),
-        ),
+        secrets: Object.fromEntries(["db-password", "api-token", "sops-style"].map((name) => [name, { file: join(secrets, `${name}.age`), owner, group: owner, mode: "0400" }])),
       }),
       { mode: 0o600 },
     );
@@ -45,7 +49,7 @@ export async function warmUp(demoDir: string): Promise<void> {
       const status = await main([...quiet, "activate", "--manifest", manifest, "--insecure-plain-directory"], start);
       if (status !== 0) throw new Error(`demo activation exited ${status}`);
     }
-    await main([...quiet, "decrypt", "-i", keys[0]!, "-o", join(work, "decrypted"), join(demoDir, "secrets", "db-password.age")], start);
+    await main([...quiet, "decrypt", "-i", keys[0]!, "-o", join(work, "decrypted"), join(secrets, "db-password.age")], start);
   } catch (error) {
     process.stderr.write(`ageboot build: warm-up incomplete, the code cache will start colder: ${String(error)}\n`);
   } finally {

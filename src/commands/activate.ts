@@ -23,7 +23,7 @@ export const activateHelp = `Usage: ageboot activate [--manifest PATH] [--dry-ru
 Decrypt every secret the manifest declares into a new generation on the
 memory-backed mount, set owner, group and mode, and make it current with one
 atomic symlink swap (secretsDir -> secretsMountPoint/N). Keeps keepGenerations
-previous generations.
+previous generations (0: only the current one; "all": never prunes).
 
 Templates (manifest "templates") are rendered into the same generation, at
 secretsDir/rendered/NAME, from the secrets they name; a template whose secret

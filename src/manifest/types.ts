@@ -65,10 +65,18 @@ export interface Manifest {
   readonly secretsDir: string;
   readonly secretsMountPoint: string;
   readonly identityPaths: readonly string[];
-  readonly keepGenerations: number;
+  readonly keepGenerations: KeepGenerations;
   readonly secrets: readonly SecretSpec[];
   readonly templates: readonly TemplateSpec[];
 }
+
+/**
+ * How many generations before the current one survive a run: a number (0: only
+ * the current one, as agenix keeps), or "all" (never prune, as sops-nix's
+ * `keepGenerations = 0`). docs/lifecycle.md maps agenix's and sops-nix's settings onto it.
+ */
+export type KeepGenerations = number | typeof KEEP_ALL_GENERATIONS;
+export const KEEP_ALL_GENERATIONS = "all";
 
 /** agenix's defaults, so that existing configurations keep working. */
 export const MANIFEST_DEFAULTS = {

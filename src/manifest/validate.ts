@@ -7,6 +7,8 @@ import { MAX_TEMPLATE_BYTES } from "../templates/template-text.js";
 import { secretKey } from "./sops-key.js";
 import {
   type DeclaredItem,
+  KEEP_ALL_GENERATIONS,
+  type KeepGenerations,
   MANIFEST_DEFAULTS,
   type Manifest,
   type ManifestDefaults,
@@ -57,8 +59,8 @@ export function validateManifest(input: unknown, defaults: ManifestDefaults = MA
     });
 
   const keepGenerations = input["keepGenerations"] ?? MANIFEST_DEFAULTS.keepGenerations;
-  if (!Number.isSafeInteger(keepGenerations) || (keepGenerations as number) < 0) {
-    problem("keepGenerations", `must be a whole number >= 0, found ${describe(keepGenerations)}`);
+  if (keepGenerations !== KEEP_ALL_GENERATIONS && (!Number.isSafeInteger(keepGenerations) || (keepGenerations as number) < 0)) {
+    problem("keepGenerations", `must be a whole number >= 0 (previous generations kept) or "${KEEP_ALL_GENERATIONS}" (never prune), found ${describe(keepGenerations)}`);
   }
 
   const secrets: SecretSpec[] = [];
@@ -105,7 +107,7 @@ export function validateManifest(input: unknown, defaults: ManifestDefaults = MA
 
   if (problems.length > 0 || !secretsDir || !secretsMountPoint) return { problems };
   return {
-    manifest: { version: 1, secretsDir, secretsMountPoint, identityPaths, keepGenerations: keepGenerations as number, secrets, templates },
+    manifest: { version: 1, secretsDir, secretsMountPoint, identityPaths, keepGenerations: keepGenerations as KeepGenerations, secrets, templates },
   };
 }
 

@@ -1,3 +1,4 @@
+import { secretsMountKindAt } from "../activation/mount.js";
 import type { Logger } from "../log.js";
 import { MANIFEST_DEFAULTS, type Manifest } from "../manifest/types.js";
 import { openContext } from "./context.js";
@@ -37,6 +38,7 @@ export async function collectStatus(options: StatusOptions): Promise<StatusRepor
       version: STATUS_SCHEMA_VERSION,
       secretsDir: context.secretsDir,
       secretsMountPoint: context.mountPoint,
+      secretsMount: secretsMountKindAt(context.mountPoint),
       manifest: options.manifest?.path ?? null,
       reader: { uid: context.uid, root: context.asRoot },
       ...verdictOf(findings),

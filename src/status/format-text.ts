@@ -1,3 +1,4 @@
+import { describeSecretsMount } from "../activation/mount.js";
 import type { CustomPathRow, DeclaredSecret, Finding, InstalledFile, Principal, RecipientCheck, StatusReport } from "./report.js";
 
 /**
@@ -33,6 +34,7 @@ function overview(report: StatusReport): string {
     ["secretsDir", `${visible(report.secretsDir)} -> ${current === null ? "(no current generation)" : `${visible(report.secretsMountPoint)}/${current.generation}`}`],
     ["generation", current === null ? "none" : `${current.generation}${current.madeAt === null ? "" : `, made ${time(current.madeAt)}`}`],
     ["kept", kept.complete ? keptText : visible(kept.reason ?? "not listed")],
+    ["mount", report.secretsMount === null ? "no ramfs or tmpfs mounted" : describeSecretsMount(report.secretsMount)],
     ["manifest", report.manifest === null ? "none (give --manifest to compare with what is declared)" : visible(report.manifest)],
   ];
   return rows.map(([label, value]) => `${label.padEnd(11)} ${value}`).join("\n");

@@ -6,6 +6,8 @@
  * public descriptions of keys only.
  */
 
+import type { SecretsMountKind } from "../activation/mount.js";
+
 export const STATUS_SCHEMA_VERSION = 1;
 
 /** A user or group: its id, and its name when the user database has one. */
@@ -111,6 +113,8 @@ export interface StatusReport {
   readonly version: typeof STATUS_SCHEMA_VERSION;
   readonly secretsDir: string;
   readonly secretsMountPoint: string;
+  /** What is mounted there (../activation/mount.ts): null when no ramfs or tmpfs is. */
+  readonly secretsMount: SecretsMountKind | null;
   /** The manifest compared with; null when none was read. */
   readonly manifest: string | null;
   readonly reader: { readonly uid: number; readonly root: boolean };

@@ -29,7 +29,7 @@ const LEADING_VARIABLE = /^(\$\{XDG_RUNTIME_DIR\}|\$XDG_RUNTIME_DIR|\$\{HOME\}|\
  * and a configuration that reads `config.age.secrets.<name>.path` gets that
  * string: the manifest keeps it, and ageboot expands it as the shell would have.
  * Applied to the raw document, before validation, to secretsDir,
- * secretsMountPoint, identityPaths and each secret's file and path; anything
+ * secretsMountPoint, identityPaths and each secret's and template's file and path; anything
  * else stays as written and is validated as such.
  */
 export function expandUserPaths(document: unknown, user: UserEnvironment): unknown {
@@ -39,10 +39,12 @@ export function expandUserPaths(document: unknown, user: UserEnvironment): unkno
   const expanded: Record<string, unknown> = { ...document };
   for (const field of ["secretsDir", "secretsMountPoint"]) if (field in expanded) expanded[field] = expand(expanded[field]);
   if (Array.isArray(expanded["identityPaths"])) expanded["identityPaths"] = expanded["identityPaths"].map(expand);
-  const secrets = expanded["secrets"];
-  if (isRecord(secrets)) {
-    expanded["secrets"] = Object.fromEntries(
-      Object.entries(secrets).map(([name, settings]) => {
+  // Secrets and templates alike (sops-nix's home-manager module puts both under $XDG_RUNTIME_DIR with `%r`).
+  for (const kind of ["secrets", "templates"]) {
+    const items = expanded[kind];
+    if (!isRecord(items)) continue;
+    expanded[kind] = Object.fromEntries(
+      Object.entries(items).map(([name, settings]) => {
         if (!isRecord(settings)) return [name, settings];
         const copy: Record<string, unknown> = { ...settings };
         for (const field of ["file", "path"]) if (field in copy) copy[field] = expand(copy[field]);

@@ -34,7 +34,7 @@ export class TestHost {
   readonly secretsDir: string;
   readonly mountPoint: string;
   readonly manifestPath: string;
-  keepGenerations = 1;
+  keepGenerations: number | "all" = 1;
   private fileCounter = 0;
   /** Custom paths that the manifest asks to be copies: the only plaintext allowed on disk. */
   private copies: string[] = [];

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { expect } from "vitest";
+import { MOUNT_ATTEMPTS } from "../../src/activation/mount.js";
 import type { TestHost } from "./host.js";
 import { mountsBelow, unmountAllBelow } from "./host-lifecycle.js";
 
@@ -67,9 +68,11 @@ export class SavedStates {
     this.clear();
     const mount = state.fingerprint.find((line) => line.startsWith("mount "));
     if (mount !== undefined) {
-      // How ageboot mounts it (src/activation/mount.ts); the fingerprint below checks the options match.
+      // How ageboot mounted it (src/activation/mount.ts: a noswap tmpfs, or a ramfs); the fingerprint below checks the options match.
+      const attempt = MOUNT_ATTEMPTS.find((candidate) => mount.split(" ")[2] === candidate.fstype);
+      if (attempt === undefined) throw new Error(`restoring the saved state "${state.name}": not a mount ageboot makes: ${mount}`);
       mkdirSync(this.host.mountPoint, { recursive: true });
-      execFileSync("mount", ["-t", "ramfs", "-o", "nodev,nosuid,mode=0751", "ramfs", this.host.mountPoint]);
+      execFileSync("mount", ["-t", attempt.fstype, "-o", attempt.options, attempt.fstype, this.host.mountPoint]);
     }
     this.tracked.forEach((dir, index) => {
       const copy = join(state.copies, String(index));

@@ -34,7 +34,7 @@ const { alice, bob } = TEST_USERS;
 const keysGid = TEST_GROUPS.keys.gid;
 
 describe("first activation", () => {
-  it("mounts a ramfs and installs every secret with its owner, group and mode", async () => {
+  it("mounts a tmpfs (noswap; secrets-mount.test.ts: the ramfs fallback) and installs every secret with its owner, group and mode", async () => {
     const host = newHost();
     host.writeManifest({
       "db-password": { file: host.encrypt("db-pass-1"), owner: alice.name, mode: "0400" },
@@ -47,7 +47,7 @@ describe("first activation", () => {
     expect(result.stderr).toContain("generation 1 is current: 5 added");
     expect(result.status).toBe(0);
 
-    expect(mountedFilesystemAt(host.mountPoint)).toBe("ramfs");
+    expect(mountedFilesystemAt(host.mountPoint)).toBe("tmpfs");
     const mountLine = readFileSync("/proc/self/mountinfo", "utf8")
       .split("\n")
       .find((line) => line.split(" ")[4] === host.mountPoint)!;
@@ -149,6 +149,17 @@ describe("later activations", () => {
       expect(host.activate().status).toBe(0);
     }
     expect(generationsOf(host)).toEqual([3]);
+  });
+
+  it('keepGenerations "all" never prunes (sops-nix\'s keepGenerations = 0)', () => {
+    const host = newHost();
+    host.keepGenerations = "all";
+    for (let run = 1; run <= 4; run++) {
+      host.writeManifest({ a: { file: host.encrypt(`a${run}`) } });
+      expect(host.activate().status).toBe(0);
+    }
+    expect(generationsOf(host)).toEqual([1, 2, 3, 4]);
+    expect(host.read("a")).toBe("a4");
   });
 
   it("a failing secret leaves the current generation untouched, and the next good run installs", () => {

@@ -8,8 +8,8 @@
 // manifest, which the real `ageboot activate --user` loader accepts, the user
 // unit, and the home.activation entry, run under bash as home-manager runs it.
 //
-// Needs NIXPKGS_LIB (the directory holding nixpkgs' lib/); skipped with a
-// message without it, as the NixOS module's tests are.
+// Needs nixpkgs' lib (NIXPKGS_LIB, else ../shared/nixpkgs-lib beside the
+// repository); fails without it, as the NixOS module's tests do.
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ import { repoRoot } from "../helpers/paths.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { fixtureEvaluator, nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 
-const { nixpkgsLib, skipReason } = nixpkgsLibFor("the home-manager module evaluation tests");
+const nixpkgsLib = nixpkgsLibFor("the home-manager module evaluation tests");
 
 const evalFile = join(repoRoot, "test/fixtures/home-manager/eval.nix");
 const { dir: scratch, cleanup } = tempDir("ageboot-hm-");
@@ -28,6 +28,7 @@ afterAll(cleanup);
 
 interface Facts {
   failedAssertions: string[];
+  warnings: string[];
   manifest: Record<string, unknown> | null;
   manifestPath: string | null;
   unit: { Unit: Record<string, unknown>; Service: Record<string, unknown>; Install: { WantedBy: string[] }; execStart: string } | null;
@@ -42,10 +43,12 @@ const evaluate = fixtureEvaluator<Facts>(evalFile, nixpkgsLib);
 /** alice's session, as the manifest is read in it. */
 const alice: UserEnvironment = { uid: 1000, gid: 100, gids: [100], home: "/home/alice", runtimeDir: "/run/user/1000", configHome: "/home/alice/.config" };
 
-describe.skipIf(skipReason !== null)("home-manager module", () => {
+describe("home-manager module", () => {
   it("has agenix's home-manager options, types and defaults (ryantm/agenix modules/age-home.nix), and keepGenerations", () => {
     const { ageOptions, secretOptions } = evaluate("minimal");
-    expect(Object.keys(ageOptions).sort()).toEqual(["identityPaths", "keepGenerations", "package", "secrets", "secretsDir", "secretsMountPoint"]);
+    expect(Object.keys(ageOptions).sort()).toEqual(["agebootPackage", "identityPaths", "keepGenerations", "package", "secrets", "secretsDir", "secretsMountPoint"]);
+    // agenix's mkPackageOption pkgs "age": the age implementation, not ageboot.
+    expect(ageOptions["package"]).toEqual({ type: "package", default: "/nix/store/00000000000000000000000000000000-age" });
     expect(ageOptions["identityPaths"]).toEqual({ type: "list of absolute path", default: ["/home/alice/.ssh/id_ed25519", "/home/alice/.ssh/id_rsa"] });
     // Literal, for ageboot to expand at run time as agenix's shell script expanded it.
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal default.
@@ -53,6 +56,7 @@ describe.skipIf(skipReason !== null)("home-manager module", () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal default.
     expect(ageOptions["secretsMountPoint"]?.default).toBe("${XDG_RUNTIME_DIR}/agenix.d");
     expect(secretOptions).toEqual({ name: "string", file: "absolute path", path: "string", mode: "string", symlink: "boolean" });
+    expect(ageOptions["keepGenerations"]).toEqual({ type: "unsigned integer, meaning >=0", default: 0 });
   });
 
   it("writes a manifest that activate --user accepts, with agenix's paths expanded in the user's session", async () => {
@@ -66,6 +70,8 @@ describe.skipIf(skipReason !== null)("home-manager module", () => {
         expect(manifest.secretsDir).toBe("/run/user/1000/agenix");
         expect(manifest.secretsMountPoint).toBe("/run/user/1000/agenix.d");
         expect(manifest.identityPaths).toEqual(["/home/alice/.ssh/id_ed25519", "/home/alice/.ssh/id_rsa"]);
+        // agenix's home-manager module keeps only the current generation (modules/age-home.nix, cleanupAndLink).
+        expect(manifest.keepGenerations).toBe(0);
         expect(manifest.secrets).toEqual([expect.objectContaining({ name: "api-token", path: "/run/user/1000/agenix/api-token", mode: 0o400, owner: "1000", symlink: true })]);
         // What a configuration reads from config.age.secrets.<name>.path: agenix's string.
         // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal path.
@@ -111,6 +117,22 @@ describe.skipIf(skipReason !== null)("home-manager module", () => {
     const noSession = run("false", {});
     expect(noSession.status).toBe(0);
     expect(noSession.stderr).toContain("ageboot-user.service decrypts your secrets at your next login");
+  });
+
+  it("age.package keeps agenix's meaning: pkgs.rage there is not run, a warning says so; ageboot is age.agebootPackage", () => {
+    const ageboot = (facts: Facts) => facts.unit?.execStart.split(" ")[0];
+    const minimal = evaluate("minimal");
+    expect([ageboot(minimal), minimal.warnings]).toEqual(["/nix/store/00000000000000000000000000000000-ageboot/bin/ageboot", []]);
+    const rage = evaluate("rage");
+    expect(rage.failedAssertions).toEqual([]);
+    expect(ageboot(rage)).toBe("/nix/store/00000000000000000000000000000000-ageboot/bin/ageboot");
+    expect(rage.unit?.execStart).not.toContain("rage");
+    expect(rage.activation?.data).not.toContain("rage");
+    expect(rage.warnings).toEqual([expect.stringMatching(/^age\.package \(rage\) is not used: it is agenix's age implementation/)]);
+    // A configuration that put ageboot there: used, with a warning to move it.
+    const moved = evaluate("ageboot-as-package");
+    expect(ageboot(moved)).toBe("/nix/store/11111111111111111111111111111111-ageboot/bin/ageboot");
+    expect(moved.warnings).toEqual([expect.stringMatching(/^age\.package is set to ageboot: .*age\.agebootPackage/s)]);
   });
 
   it("adds nothing without secrets, and refuses macOS with a message", () => {

@@ -5,20 +5,20 @@
 // (test/fixtures/nixos/stand-ins.nix), for the configurations in
 // test/fixtures/nixos/configurations.nix.
 //
-// Needs NIXPKGS_LIB, the path of a nixpkgs.lib checkout (the directory that
-// holds lib/). Without it these tests are skipped, with a message saying how
-// to run them:
-//   NIXPKGS_LIB=/path/to/nixpkgs.lib npx vitest run test/nix-module.test.ts
+// Needs nixpkgs' lib: NIXPKGS_LIB, else ../shared/nixpkgs-lib beside the
+// repository (test/helpers/nixpkgs-lib.ts); with neither the file fails, never skips:
+//   bash scripts/run-tests.sh test/privileged/nix-module.test.ts
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateManifest } from "../../src/manifest/validate.js";
 import { placeholderFor } from "../../src/templates/placeholder.js";
+import { hostPerTest } from "../helpers/host-lifecycle.js";
 import { repoRoot } from "../helpers/paths.js";
 import { expectBefore, fixtureEvaluator, nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 
-const { nixpkgsLib, skipReason } = nixpkgsLibFor("the NixOS module and package evaluation tests");
+const nixpkgsLib = nixpkgsLibFor("the NixOS module and package evaluation tests");
 
 const evalFile = join(repoRoot, "test/fixtures/nixos/eval.nix");
 
@@ -30,19 +30,29 @@ interface ServiceFacts {
   execStart: string;
   limitCore: number | null;
   restartTriggers: string[];
+  aliases: string[];
+  restartIfChanged: boolean;
+  remainAfterExit: boolean;
+  partOf: string[];
 }
 interface Facts {
   activationOrder: string[];
   failedAssertions: string[];
   warnings: string[];
   activation: { agenixInstall: string; agenixChown: string; agenixInstallDry: boolean; users: unknown };
-  manifest: { secrets: Record<string, Record<string, unknown>>; templates?: Record<string, Record<string, unknown>>; identityPaths: string[] } | null;
+  manifest: {
+    secrets: Record<string, Record<string, unknown>>;
+    templates?: Record<string, Record<string, unknown>>;
+    identityPaths: string[];
+    keepGenerations: number | "all";
+  } | null;
   manifestPath: string | null;
   manifestForUsers: { secrets: Record<string, Record<string, unknown>>; secretsDir: string; secretsMountPoint: string } | null;
   manifestForUsersPath: string | null;
   checks: string[];
   checkUsers: { users: string[]; groups: string[] } | null;
-  services: { ageboot: ServiceFacts | null; "ageboot-for-users": ServiceFacts | null };
+  services: Record<"ageboot" | "ageboot-for-users" | "ageboot-refresh" | "ageboot-for-users-refresh", ServiceFacts | null>;
+  activationScriptsWithText: string[];
   secrets: Record<string, { name: string; path: string; mode: string; owner: string; group: string; symlink: boolean; neededForUsers: boolean; file: string }>;
   identityPaths: string[];
   placeholder: Record<string, string>;
@@ -55,7 +65,7 @@ interface Facts {
 
 const evaluate = fixtureEvaluator<Facts>(evalFile, nixpkgsLib);
 
-describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
+describe("NixOS module, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
   describe("activation scripts (the default)", () => {
     it("README configuration: ageboot after specialfs and before users; chown after users and groups", () => {
       const facts = evaluate("readme");
@@ -146,18 +156,62 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       expect(main.after).toEqual(expect.arrayContaining(["userborn.service", "systemd-sysusers.service", "local-fs.target"]));
       expect(main.before).toEqual(expect.arrayContaining(["sysinit.target", "sysinit-reactivation.target", "systemd-networkd.service"]));
       expect(main.requiredBy).toContain("sysinit-reactivation.target");
-      expect(main.restartTriggers).toEqual([facts.manifestPath]);
       expect(main.limitCore).toBe(0);
       // The users snippet is userborn's empty string, left alone.
       expect(facts.activation.users).toBe("");
     });
 
-    it("every switch asks switch-to-configuration to restart the units (activation-restart-list), not only when the manifest changes", () => {
+    it("a switch never restarts the boot units (so not what requires them): refresh units that nothing depends on re-decrypt", () => {
       const facts = evaluate("rootpw-systemd");
-      expect(facts.activation.agenixInstall).toContain("/run/nixos/activation-restart-list");
-      expect(facts.activation.agenixInstall).toContain("/run/nixos/dry-activation-restart-list");
-      expect(facts.activation.agenixInstall).toContain("'ageboot.service' 'ageboot-for-users.service'");
-      expect(facts.activation.agenixInstallDry).toBe(true);
+      for (const boot of [facts.services.ageboot!, facts.services["ageboot-for-users"]!]) {
+        // X-RestartIfChanged=false and no restartTriggers: switch-to-configuration skips them.
+        expect(boot.restartIfChanged).toBe(false);
+        expect(boot.restartTriggers).toEqual([]);
+        expect(boot.remainAfterExit).toBe(true);
+        expect(boot.wantedBy).toContain("sysinit.target");
+      }
+      const refresh = facts.services["ageboot-refresh"]!;
+      const refreshForUsers = facts.services["ageboot-for-users-refresh"]!;
+      expect(refresh.execStart).toBe(facts.services.ageboot!.execStart);
+      expect(refreshForUsers.execStart).toBe(facts.services["ageboot-for-users"]!.execStart);
+      for (const unit of [refresh, refreshForUsers]) {
+        // Run once by each restart of sysinit-reactivation.target (every switch and test), never at boot:
+        // started through Wants= the first time, restarted through PartOf= later; active in between, so
+        // that the switch's closing start of the active target leaves it alone.
+        expect(unit.wantedBy).toEqual(["sysinit-reactivation.target"]);
+        expect(unit.partOf).toEqual(["sysinit-reactivation.target"]);
+        expect(unit.requiredBy).toEqual([]);
+        expect(unit.before).toContain("sysinit-reactivation.target");
+        expect(unit.remainAfterExit).toBe(true);
+        expect(unit.restartIfChanged).toBe(false);
+        expect(unit.aliases).toEqual([]);
+        expect(unit.limitCore).toBe(0);
+      }
+      expect(refresh.after).toEqual(expect.arrayContaining(["ageboot.service", "ageboot-for-users-refresh.service"]));
+      expect(refreshForUsers.after).toEqual(["ageboot-for-users.service"]);
+    });
+
+    it("no activation snippet: restrict-activation-scripts.nix finds nothing of ageboot's to warn about", () => {
+      // nixpkgs' list of snippets it does not warn on (restrict-activation-scripts.nix at 27bf0424a460613dfe54790128985e422f9101ba).
+      const exempt = ["binsh", "etc", "groups", "hashes", "modprobe", "specialfs", "udevd", "users", "usrbinenv"];
+      const facts = evaluate("rootpw-systemd");
+      expect(facts.activationScriptsWithText.filter((name) => !exempt.includes(name))).toEqual([]);
+      // The agenix names stay, empty, so that deps on them still evaluate.
+      expect(facts.activationOrder).toEqual(expect.arrayContaining(["agenixNewGeneration", "agenixInstall", "agenixChown", "agenix"]));
+      // With activation scripts the snippets are there, and named (the warning is nixpkgs' own business there).
+      expect(evaluate("rootpw").activationScriptsWithText).toEqual(expect.arrayContaining(["agenixInstall", "agenixChown"]));
+    });
+
+    it("ageboot.service is also agenix-install-secrets.service (agenix's unit), for after/requires on that name", () => {
+      const facts = evaluate("rootpw-systemd");
+      expect(facts.services.ageboot!.aliases).toEqual(["agenix-install-secrets.service"]);
+      expect(facts.services["ageboot-for-users"]!.aliases).toEqual([]);
+      // Only secrets for users: the unit that exists carries the name.
+      const only = evaluate("rootpw-systemd-only");
+      expect(only.failedAssertions).toEqual([]);
+      expect(only.services.ageboot).toBeNull();
+      expect(only.services["ageboot-refresh"]).toBeNull();
+      expect(only.services["ageboot-for-users"]!.aliases).toEqual(["agenix-install-secrets.service"]);
     });
 
     it("a password file in the regular secrets directory fails an assertion that says what to do", () => {
@@ -218,11 +272,28 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       expect(systemd.checks[0]).toMatch(/check --manifest \S+ageboot-check-manifest-for-users\.json --host-key/);
     });
 
+    it("cross-built (aarch64-linux on x86_64-linux): the check runs the build platform's ageboot, the host its own", () => {
+      const native = evaluate("readme");
+      expect(native.checks[0]).toMatch(/^\/nix\/store\/0{32}-ageboot\/bin\/ageboot check /m);
+      const cross = evaluate("cross");
+      expect(cross.failedAssertions).toEqual([]);
+      // pkgs.buildPackages' ageboot (test/fixtures/nixos/fake-pkgs.nix gives it its own store path).
+      expect(cross.checks[0]).toMatch(/^\/nix\/store\/1{32}-ageboot\/bin\/ageboot check --manifest /m);
+      expect(cross.checks[0]).not.toContain("0".repeat(32) + "-ageboot/");
+      expect(cross.activation.agenixInstall).toContain("exec '/nix/store/" + "0".repeat(32) + "-ageboot/bin/ageboot' activate");
+    });
+
     it("a file given as a string outside the store is named in the build log, not checked", () => {
       const facts = evaluate("string-file");
       expect(facts.checks[0]).toContain("not checked at build time (file outside the Nix store, read at boot): outside");
       expect(facts.manifest!.secrets["outside"]!["file"]).toBe("/var/lib/secrets/outside.age");
     });
+  });
+
+  it("age.package set to an age implementation (agenix's home-manager meaning) is an assertion that says what it is here", () => {
+    expect(evaluate("age-implementation-package").failedAssertions).toEqual([
+      "age.package is rage: in ageboot's NixOS module it is the ageboot package, which decrypts natively (agenix's age implementation is age.ageBin, which ageboot does not run). Remove the setting.",
+    ]);
   });
 
   describe("agenix's options, types and defaults (ryantm/agenix modules/age.nix)", () => {
@@ -241,7 +312,8 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
       // group defaults to the owner's primary group.
       expect(evaluate("readme").secrets["db-password"]).toMatchObject({ owner: "postgres", group: "postgres" });
       // ageboot's own options, with their defaults.
-      expect(options["keepGenerations"]).toEqual({ type: "unsigned integer, meaning >=0", default: 1 });
+      // agenix keeps only the current generation (modules/age.nix cleanupAndLink removes generation N-1).
+      expect(options["keepGenerations"]).toEqual({ type: "unsigned integer, meaning >=0", default: 0 });
       expect(options["useSystemdActivation"]).toEqual({ type: "boolean", default: false });
       expect(options["validateSecrets"]).toEqual({ type: "boolean", default: true });
       expect(options["hostPublicKeys"]).toEqual({ type: "list of (absolute path or string)", default: [] });
@@ -250,7 +322,39 @@ describe.skipIf(skipReason !== null)("NixOS module, evaluated with nixpkgs' lib 
   });
 });
 
-describe.skipIf(skipReason !== null)("nix/package.nix dependency list, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
+describe("pruning, with the keepGenerations the module writes, activated", () => {
+  const newHost = hostPerTest();
+
+  /** Three activations of the module's manifest settings on a test host, a secret rotated each time; the generations left. */
+  function generationsAfterThreeRuns(keepGenerations: number | "all"): number[] {
+    const host = newHost();
+    host.keepGenerations = keepGenerations;
+    for (let run = 1; run <= 3; run++) {
+      host.writeManifest({ token: { file: host.encrypt(`token-${run}`) } });
+      const result = host.activate();
+      expect(result.status, result.stderr).toBe(0);
+    }
+    expect(host.read("token")).toBe("token-3");
+    return readdirSync(host.mountPoint)
+      .filter((name) => /^[0-9]+$/.test(name))
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  it("agenix's default: only the current generation is left after 3 runs (ryantm/agenix modules/age.nix)", () => {
+    const { keepGenerations } = evaluate("defaults").manifest!;
+    expect(keepGenerations).toBe(0);
+    expect(generationsAfterThreeRuns(keepGenerations)).toEqual([3]);
+  });
+
+  it("age.keepGenerations = 1 keeps the current generation and the one before", () => {
+    const { keepGenerations } = evaluate("readme").manifest!;
+    expect(keepGenerations).toBe(1);
+    expect(generationsAfterThreeRuns(keepGenerations)).toEqual([2, 3]);
+  });
+});
+
+describe("nix/package.nix dependency list, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
   it("resolves every locked package to a location (name@version, registry path) and its integrity hash", () => {
     const expression = `let lib = import (/. + "${nixpkgsLib}/lib"); in import ${join(repoRoot, "nix/lib/npm-lock-sources.nix")} { inherit lib; } (lib.importJSON ${join(repoRoot, "package-lock.json")})`;
     const sources = JSON.parse(execFileSync("nix-instantiate", ["--eval", "--strict", "--json", "--readonly-mode", "-E", expression], { encoding: "utf8" })) as Array<{
@@ -291,7 +395,7 @@ describe.skipIf(skipReason !== null)("nix/package.nix dependency list, evaluated
 
   it("names no registry host: no resolved field in the lock, no URL in the package's Nix files", () => {
     expect(readFileSync(join(repoRoot, "package-lock.json"), "utf8")).not.toContain('"resolved"');
-    for (const file of ["nix/package.nix", "nix/lib/npm-lock-sources.nix"]) {
+    for (const file of ["nix/package.nix", "nix/lib/npm-lock-sources.nix", "nix/lib/npm-lock-closure.nix", "nix/lib/npm-lock-files.nix"]) {
       expect(readFileSync(join(repoRoot, file), "utf8")).not.toMatch(/https?:\/\//);
     }
   });

@@ -11,12 +11,13 @@
 // nothing appended; the whole decrypted file for key ""; any other type an
 // error; templates rendered by plain replacement of each placeholder).
 //
-// Needs NIXPKGS_LIB (the evaluation); skipped without it, as
-// nix-module.test.ts is. The manifests' paths are the host's (/run/secrets,
+// Needs nixpkgs' lib (NIXPKGS_LIB, else ../shared/nixpkgs-lib beside the
+// repository); fails without it, as nix-module.test.ts does. The manifests'
+// paths are the host's (/run/secrets,
 // the store path of the YAML, /etc/ssh/...): before activation every
 // absolute path is moved under the test host's directory, nothing else.
 import { execFileSync } from "node:child_process";
-import { lstatSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runAgeboot } from "../helpers/ageboot-process.js";
@@ -28,7 +29,7 @@ import { repoRoot } from "../helpers/paths.js";
 import { sshKeygen } from "../helpers/tools.js";
 import { expectBefore, fixtureEvaluator, nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 
-const { nixpkgsLib, skipReason } = nixpkgsLibFor("the nixosModules.sops evaluation and activation tests");
+const nixpkgsLib = nixpkgsLibFor("the nixosModules.sops evaluation and activation tests");
 
 const evalFile = join(repoRoot, "test/fixtures/nixos/eval-sops.nix");
 const { alice } = TEST_USERS;
@@ -50,7 +51,21 @@ interface Facts {
   manifestForUsers: Manifest;
   checks: string[];
   placeholder: Record<string, string>;
-  services: Record<"sops-install-secrets" | "sops-install-secrets-for-users", { wantedBy: string[]; before: string[]; after: string[]; execStart: string } | null>;
+  services: Record<
+    "sops-install-secrets" | "sops-install-secrets-for-users" | "sops-install-secrets-refresh" | "sops-install-secrets-for-users-refresh",
+    {
+      wantedBy: string[];
+      requiredBy: string[];
+      before: string[];
+      after: string[];
+      execStart: string;
+      aliases: string[];
+      restartIfChanged: boolean;
+      remainAfterExit: boolean;
+      partOf: string[];
+    } | null
+  >;
+  activationScriptsWithText: string[];
   secretPaths: Record<string, string>;
   templatePaths: Record<string, string>;
   sopsFileHashes: Record<string, string>;
@@ -113,7 +128,7 @@ function ownerGroupMode(path: string): [number, number, string] {
   return [info.uid, info.gid, (info.mode & 0o7777).toString(8).padStart(4, "0")];
 }
 
-describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
+describe("nixosModules.sops, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
   it("sops-nix's README configuration: the manifest has sops-nix's paths, formats, keys, owners, units and the template", () => {
     const facts = evaluate("readme");
     expect(facts.failedAssertions).toEqual([]);
@@ -249,7 +264,30 @@ describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs'
     expect(units["sops-install-secrets"]!.wantedBy).toEqual(["sysinit.target"]);
     expect(units["sops-install-secrets"]!.after).toContain("sops-install-secrets-for-users.service");
     expect(units["sops-install-secrets-for-users"]!.before).toContain("userborn.service");
-    expect(facts.activation.setupSecrets).toContain("'sops-install-secrets.service' 'sops-install-secrets-for-users.service'");
+    // No activation snippet in systemd mode, as sops-nix (restrict-activation-scripts.nix warns on them).
+    expect(facts.activation.setupSecrets).toBeNull();
+    expect(facts.activationScriptsWithText.filter((name) => !["binsh", "etc", "groups", "hashes", "modprobe", "specialfs", "udevd", "users", "usrbinenv"].includes(name))).toEqual(
+      [],
+    );
+  });
+
+  it("systemd activation: a switch never restarts the units (so not what requires them); -refresh units re-decrypt", () => {
+    const units = evaluate("systemd").services;
+    for (const name of ["sops-install-secrets", "sops-install-secrets-for-users"] as const) {
+      expect(units[name]!.restartIfChanged).toBe(false);
+      expect(units[name]!.remainAfterExit).toBe(true);
+      expect(units[name]!.aliases).toEqual([]); // already sops-nix's names
+      const refresh = units[`${name}-refresh`]!;
+      expect(refresh.execStart).toBe(units[name]!.execStart);
+      expect(refresh.wantedBy).toEqual(["sysinit-reactivation.target"]);
+      expect(refresh.requiredBy).toEqual([]);
+      expect(refresh.before).toContain("sysinit-reactivation.target");
+      expect(refresh.after).toContain(`${name}.service`);
+      expect(refresh.partOf).toEqual(["sysinit-reactivation.target"]);
+      expect(refresh.remainAfterExit).toBe(true);
+      expect(refresh.restartIfChanged).toBe(false);
+    }
+    expect(units["sops-install-secrets-refresh"]!.after).toContain("sops-install-secrets-for-users-refresh.service");
   });
 
   it.each([
@@ -267,6 +305,42 @@ describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs'
       "sops.package is sops-install-secrets: with nixosModules.sops it must be the ageboot package (sops-nix's sops-install-secrets is not used). Remove the setting.",
     );
     expect(evaluate("readme").failedAssertions).toEqual([]);
+  });
+
+  it("the build-time check runs on the build machine: the build platform's ageboot when cross-built, sops.validationPackage when set", () => {
+    const onHost = (script: string) => script.match(/^(\S+) check --manifest /m)?.[1];
+    const setup = (facts: Facts) => facts.activation.setupSecrets?.match(/exec '(\S+)' activate/)?.[1];
+    const hostAgeboot = "/nix/store/00000000000000000000000000000000-ageboot/bin/ageboot";
+    const buildAgeboot = "/nix/store/11111111111111111111111111111111-ageboot/bin/ageboot";
+    // Native (test/fixtures/nixos/fake-pkgs.nix: x86_64-linux on x86_64-linux): sops.package itself.
+    const native = evaluate("readme");
+    expect([onHost(native.checks[0]!), setup(native)]).toEqual([hostAgeboot, hostAgeboot]);
+    // aarch64-linux built on x86_64-linux: the check runs pkgs.buildPackages' ageboot; the host runs its own.
+    const cross = evaluate("cross");
+    expect(cross.failedAssertions).toEqual([]);
+    expect([onHost(cross.checks[0]!), setup(cross)]).toEqual([buildAgeboot, hostAgeboot]);
+    // Set: honoured, without the warning it used to give; another program there: an assertion.
+    const set = evaluate("validation-package");
+    expect([onHost(set.checks[0]!), set.warnings, set.failedAssertions]).toEqual([buildAgeboot, [], []]);
+    expect(evaluate("foreign-validation-package").failedAssertions).toEqual([
+      expect.stringMatching(/^sops\.validationPackage is sops-install-secrets: .* must be an ageboot package/),
+    ]);
+  });
+
+  it("only an RSA host key: the assertion says no ed25519 key is there and what to do, not to enable openssh", () => {
+    const [message, ...others] = evaluate("rsa-only").failedAssertions;
+    expect(others).toEqual([]);
+    expect(message).toMatch(/^No key source configured for sops: services\.openssh is enabled, but none of its hostKeys\nis an ed25519 key \(rsa \/etc\/ssh\/ssh_host_rsa_key\)/);
+    expect(message).toContain('sops.age.sshKeyPaths = [ "/etc/ssh/ssh_host_rsa_key" ]');
+    expect(message).toContain("add an ed25519 host key to services.openssh.hostKeys");
+    expect(message).not.toContain("set services.openssh.enable");
+    // The other ways to have no key with openssh on say their own cause.
+    expect(evaluate("ed25519-from-sops").failedAssertions).toEqual([
+      expect.stringMatching(/^No key source configured for sops: the ed25519 host keys .* are all under \/run\/secrets/),
+    ]);
+    expect(evaluate("no-ssh-key-paths").failedAssertions).toEqual([
+      expect.stringMatching(/^No key source configured for sops: sops\.age\.sshKeyPaths is empty and sops\.age\.keyFile is unset/),
+    ]);
   });
 
   it("a placeholder for a secret that is not declared fails the evaluation, naming it", () => {
@@ -345,6 +419,41 @@ describe.skipIf(skipReason !== null)("nixosModules.sops, evaluated with nixpkgs'
           "",
         ].join("\n"),
       );
+    });
+
+    it.each<[string, number | "all", number[]]>([
+      // sops-nix's keepGenerations counts the current generation; 0 never prunes (pkgs/sops-install-secrets/main.go, pruneGenerations).
+      ["keep-default", 0, [3]],
+      ["keep-0", "all", [1, 2, 3]],
+      ["keep-3", 2, [1, 2, 3]],
+    ])("%s: sops.keepGenerations as sops-nix prunes (manifest keepGenerations %s), after 3 runs", (configuration, inManifest, left) => {
+      const generated = evaluate(configuration).manifest as Manifest & { keepGenerations: unknown };
+      expect(generated.keepGenerations).toBe(inManifest);
+      const root = join(host.root, `${configuration}-host`);
+      const manifest = onTestHost(generated, `sops-${configuration}-manifest.json`, root);
+      for (let run = 1; run <= 3; run++) {
+        // The same secret each run: a generation is made at every activation, changed or not, as in sops-nix.
+        const result = runAgeboot(["activate", "--manifest", manifest]);
+        expect(result.status, result.stderr).toBe(0);
+      }
+      const generations = readdirSync(join(root, "run/secrets.d"))
+        .filter((name) => /^[0-9]+$/.test(name))
+        .map(Number)
+        .sort((a, b) => a - b);
+      expect(generations).toEqual(left);
+      expect(readlinkSync(join(root, "run/secrets"))).toBe(join(root, "run/secrets.d/3"));
+    });
+
+    it("sops.keepGenerations = 3: after 4 runs, the current generation and the 2 before it", () => {
+      const root = join(host.root, "keep-3-fourth-host");
+      const manifest = onTestHost(evaluate("keep-3").manifest, "sops-keep-3-four-manifest.json", root);
+      for (let run = 1; run <= 4; run++) expect(runAgeboot(["activate", "--manifest", manifest]).status).toBe(0);
+      expect(
+        readdirSync(join(root, "run/secrets.d"))
+          .filter((name) => /^[0-9]+$/.test(name))
+          .map(Number)
+          .sort((a, b) => a - b),
+      ).toEqual([2, 3, 4]);
     });
 
     it("the for-users manifest goes to /run/secrets-for-users, root's", () => {

@@ -3,11 +3,12 @@
 // path pointed at the built CLI; nothing else in it is changed.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { launcherPath, repoRoot } from "../helpers/paths.js";
 
-const dir = mkdtempSync("/tmp/ageboot-unit-");
+const dir = mkdtempSync(join(tmpdir(), "ageboot-unit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it("systemd-analyze verify passes on systemd/ageboot.service", () => {

@@ -125,6 +125,13 @@ describe("manifest validation", () => {
     expect("manifest" in result && result.manifest.secrets[0]).toMatchObject({ name: "dir/a", owner: "1000", group: "wheel", mode: 0o640, symlink: false, path: "/etc/a" });
   });
 
+  it('takes keepGenerations as a count of previous generations, or "all" for never prune', () => {
+    for (const keepGenerations of [0, 2, "all"] as const) {
+      const result = validateManifest({ ...minimal, keepGenerations });
+      expect("manifest" in result && result.manifest.keepGenerations).toBe(keepGenerations);
+    }
+  });
+
   it.each<[string, unknown, string]>([
     ["a missing version", { secrets: {} }, "version: must be 1, found nothing"],
     ["another version", { version: 2 }, "version: must be 1, found 2"],
@@ -134,8 +141,22 @@ describe("manifest validation", () => {
     ["a secretsDir inside the mount point", { ...minimal, secretsDir: "/run/agenix.d/x" }, "secretsDir: must not be, contain or be inside secretsMountPoint"],
     ["identityPaths that are not a list", { ...minimal, identityPaths: "/etc/ssh/key" }, "identityPaths: must be a list of absolute paths"],
     ["a relative identity path", { ...minimal, identityPaths: ["key"] }, 'identityPaths[0]: must be an absolute path, found "key"'],
-    ["a negative keepGenerations", { ...minimal, keepGenerations: -1 }, "keepGenerations: must be a whole number >= 0, found -1"],
-    ["a fractional keepGenerations", { ...minimal, keepGenerations: 1.5 }, "keepGenerations: must be a whole number >= 0, found 1.5"],
+    [
+      "a negative keepGenerations",
+      { ...minimal, keepGenerations: -1 },
+      'keepGenerations: must be a whole number >= 0 (previous generations kept) or "all" (never prune), found -1',
+    ],
+    [
+      "a fractional keepGenerations",
+      { ...minimal, keepGenerations: 1.5 },
+      'keepGenerations: must be a whole number >= 0 (previous generations kept) or "all" (never prune), found 1.5',
+    ],
+    [
+      "a keepGenerations string other than all",
+      { ...minimal, keepGenerations: "ALL" },
+      'keepGenerations: must be a whole number >= 0 (previous generations kept) or "all" (never prune), found "ALL"',
+    ],
+    ["keepGenerations as a numeric string", { ...minimal, keepGenerations: "1" }, 'or "all" (never prune), found "1"'],
     ["secrets that are a list", { version: 1, secrets: [] }, "secrets: must be a mapping"],
   ])("rejects %s", (_, manifest, expected) => {
     expect(problemsOf(manifest).join("\n")).toContain(expected);

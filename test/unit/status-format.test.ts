@@ -30,6 +30,7 @@ function report(overrides: Partial<StatusReport> = {}): StatusReport {
     version: 1,
     secretsDir: "/run/agenix",
     secretsMountPoint: "/run/agenix.d",
+    secretsMount: { fstype: "tmpfs", swappable: false, sizeLimitBytes: 256 * 1024 * 1024 },
     manifest: "/etc/ageboot/manifest.json",
     reader: { uid: 0, root: true },
     ...verdictOf(findings),
@@ -73,6 +74,7 @@ describe("status text", () => {
     expect(text).toContain("secretsDir  /run/agenix -> /run/agenix.d/3\n");
     expect(text).toContain("generation  3, made 2025-01-31 12:00:00 UTC\n");
     expect(text).toContain("kept        2 (2025-01-30 08:15:00 UTC)\n");
+    expect(text).toContain("mount       tmpfs (noswap, size 256 MiB)\n");
     const header = lines.find((line) => line.startsWith("SECRET"))!;
     const row = lines.find((line) => line.startsWith("db-password"))!;
     for (const column of ["OWNER", "GROUP", "MODE", "SIZE", "DECLARED", "KEY"]) expect(row[header.indexOf(column) - 1]).toBe(" ");
@@ -139,6 +141,14 @@ describe("status text", () => {
     expect(text.includes("\u202e") || text.includes("\u0007")).toBe(false);
     expect(text).toContain("a\\u000aageboot status: as declared\\u202e\\u0007");
     expect(visible("back\\slash")).toBe("back\\\\slash");
+  });
+
+  it("says what holds the secrets: a ramfs, a tmpfs that may be swapped, or nothing", () => {
+    expect(formatStatus(report({ secretsMount: { fstype: "ramfs", swappable: false, sizeLimitBytes: null } }))).toContain("mount       ramfs (never swapped, no size limit)\n");
+    expect(formatStatus(report({ secretsMount: { fstype: "tmpfs", swappable: true, sizeLimitBytes: null } }))).toContain(
+      "mount       tmpfs (swappable: no noswap, no size limit)\n",
+    );
+    expect(formatStatus(report({ secretsMount: null }))).toContain("mount       no ramfs or tmpfs mounted\n");
   });
 
   it("sizes read as people read them", () => {

@@ -46,6 +46,22 @@ describe("activate --user manifests", () => {
     ]);
   });
 
+  it("expand a template's path and file the same way", () => {
+    const manifest = load({
+      secrets: { a: { file: "/nix/store/x-a.age" } },
+      templates: {
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal text the module writes.
+        t: { file: "~/templates/t.conf", path: "${XDG_RUNTIME_DIR}/rendered-t" },
+        u: { content: "x", path: "$HOME/.config/app/u.conf" },
+      },
+    });
+    expect(manifest.templates.map((template) => [template.name, template.path])).toEqual([
+      ["t", "/run/user/1000/rendered-t"],
+      ["u", "/home/alice/.config/app/u.conf"],
+    ]);
+    expect(manifest.templates[0]?.source).toEqual({ file: "/home/alice/templates/t.conf" });
+  });
+
   it("expand nothing else: other variables, ~user, a variable inside a path or a longer name stay and are refused as relative", () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: literal manifest text.
     for (const path of ["$XDG_DATA_HOME/a", "~bob/a", "/x/$HOME/a", "$HOMEX/a", "${HOME}x/a"]) {
