@@ -177,7 +177,7 @@ describe("homeManagerModules.sops, evaluated with nixpkgs' lib (NIXPKGS_LIB)", (
     expect(unit?.Install.WantedBy).toEqual(["default.target"]);
     expect(unit?.execStart).toBe(`${FAKE_AGEBOOT} activate --user --manifest ${manifestPath}`);
     expect(unit?.execStartPre).toMatch(/-sops-nix-user-prepare$/);
-    expect(unit?.Service).toMatchObject({ Type: "oneshot", RemainAfterExit: true, UMask: "0077", LimitCORE: 0 });
+    expect(unit?.Service).toMatchObject({ Type: "oneshot", RemainAfterExit: true, UMask: "0077", LimitCORE: 0, SuccessExitStatus: 7 });
     expect(activation?.after).toEqual(["writeBoundary"]);
     expect(activation?.data).toContain(`${FAKE_AGEBOOT} activate --user --manifest ${manifestPath} --dry-run`);
   });
