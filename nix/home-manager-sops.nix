@@ -546,7 +546,12 @@ in
           ${activate} --dry-run || true
         else
           if ( ${prepareText} ); then
-            ${activate} || echo "ageboot: some secrets were not installed (see above); the rest are in place" >&2
+            # Exit 7: every secret installed, only custom paths not (named above).
+            ${activate} || if [[ $? -eq 7 ]]; then
+              echo "ageboot: every secret is installed, but some custom paths are not (see above)" >&2
+            else
+              echo "ageboot: some secrets were not installed (see above); the rest are in place" >&2
+            fi
           else
             echo "ageboot: could not prepare for sops-nix's secrets (see above); nothing was changed" >&2
           fi

@@ -237,7 +237,12 @@ in
       elif [[ -v DRY_RUN ]]; then
         ${activate} --dry-run || true
       else
-        ${activate} || echo "ageboot: some secrets were not installed (see above); the rest are in place" >&2
+        # Exit 7: every secret installed, only custom paths not (named above).
+        ${activate} || if [[ $? -eq 7 ]]; then
+          echo "ageboot: every secret is installed, but some custom paths are not (see above)" >&2
+        else
+          echo "ageboot: some secrets were not installed (see above); the rest are in place" >&2
+        fi
       fi
     '';
   };
