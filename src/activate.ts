@@ -13,6 +13,7 @@ import { type HostContext, SYSTEM_HOST } from "./activation/host-context.js";
 import { unmountSecretsMount } from "./activation/mount.js";
 import { planSecrets, planTemplates } from "./activation/plan.js";
 import { renderTemplates } from "./activation/render-templates.js";
+import { handOverHeldSecrets, secretsHeldForTemplates } from "./activation/hand-over.js";
 import type { ActivationResult } from "./activation/report.js";
 import { requestUnits, type UnitsVia } from "./activation/request-units.js";
 import { stageSecrets } from "./activation/stage.js";
@@ -62,7 +63,8 @@ export interface ActivateOptions {
  *   4. mount        the memory-backed mount (--user: the user's tmpfs, checked); generations
  *                   read, leftovers of crashed runs removed
  *   5. stage        every planned secret decrypted through its source into a new generation
- *   5b. render      every planned template rendered from the secrets staged in 5, as rendered/<name>
+ *   5b. render      every planned template rendered from the secrets staged in 5, as rendered/<name>;
+ *                   the secrets templates name stay root's until then, and go to their owners after
  *   6. custom paths symlinks and copies prepared under temporary names; the record of them
  *   7. commit       or discard, by the failure policy (./activation/failure-policy.ts); a
  *                   generation whose links cannot be made fails every secret it held;
@@ -137,15 +139,18 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     stepDone("4. mount");
 
     // 5. Stage: decrypt, own and mode every secret in a new generation (a dry run only compares).
+    // A secret a template names stays ours (root's), 0400, until 5b has rendered from it: its owner could rewrite a file they own.
+    const heldForTemplates = secretsHeldForTemplates(templateOutcomes);
     const generation = generations.next;
     await status(dryRun ? `Decrypting ${secretOutcomes.length} secrets (dry run)` : `Decrypting ${secretOutcomes.length} secrets into generation ${generation}`);
     const generationDir = dryRun ? null : generations.create(generation, keysGid);
     const target = generationDir === null ? null : { directory: generationDir, keysGid };
-    await stageSecrets(secretOutcomes, target, generations.currentPath, identities, threads, concurrency);
+    await stageSecrets(secretOutcomes, target, generations.currentPath, identities, threads, concurrency, heldForTemplates);
     stepDone(`5. stage (${threads.threadsUsed} thread${threads.threadsUsed === 1 ? "" : "s"})`);
 
     // 5b. Render templates from the secrets just staged (a dry run decrypts them again, in memory, and only compares).
     await renderTemplates(templateOutcomes, secretOutcomes, target, generations.currentPath, identities);
+    if (generationDir !== null) handOverHeldSecrets(generationDir, secretOutcomes, templateOutcomes, heldForTemplates);
     const removed = classifyChanges(outcomes, generations.currentPath);
     // A full mount (a secret's owner may have grown their file) is explained, naming its largest files.
     if (generationDir !== null && mountWasFull(outcomes)) log.warn(explainFullMount(mountPoint));
@@ -162,7 +167,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     // 6. Custom paths, under temporary names, and their record; not worth preparing for a generation that will not commit.
     const commits = newGenerationCommits(outcomes, generations.current);
     const { prepared, stale } = commits
-      ? await prepareCustomPathsStep(outcomes, manifest.secrets, previousRecord.paths, generations, generation, secretsDir, log)
+      ? await prepareCustomPathsStep(outcomes, manifest.secrets, previousRecord.paths, generations, generation, manifest, log)
       : { prepared: [], stale: [] };
     stepDone("6. custom paths");
 

@@ -23,7 +23,7 @@ export interface OwnershipResult {
 /**
  * `ageboot chown`: the second half of an activation that ran before the users
  * existed (--defer-unknown-owners). Gives every secret and rendered template
- * of the current generation, and every `symlink: false` copy, its declared owner, group and
+ * of the current generation, and every custom path (a copy, or the symlink), its declared owner, group and
  * mode; files that have them already are left alone. Under the lock, so it
  * never meets a half-made generation.
  */
@@ -50,8 +50,8 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
       }
       try {
         const changed = applyTo(`${generationDir}/${item.fileName}`, ownership, item, log);
-        // The copy was written with the same deferred ownership as the generation's file.
-        if (changed && hasCustomPath(item, manifest.secretsDir) && !declared.symlink) await reinstallCopy(item, ownership, generationDir, manifest.secretsDir, log);
+        // The copy (or the symlink) was made with the same deferred ownership as the generation's file.
+        if (changed && hasCustomPath(item, manifest.secretsDir)) await reinstallCustomPath(item, ownership, generationDir, manifest, log);
         if (changed) applied.push(item.fileName);
       } catch (error) {
         failures.push({ kind, name: declared.name, code: error instanceof AgebootError ? error.code : "IO", message: describeCause(error) });
@@ -64,17 +64,18 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
 }
 
 /**
- * A `symlink: false` copy lives in a directory its owner may write to, where
+ * A custom path made while its owner did not exist yet is made again, as the
+ * activation makes it, now with its owner. A `symlink: false` copy lives in a directory its owner may write to, where
  * whatever is at its name may not be the file ageboot wrote: the owner can put
  * any root-owned file there, and chowning it would hand it over. So the copy is
  * never chowned in place: a new one is written from the generation's file (now
  * with its final owner) exactly as the activation writes copies (through the
  * held directory, created exclusively, owned before it is renamed over the name).
  */
-async function reinstallCopy(item: Outcome, ownership: Ownership, generationDir: string, secretsDir: string, log: Logger): Promise<void> {
+async function reinstallCustomPath(item: Outcome, ownership: Ownership, generationDir: string, manifest: Manifest, log: Logger): Promise<void> {
   const outcome = item instanceof TemplateOutcome ? new TemplateOutcome(item.template, null, ownership) : new SecretOutcome((item as SecretOutcome).secret, ownership);
   outcome.staged(true);
-  const prepared = await prepareCustomPaths([outcome], secretsDir, generationDir, log);
+  const prepared = await prepareCustomPaths([outcome], manifest, generationDir, log);
   await commitCustomPaths(prepared);
   const failure = outcome.failed ?? outcome.pathFailed;
   if (failure !== null) throw new AgebootError(failure.code, failure.message);

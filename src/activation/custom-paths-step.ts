@@ -1,4 +1,5 @@
 import type { Logger } from "../log.js";
+import type { ManifestPaths } from "../manifest/forbidden-paths.js";
 import type { DeclaredItem } from "../manifest/types.js";
 import { discardCustomPaths, type PreparedPath, prepareCustomPaths } from "./custom-paths.js";
 import type { Generations } from "./generations.js";
@@ -28,10 +29,11 @@ export async function prepareCustomPathsStep(
   previousPaths: GenerationRecord["paths"],
   generations: Generations,
   generation: number,
-  secretsDir: string,
+  paths: ManifestPaths,
   log: Logger,
 ): Promise<CustomPathsStep> {
-  const prepared = await prepareCustomPaths(outcomes, secretsDir, generations.path(generation), log);
+  const { secretsDir } = paths;
+  const prepared = await prepareCustomPaths(outcomes, paths, generations.path(generation), log);
   const next = nextRecord(previousPaths, prepared, declared, secretsDir, log);
   try {
     writeGenerationRecord(generations.mountPoint, generation, { paths: next.record, units: unitsOfEach(outcomes) });

@@ -1,14 +1,22 @@
-import { createReadStream, lstatSync, renameSync, symlinkSync } from "node:fs";
+import { chownSync, closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, renameSync, symlinkSync } from "node:fs";
 import { statfs } from "node:fs/promises";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
+import type { ManifestPaths } from "../manifest/forbidden-paths.js";
+import { ForbiddenPlaces } from "./forbidden-places.js";
 import { finalName, type HeldDirectory, holdParentDirectory, trustedFor } from "./held-directory.js";
 import type { Outcome } from "./outcome.js";
 import { hasCustomPath } from "./plan.js";
 import { removeStaleTemporariesIn, temporaryBaseNameFor, unlinkQuietly } from "./temporary-names.js";
 import { writeAll, writeExclusive } from "./write-exclusive.js";
 
+/**
+ * O_PATH (Linux, the same value on x86_64 and aarch64; Node's constants lack it):
+ * with O_NOFOLLOW, a descriptor of a symlink itself, on which chown through
+ * /proc/self/fd/<fd> acts on the symlink, as fchownat(fd, "", AT_EMPTY_PATH) does.
+ */
+const O_PATH = 0o10000000;
 const RAMFS_MAGIC = 0x858458f6;
 const TMPFS_MAGIC = 0x01021994;
 
@@ -31,12 +39,16 @@ export interface PreparedPath {
  * Every step below happens inside the directory held by descriptor
  * (./held-directory.ts), never through the path again (invariant 7).
  */
-export async function prepareCustomPaths(outcomes: readonly Outcome[], secretsDir: string, generationDir: string, log: Logger): Promise<PreparedPath[]> {
+export async function prepareCustomPaths(outcomes: readonly Outcome[], paths: ManifestPaths, generationDir: string, log: Logger): Promise<PreparedPath[]> {
+  const { secretsDir } = paths;
   const prepared: PreparedPath[] = [];
+  // Forbidden and reserved places, by the identity of their directories: the walk refuses an alias of one.
+  let places: ForbiddenPlaces | null = null;
   for (const outcome of outcomes) {
     if (!outcome.isStaged || !hasCustomPath(outcome, secretsDir)) continue;
+    places ??= new ForbiddenPlaces(paths);
     try {
-      prepared.push(await prepareCustomPath(outcome, secretsDir, `${generationDir}/${outcome.fileName}`, log));
+      prepared.push(await prepareCustomPath(outcome, secretsDir, `${generationDir}/${outcome.fileName}`, places, log));
     } catch (error) {
       outcome.failPath(error);
     }
@@ -44,7 +56,7 @@ export async function prepareCustomPaths(outcomes: readonly Outcome[], secretsDi
   return prepared;
 }
 
-async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFile: string, log: Logger): Promise<PreparedPath> {
+async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFile: string, places: ForbiddenPlaces, log: Logger): Promise<PreparedPath> {
   const secret = outcome.declared;
   // Directories of root's or of the secret's owner, writable by no group but the secret's, and that one only
   // when its mode lets the group read it (a group that merely defaults to the owner's primary one is given nothing):
@@ -53,7 +65,7 @@ async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFil
   const trustedOwners = trustedFor(uid, (mode & 0o040) !== 0 ? [gid] : []);
   let directory: HeldDirectory;
   try {
-    directory = holdParentDirectory(secret.path, trustedOwners);
+    directory = holdParentDirectory(secret.path, trustedOwners, places);
   } catch (error) {
     if (error instanceof AgebootError) throw new AgebootError(error.code, `path ${secret.path}: ${error.message}`, { cause: error });
     throw new AgebootError("IO", `path ${secret.path}: cannot prepare (${describeCause(error)})`, { cause: error });
@@ -66,8 +78,10 @@ async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFil
     }
     removeStaleTemporariesIn(directory.self, name);
     if (secret.symlink) {
-      symlinkSync(`${secretsDir}/${outcome.fileName}`, directory.entry(temporary));
+      const target = `${secretsDir}/${outcome.fileName}`;
+      symlinkSync(target, directory.entry(temporary));
       crashPoint("symlink custom path temporary");
+      giveSymlink(directory.entry(temporary), target, outcome.ownership!);
     } else {
       await warnUnlessMemoryBacked(outcome, directory, log);
       const target = directory.entry(temporary);
@@ -83,6 +97,30 @@ async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFil
     throw new AgebootError("IO", `path ${secret.path}: cannot prepare (${directory.explain(cause)})`, { cause: error });
   }
   return { outcome, directory, temporary };
+}
+
+/**
+ * The symlink of a custom path belongs to the secret's owner and group, as
+ * sops-nix makes it (pkgs/sops-install-secrets: SecureSymlinkChown, an O_PATH
+ * descriptor and fchownat with AT_EMPTY_PATH): what `ls -l` and a service's own
+ * ownership checks see. Never following a link: the descriptor is the
+ * symlink's own, and it must be the one just made (a symlink of this process's
+ * user with one link and the target's length): in a directory its owner
+ * controls, the owner may have put something else at the temporary name since.
+ */
+function giveSymlink(entry: string, target: string, { uid, gid }: { uid: number; gid: number }): void {
+  const fd = openSync(entry, O_PATH | constants.O_NOFOLLOW);
+  try {
+    const info = fstatSync(fd);
+    if (info.uid === uid && info.gid === gid) return;
+    if (!info.isSymbolicLink() || info.nlink !== 1 || info.uid !== process.geteuid?.() || info.size !== Buffer.byteLength(target)) {
+      throw new AgebootError("IO", "the symlink just made was replaced before it could be given to its owner");
+    }
+    chownSync(`/proc/self/fd/${fd}`, uid, gid);
+    crashPoint("chown custom path symlink");
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function isDirectory(path: string): boolean {

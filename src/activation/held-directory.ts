@@ -94,16 +94,29 @@ export class HeldDirectory {
  * - a component that is not a directory.
  * Each refusal is an AgebootError naming the component and why.
  */
-export function holdParentDirectory(path: string, trustedOwners: TrustedOwners): HeldDirectory {
-  return walkToParent(path, trustedOwners, true)!;
+export function holdParentDirectory(path: string, trustedOwners: TrustedOwners, places: PlaceGuard | null = null): HeldDirectory {
+  return walkToParent(path, trustedOwners, true, places)!;
+}
+
+/**
+ * Places a walk must not enter or end at, known by the identity of the directories
+ * it holds (./forbidden-places.ts): checked before each component is opened or
+ * created, on each directory once held, and on the final name, so that an alias
+ * (a symlink, a bind mount) is refused like the place itself.
+ */
+export interface PlaceGuard {
+  /** Why `name` inside the directory `parent` (fstat of its descriptor) is a forbidden place, or null. */
+  entryReason(parent: Stats, name: string): string | null;
+  /** Why everything under the directory `info` (fstat of its descriptor) is forbidden, or null. */
+  directoryReason(info: Stats): string | null;
 }
 
 /** The same walk, for removing what is there: creates nothing, and returns null when a directory is missing. */
 export function holdExistingParentDirectory(path: string, trustedOwners: TrustedOwners): HeldDirectory | null {
-  return walkToParent(path, trustedOwners, false);
+  return walkToParent(path, trustedOwners, false, null);
 }
 
-function walkToParent(path: string, trustedOwners: TrustedOwners, create: boolean): HeldDirectory | null {
+function walkToParent(path: string, trustedOwners: TrustedOwners, create: boolean, places: PlaceGuard | null): HeldDirectory | null {
   let remaining = dirname(path).split("/").filter(Boolean);
   let held = new HeldDirectory("/", openDirectory("/", "/"));
   let symlinks = 0;
@@ -111,6 +124,8 @@ function walkToParent(path: string, trustedOwners: TrustedOwners, create: boolea
     while (remaining.length > 0) {
       const name = remaining.shift()!;
       const next = `${held.path === "/" ? "" : held.path}/${name}`;
+      // Before opening (or creating) it: the entry may be a forbidden place reached through an alias.
+      refuseForbidden(places?.entryReason(fstatSync(held.fd), name) ?? null, path, next);
       const step = descend(held, name, next, trustedOwners, create);
       if (step === null) {
         held.close();
@@ -126,8 +141,10 @@ function walkToParent(path: string, trustedOwners: TrustedOwners, create: boolea
       }
       held.close();
       held = step.child;
+      refuseForbidden(places?.directoryReason(fstatSync(held.fd)) ?? null, path, held.path);
     }
     requireTrusted(held, fstatSync(held.fd), trustedOwners);
+    refuseForbidden(places?.entryReason(fstatSync(held.fd), basename(path)) ?? null, path, `${held.path === "/" ? "" : held.path}/${basename(path)}`);
     return held;
   } catch (error) {
     held.close();
@@ -175,6 +192,12 @@ function descend(parent: HeldDirectory, name: string, shownAs: string, trustedOw
     return { child };
   }
   throw refusal(`${shownAs} kept changing while ageboot opened it; refusing to go on`);
+}
+
+/** Throws when the walk reached a forbidden place (`reason` says which), however `path` spelled it. */
+function refuseForbidden(reason: string | null, path: string, reached: string): void {
+  if (reason === null) return;
+  throw refusal(`${path} reaches ${reached}, which is (or is under) ${reason}: refusing to write there through an alias (a symlink or a mount)`);
 }
 
 /** Throws unless `directory` (as `info` says, from its descriptor) is one ageboot may write under. */

@@ -24,8 +24,11 @@ const COMPARE_SLICE = 64 * 1024;
  *
  * Where the secrets' plaintext comes from: the files step 5 just wrote into
  * the new generation, opened by descriptor (the generation is root's, 0751, on
- * the memory-backed mount: nobody else can have put anything there), so a
- * template holds exactly the bytes its secrets' files hold. A dry run has no
+ * the memory-backed mount: nobody else can have put anything there). Step 5
+ * staged every secret a template names as its own user's 0400 (./hand-over.ts): no
+ * other user has owned these files yet, so none can have rewritten them, and a
+ * template holds exactly the bytes step 5 decrypted. Only a file that is still
+ * ours (root's; with --user, the user's), with one link, is read. A dry run has no
  * generation: it decrypts the secrets a template names again, in memory.
  * Nothing is cached across templates: each secret is read, used and zeroed.
  */
@@ -92,9 +95,10 @@ async function readStaged(path: string): Promise<OpenedSecret> {
     if (fd !== null) closeSync(fd);
     fd = null;
   };
-  if (!info.isFile()) {
+  // Still held (./hand-over.ts): the running user's (root's), one link; no other user has owned it.
+  if (!info.isFile() || info.uid !== (process.geteuid?.() ?? 0) || info.nlink !== 1) {
     await close();
-    throw new AgebootError("IO", `${path}: not the file step 5 wrote`);
+    throw new AgebootError("IO", `${path}: not the file step 5 wrote (${info.isFile() ? `owned by uid ${info.uid}, ${info.nlink} links` : "not a regular file"})`);
   }
   return {
     size: info.size,

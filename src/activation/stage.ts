@@ -6,6 +6,7 @@ import { setDirectoryAccess } from "./mount.js";
 import type { SecretOutcome } from "./outcome.js";
 import type { StageJob, StageSink } from "./stage-job.js";
 import type { StagingThreads } from "./stage-parallel.js";
+import { heldForTemplates as heldOwnership } from "./hand-over.js";
 
 /** Where step 5 puts plaintext: a new generation's directory, or nowhere (--dry-run). */
 export type StagingTarget = { readonly directory: string; readonly keysGid: number | null } | null;
@@ -14,6 +15,8 @@ export type StagingTarget = { readonly directory: string; readonly keysGid: numb
  * Step 5 of a run: every secret the plan accepted, decrypted through its
  * source into the new generation (or, with no target, compared only), on one
  * or two threads. Each outcome records that it was staged, or why it failed.
+ * Secrets in `heldForTemplates` are staged as the running user's 0400 (root's), and given to their
+ * owners only after step 5b has rendered the templates that name them (./hand-over.ts).
  */
 export async function stageSecrets(
   outcomes: readonly SecretOutcome[],
@@ -22,14 +25,19 @@ export async function stageSecrets(
   identities: readonly LoadedIdentity[],
   threads: StagingThreads,
   concurrency: number,
+  heldForTemplates: ReadonlySet<string> = new Set(),
 ): Promise<void> {
   const planned = outcomes.filter((outcome) => outcome.failed === null);
   if (target !== null) {
     const made = new Set<string>();
     for (const outcome of planned) makeParentDirectories(target.directory, outcome.name, target.keysGid, made);
   }
+  const heldAs = heldOwnership();
   const jobs = planned.map((outcome): StageJob => {
-    const sink: StageSink = target === null ? { kind: "compare-only" } : { kind: "file", target: `${target.directory}/${outcome.name}`, ownership: outcome.ownership! };
+    const sink: StageSink =
+      target === null
+        ? { kind: "compare-only" }
+        : { kind: "file", target: `${target.directory}/${outcome.name}`, ownership: heldForTemplates.has(outcome.name) ? heldAs : outcome.ownership! };
     return {
       name: outcome.name,
       source: { format: outcome.secret.format, file: outcome.secret.file, ...(outcome.secret.key === undefined ? {} : { key: outcome.secret.key }) },

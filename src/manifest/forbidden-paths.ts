@@ -70,15 +70,26 @@ export interface ManifestPaths {
  * system path above, or agenix's default places.
  */
 export function forbiddenCustomPathReason(path: string, manifest: ManifestPaths): string | null {
-  const own: Array<readonly [string, string]> = [
-    [manifest.secretsDir, "secretsDir"],
-    [manifest.secretsMountPoint, "secretsMountPoint"],
-    [lockFilePath(manifest.secretsMountPoint), "the lock file of secretsMountPoint"],
-    ...manifest.identityPaths.map((identity) => [identity, "an identity path (the host's key)"] as const),
-  ];
-  for (const [place, what] of [...own, ...SYSTEM_PATHS, ...AGENIX_DEFAULTS]) {
+  for (const [place, what] of forbiddenPlaces(manifest)) {
     if (path === place) return `must not be ${place}: ${what}`;
     if (path.startsWith(`${place}/`)) return `must not be under ${place}: ${what}`;
   }
   return null;
+}
+
+/**
+ * Every place no custom path may be or lie under, each with why, as written:
+ * compared as strings here, at validation, and again by the activation on the
+ * directories it walks (src/activation/forbidden-places.ts), where an alias
+ * through a symlink or a bind mount is caught too.
+ */
+export function forbiddenPlaces(manifest: ManifestPaths): Array<readonly [string, string]> {
+  return [
+    [manifest.secretsDir, "secretsDir"],
+    [manifest.secretsMountPoint, "secretsMountPoint"],
+    [lockFilePath(manifest.secretsMountPoint), "the lock file of secretsMountPoint"],
+    ...manifest.identityPaths.map((identity) => [identity, "an identity path (the host's key)"] as const),
+    ...SYSTEM_PATHS,
+    ...AGENIX_DEFAULTS,
+  ];
 }

@@ -11,14 +11,18 @@ import { printable } from "../manifest/printable.js";
  * a string no configuration holds by accident, that names the secret without
  * holding anything of it, computed by hand with `printf %s NAME | sha256sum`
  * or `ageboot placeholder NAME`, and by the NixOS module with
- * builtins.hashString. A placeholder-shaped string that names no declared
- * secret is an error, never text left in place: a typo must not reach a
- * service's configuration silently.
+ * builtins.hashString. sops-nix's own spelling of the same hash,
+ * <SOPS:sha256(NAME):PLACEHOLDER> (modules/sops/templates/default.nix:
+ * "<SOPS:${builtins.hashString "sha256" name}:PLACEHOLDER>"), is replaced
+ * alike: a template file written for sops-nix, with its placeholders typed in,
+ * renders the same under ageboot. A placeholder-shaped string that names no
+ * declared secret is an error, never text left in place: a typo must not reach
+ * a service's configuration silently.
  */
 const PREFIX = "<AGEBOOT:";
 const SUFFIX = ":PLACEHOLDER>";
-/** Anything between the prefix and the suffix, up to a bound, that could have been meant as a placeholder. */
-const PLACEHOLDER_SHAPED = /<AGEBOOT:([^<>:\s]{0,128}):PLACEHOLDER>/g;
+/** Anything between a prefix (ageboot's or sops-nix's) and the suffix, up to a bound, that could have been meant as a placeholder. */
+const PLACEHOLDER_SHAPED = /<(?:AGEBOOT|SOPS):([^<>:\s]{0,128}):PLACEHOLDER>/g;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export function placeholderFor(secretName: string): string {
@@ -52,7 +56,7 @@ export function parseTemplate(bytes: Buffer, secretNames: Iterable<string>): { p
     const found = match[0];
     if (!SHA256_HEX.test(hash)) {
       problems.push(
-        `"${printable(found)}" is not a placeholder: between "${PREFIX}" and "${SUFFIX}" goes the SHA-256 of a secret's name in 64 lowercase hex digits (printf %s NAME | sha256sum, or ageboot placeholder NAME)`,
+        `"${printable(found)}" is not a placeholder: between "${found.slice(0, found.indexOf(":") + 1)}" and "${SUFFIX}" goes the SHA-256 of a secret's name in 64 lowercase hex digits (printf %s NAME | sha256sum, or ageboot placeholder NAME)`,
       );
       continue;
     }

@@ -5,7 +5,7 @@
 // test/unit/hostile-keys.test.ts); here the CLI shows, on a real host, that
 // they stop a run before anything is touched.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeBase64NoPad } from "../../src/age/base64.js";
@@ -14,8 +14,10 @@ import { runAgeboot } from "../helpers/ageboot-process.js";
 import { CANARY } from "../helpers/canary.js";
 import { makeHostileIdentityFiles } from "../helpers/hostile-identity-files.js";
 import { hostileManifests } from "../helpers/hostile-manifests.js";
+import { hostileTemplates } from "../helpers/hostile-templates.js";
+import { hostileUserCases, newUserSession, type UserSession } from "../helpers/hostile-user-mode.js";
 import { hostPerFile } from "../helpers/host-lifecycle.js";
-import { requirePrivateNamespace } from "../helpers/private-namespace.js";
+import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
 import { ageEncrypt, sshKeygen } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
@@ -275,5 +277,68 @@ describe("hostile identity files (the only identity paths)", () => {
     expect(outcome.codes).toContain("NO_IDENTITY");
     for (const path of files) expect(outcome.stderr).toContain(`"msg":"${path}: `);
     expectUnchanged(outcome);
+  });
+});
+
+describe("hostile templates", () => {
+  // A root-owned template is rendered from secrets by placeholders; whoever can
+  // choose its text chooses what goes into a file someone reads. Each case fails
+  // the template, named, with no stack trace, and the current generation stays.
+  const dir = join(host.root, "templates");
+  mkdirSync(dir, { mode: 0o755 });
+  let secrets: Record<string, unknown> = {};
+  beforeAll(() => {
+    secrets = {
+      good: { file: goodFile },
+      big: { file: host.encrypt(Buffer.alloc(17 * 1024 * 1024, "b")) },
+      kib: { file: host.encrypt(Buffer.alloc(4096, "k")) },
+    };
+  });
+
+  it.each(hostileTemplates)("%s -> the template fails, nothing changes", (_, make) => {
+    const outcome = activate({ ...baseManifest(secrets), templates: { t: make(dir, TEST_USERS.alice) } });
+    expect(outcome.codes, outcome.stderr).toContain("PLAN");
+    expect(outcome.stderr).toMatch(/"msg":"template t: /);
+    expectUnchanged(outcome);
+  });
+});
+
+describe("hostile inputs to activate --user", () => {
+  // alice runs ageboot for herself; bob, another local user, or a manifest asking
+  // for more than her own rights, must get nothing: no secret of hers read or
+  // placed where bob chose, nothing written outside what is hers.
+  const { alice, bob } = TEST_USERS;
+  const dir = join(host.root, "user-mode");
+  mkdirSync(dir, { mode: 0o755 });
+  let session: UserSession;
+  const encrypt = (value: string) => host.encrypt(value, `${session.key}.pub`);
+  const secretsDir = () => join(session.runtimeDir, "agenix");
+  let good = "";
+  const runAsAlice = (document: Record<string, unknown>) => {
+    writeFileSync(session.manifest, JSON.stringify({ version: 1, ...document }), { mode: 0o644 });
+    return runAgeboot(["activate", "--user", "--manifest", session.manifest], {
+      asUser: { uid: alice.uid, gid: alice.gid },
+      env: { HOME: session.home, XDG_RUNTIME_DIR: session.runtimeDir },
+    });
+  };
+  beforeAll(() => {
+    session = newUserSession(host, alice);
+    good = encrypt("good-value");
+    const first = runAsAlice({ secrets: { good: { file: good } } });
+    expect(first.status, first.stderr).toBe(0);
+  });
+
+  it.each(hostileUserCases.map((entry) => [entry.name, entry] as const))("%s", (_, entry) => {
+    const before = readlinkSync(secretsDir());
+    const { item, untouched } = entry.build({ session, bob, dir, encrypt });
+    const document = entry.kind === "secret" ? { secrets: { good: { file: good }, hostile: item } } : { secrets: { good: { file: good } }, templates: { hostile: item } };
+    const result = runAsAlice(document);
+    expect(result.status, result.stderr).not.toBe(0);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stderr).not.toContain(CANARY);
+    expect(result.stderr).toMatch(new RegExp(`${entry.kind} hostile.*${entry.message.source}`));
+    if (entry.expect === "item fails") expect(readlinkSync(secretsDir())).toBe(before);
+    if (untouched !== undefined) expect(existsSync(untouched) ? readdirSync(untouched) : []).toEqual([]);
+    expect(readdirSync(secretsDir())).toContain("good");
   });
 });

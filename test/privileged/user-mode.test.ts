@@ -162,6 +162,24 @@ describe("a user's own secrets", () => {
   });
 });
 
+describe("a user's own templates", () => {
+  it("render from her secrets, which stay hers (staged as hers, 0400, until the templates are rendered)", () => {
+    const session = newSession();
+    const placeholder = (name: string) => runAgeboot(["placeholder", name]).stdout.trim();
+    writeUserManifest(session, {
+      secrets: { db: { file: encryptForAlice(session, "db-1"), mode: "0440" } },
+      // An absolute path: template paths are not expanded under --user (secrets' are).
+      templates: { "app.env": { content: `DB=${placeholder("db")}\n`, path: join(session.home, ".config/app/env") } },
+    });
+    const result = activateAs(session, alice);
+    expect(result.status, result.stderr).toBe(0);
+    const secretsDir = join(session.runtimeDir, "agenix");
+    expect(readFileSync(join(secretsDir, "rendered/app.env"), "utf8")).toMatch(/^DB=db-1\n/);
+    expect(ownerGroupMode(join(secretsDir, "db"))).toEqual([alice.uid, alice.gid, "0440"]);
+    expect(ownerGroupMode(join(session.home, ".config/app/env")).slice(0, 2)).toEqual([alice.uid, alice.gid]);
+  });
+});
+
 describe("a runtime directory that cannot hold plaintext safely is refused, touching nothing", () => {
   it("on a persistent file system, saying how to get a tmpfs", () => {
     const session = newSession();

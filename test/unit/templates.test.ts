@@ -50,6 +50,43 @@ describe("placeholders", () => {
   });
 });
 
+describe("sops-nix's placeholders typed in a template", () => {
+  // sops-nix's spelling: "<SOPS:${builtins.hashString "sha256" name}:PLACEHOLDER>" (modules/sops/templates/default.nix).
+  const sopsPlaceholder = (name: string) => placeholderFor(name).replace("<AGEBOOT:", "<SOPS:");
+
+  it("<SOPS:sha256 of the name:PLACEHOLDER> is the same hash, and is replaced like ageboot's own", () => {
+    expect(sopsPlaceholder("db")).toBe("<SOPS:7bdc25d1694ef984782a16f6f1710c1c6bc83ba7a131b515baf532bea021d011:PLACEHOLDER>");
+    const parsed = parseTemplate(Buffer.from(`a=${sopsPlaceholder("db")} b=${API}`), ["db", "api"]);
+    expect("parts" in parsed && parsed.parts.map((part) => ("text" in part ? part.text.toString() : { secret: part.secret }))).toEqual([
+      "a=",
+      { secret: "db" },
+      " b=",
+      { secret: "api" },
+    ]);
+  });
+
+  it("naming no declared secret, or malformed, is a problem as ageboot's own is, never text left in place", () => {
+    const unknown = sopsPlaceholder("nope");
+    expect(parseTemplate(Buffer.from(`${unknown} <SOPS:db:PLACEHOLDER>`), ["db"])).toEqual({
+      problems: [
+        `${unknown} names no secret this manifest declares`,
+        expect.stringContaining('"<SOPS:db:PLACEHOLDER>" is not a placeholder: between "<SOPS:" and ":PLACEHOLDER>" goes the SHA-256'),
+      ],
+    });
+  });
+
+  it("renders in a whole activation, from a template's content", async () => {
+    const host = await InProcessHost.create();
+    try {
+      const result = await host.activate({ db: { file: await host.encrypt("pw") } }, { templates: { "app.env": { content: `DB=${sopsPlaceholder("db")}\n` } } });
+      expect(result.installed).toBe(true);
+      expect(readFileSync(join(host.secretsDir, "rendered/app.env"), "utf8")).toBe(`DB=pw\n${CANARY}\n`);
+    } finally {
+      host.cleanup();
+    }
+  });
+});
+
 describe("template validation", () => {
   const problemsOf = (manifest: unknown) => {
     const result = validateManifest(manifest);
