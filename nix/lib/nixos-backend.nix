@@ -212,6 +212,11 @@ let
       Type = "oneshot";
       ExecStart = "${ageboot} activate --manifest ${manifestPath}";
       NotifyAccess = "all";
+      # Exit 7: every secret installed, only custom paths failed (named in
+      # the journal). A local user can make their own custom path fail; that
+      # must not fail this unit and every unit that Requires= it, nor make a
+      # switch report failure (docs/activation.md, "Exit 7, and the units").
+      SuccessExitStatus = [ 7 ];
     };
   };
 
@@ -421,14 +426,32 @@ in
         }
       ]
     );
+    # The same order against users' creation as the boot units: at a switch
+    # that restarts userborn or systemd-sysusers in the same transaction, the
+    # passwords are decrypted before users are made, the regular secrets
+    # (their owners) after.
     ${refreshName cfg.unit} = lib.mkIf hasRegular (
       lib.mkMerge [
         (refreshUnit manifestFile cfg.unit)
-        { after = lib.optional (secretsForUsers != { }) "${refreshName cfg.unitForUsers}.service"; }
+        {
+          after = [
+            "systemd-sysusers.service"
+            "userborn.service"
+          ]
+          ++ lib.optional (secretsForUsers != { }) "${refreshName cfg.unitForUsers}.service";
+        }
       ]
     );
     ${refreshName cfg.unitForUsers} = lib.mkIf (secretsForUsers != { }) (
-      refreshUnit manifestForUsersFile cfg.unitForUsers
+      lib.mkMerge [
+        (refreshUnit manifestForUsersFile cfg.unitForUsers)
+        {
+          before = [
+            "systemd-sysusers.service"
+            "userborn.service"
+          ];
+        }
+      ]
     );
   };
 }
