@@ -50,8 +50,14 @@ case $shell in
 esac
 [ -f dist/ageboot ] && [ -f dist/start.cjs ] || { echo "install-package.sh: no dist/ here; run npm run build first" >&2; exit 2; }
 
+# The package's files are root's 0755/0644 whatever the caller's umask, and
+# its two directories are new: an existing one (or a symlink planted in its
+# place in a directory someone else can write) is refused, never written through.
+umask 022
+mkdir -p "$destdir$out"
+mkdir "$destdir$out/lib" "$destdir$out/bin"
 lib=$destdir$out/lib/ageboot
-mkdir -p "$lib" "$destdir$out/bin"
+mkdir "$lib"
 cp -r dist/. "$lib/"
 interpreter=$shell
 case ${shell##*/} in bash) interpreter="$shell -p" ;; esac

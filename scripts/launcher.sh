@@ -17,9 +17,16 @@
 # ... reaches it or the tools it runs.
 #
 # Functions a shell imported from the environment (bash as /bin/sh imports
-# BASH_FUNC_*) would shadow the commands below; `unset` itself is a special
-# built-in, which no function can shadow.
-unset -f ulimit echo readlink printf test "[" keep_variable 2>/dev/null || :
+# BASH_FUNC_*) would shadow the commands below. Here, at the top, bash started
+# as sh is in POSIX mode, where special built-ins such as `unset` are found
+# before any function; it leaves that mode when POSIXLY_CORRECT is unset (the
+# loop below may do so, and SHELLOPTS=allexport exports it), and from then on
+# a function named `exec` or `unset` would run instead. So every name this
+# script runs, special built-ins included, loses its function first, and
+# allexport (from an imported SHELLOPTS) is turned off.
+unset -f unset exec export set eval return shift trap readonly break continue exit times . : \
+  ulimit echo readlink printf test "[" keep_variable command builtin local type cd 2>/dev/null || :
+set +a
 # Every exported variable but these is unset. An allow-list, not a list of
 # node's variables to remove: node, V8, OpenSSL, ICU, glibc and the tools
 # ageboot runs (flock, mount, getent, systemctl) read many, and new ones come

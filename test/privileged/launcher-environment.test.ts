@@ -6,7 +6,7 @@
 // as the Nix package installs it. A control shows each attack works on node
 // started without the launcher, so that the checks can fail.
 import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { runAgeboot } from "../helpers/ageboot-process.js";
@@ -180,4 +180,59 @@ it("the installed launcher reads no BASH_ENV (bash -p): alice's file is not sour
 it("the shipped bundle has no fault-injection code at all, the test build has it", () => {
   for (const file of ["cli.cjs", "stage-worker.cjs", "start.cjs"]) expect(readFileSync(join(repoRoot, "dist", file), "latin1")).not.toContain("AGEBOOT_TEST_");
   expect(readFileSync(join(repoRoot, "dist-test", "cli.cjs"), "latin1")).toContain("AGEBOOT_TEST_KILL_AFTER_STEP");
+});
+
+it("the shipped launcher where /bin/sh is bash: imported functions named exec or unset, with SHELLOPTS=allexport, never run as root", () => {
+  // bash started as /bin/sh (Fedora, Arch, NixOS...) imports BASH_FUNC_* and
+  // is in POSIX mode, where special built-ins win over functions; allexport
+  // exports its POSIXLY_CORRECT, the allow-list loop unsets it, and bash
+  // leaves POSIX mode: a function named `exec` would then run. Here /bin/sh
+  // is dash, so bash is bound over it in a mount namespace of the run's own.
+  const dir = aliceDirectory();
+  const marker = join(dir, "ran-as-root");
+  const payload = plant(dir, "payload.cjs", `require("node:fs").writeFileSync(${JSON.stringify(`${marker}-js`)}, "pwned");`);
+  const hostile = {
+    SHELLOPTS: "allexport",
+    "BASH_FUNC_exec%%": `() { echo pwned > '${marker}'; builtin exec env NODE_OPTIONS=--require=${payload} "$@"; }`,
+    "BASH_FUNC_readlink%%": `() { echo pwned > '${marker}'; }`,
+  };
+  // No shell between the test and the launcher: dash drops variables whose names are not identifiers.
+  const bindBashAsSh = plant(
+    dir,
+    "bash-as-sh",
+    `#!/usr/bin/python3\nimport os, subprocess, sys\nsubprocess.run(["mount", "--bind", "/bin/bash", "/bin/sh"], check=True)\nos.execv(${JSON.stringify(launcherPath)}, [${JSON.stringify(launcherPath)}] + sys.argv[1:])\n`,
+    0o755,
+  );
+  const result = runAgeboot(["--version"], { via: bindBashAsSh, env: hostile, privateMountNamespace: true });
+  expect(result.status, result.stderr).toBe(0);
+  expect(result.stdout).toMatch(/^ageboot \d/);
+  expect(existsSync(marker)).toBe(false);
+  expect(existsSync(`${marker}-js`)).toBe(false);
+});
+
+it("scripts/install-package.sh never writes through what another user planted in the output directory, and ignores a loose umask", () => {
+  const dir = aliceDirectory();
+  const victim = join(aliceDirectory(), "root-file");
+  writeFileSync(victim, "root's own\n", { mode: 0o600 });
+  chownSync(victim, 0, 0);
+  const planted = join(dir, "planted");
+  mkdirSync(planted);
+  symlinkSync(dir, join(planted, "lib"));
+  const refused = spawnSync("bash", ["-c", 'umask 000; exec bash "$@"', "sh", join(repoRoot, "scripts/install-package.sh"), planted, process.execPath, "/bin/bash"], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  });
+  expect(refused.status).not.toBe(0);
+  expect(readdirSync(dir).sort()).toEqual(["planted"]);
+  expect(readFileSync(victim, "utf8")).toBe("root's own\n");
+
+  const fresh = join(dir, "fresh");
+  const installed = spawnSync("bash", ["-c", 'umask 000; exec bash "$@"', "sh", join(repoRoot, "scripts/install-package.sh"), fresh, process.execPath, "/bin/bash"], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  });
+  expect(installed.status, installed.stderr).toBe(0);
+  for (const path of [fresh, join(fresh, "bin"), join(fresh, "lib"), join(fresh, "lib/ageboot"), join(fresh, "lib/ageboot/start.cjs")]) {
+    expect(statSync(path).mode & 0o022, path).toBe(0);
+  }
 });
