@@ -13,7 +13,7 @@ import { type HostContext, SYSTEM_HOST } from "./activation/host-context.js";
 import { unmountSecretsMount } from "./activation/mount.js";
 import { planSecrets, planTemplates } from "./activation/plan.js";
 import { renderTemplates } from "./activation/render-templates.js";
-import { handOverHeldSecrets, secretsHeldForTemplates } from "./activation/hand-over.js";
+import { handOverHeldItems, itemsHeldForCopies, secretsHeldForTemplates } from "./activation/hand-over.js";
 import type { ActivationResult } from "./activation/report.js";
 import { requestUnits, type UnitsVia } from "./activation/request-units.js";
 import { stageSecrets } from "./activation/stage.js";
@@ -65,7 +65,8 @@ export interface ActivateOptions {
  *   5. stage        every planned secret decrypted through its source into a new generation
  *   5b. render      every planned template rendered from the secrets staged in 5, as rendered/<name>;
  *                   the secrets templates name stay root's until then, and go to their owners after
- *   6. custom paths symlinks and copies prepared under temporary names; the record of them
+ *   6. custom paths symlinks and copies prepared under temporary names; the record of them;
+ *                   what is copied stays root's until copied, and goes to its owner after
  *   7. commit       or discard, by the failure policy (./activation/failure-policy.ts); a
  *                   generation whose links cannot be made fails every secret it held;
  *                   custom paths of removed secrets removed
@@ -140,17 +141,20 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
 
     // 5. Stage: decrypt, own and mode every secret in a new generation (a dry run only compares).
     // A secret a template names stays ours (root's), 0400, until 5b has rendered from it: its owner could rewrite a file they own.
+    // So does an item with a copy (symlink: false) until step 6 has copied it: its owner could grow it.
     const heldForTemplates = secretsHeldForTemplates(templateOutcomes);
+    const heldForCopies = itemsHeldForCopies(outcomes, secretsDir);
     const generation = generations.next;
     await status(dryRun ? `Decrypting ${secretOutcomes.length} secrets (dry run)` : `Decrypting ${secretOutcomes.length} secrets into generation ${generation}`);
     const generationDir = dryRun ? null : generations.create(generation, keysGid);
     const target = generationDir === null ? null : { directory: generationDir, keysGid };
-    await stageSecrets(secretOutcomes, target, generations.currentPath, identities, threads, concurrency, heldForTemplates);
+    await stageSecrets(secretOutcomes, target, generations.currentPath, identities, threads, concurrency, new Set([...heldForTemplates, ...heldForCopies]));
     stepDone(`5. stage (${threads.threadsUsed} thread${threads.threadsUsed === 1 ? "" : "s"})`);
 
     // 5b. Render templates from the secrets just staged (a dry run decrypts them again, in memory, and only compares).
-    await renderTemplates(templateOutcomes, secretOutcomes, target, generations.currentPath, identities);
-    if (generationDir !== null) handOverHeldSecrets(generationDir, secretOutcomes, templateOutcomes, heldForTemplates);
+    await renderTemplates(templateOutcomes, secretOutcomes, target, generations.currentPath, identities, heldForCopies);
+    const heldForTemplatesOnly = new Set([...heldForTemplates].filter((name) => !heldForCopies.has(name)));
+    if (generationDir !== null) handOverHeldItems(generationDir, secretOutcomes, templateOutcomes, heldForTemplatesOnly);
     const removed = classifyChanges(outcomes, generations.currentPath);
     // A full mount (a secret's owner may have grown their file) is explained, naming its largest files.
     if (generationDir !== null && mountWasFull(outcomes)) log.warn(explainFullMount(mountPoint));
@@ -169,10 +173,12 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     const { prepared, stale } = commits
       ? await prepareCustomPathsStep(outcomes, manifest.secrets, previousRecord.paths, generations, generation, manifest, log)
       : { prepared: [], stale: [] };
+    if (commits) handOverHeldItems(generationDir, outcomes, templateOutcomes, heldForCopies);
     stepDone("6. custom paths");
 
     // 7. Commit (one rename makes the new generation current; custom paths follow) or discard.
-    if (!commits) {
+    // (A hand-over that failed just now fails its item, and may stop the commit.)
+    if (!commits || !newGenerationCommits(outcomes, generations.current)) {
       discardCustomPaths(prepared);
       generations.discard(generation);
       return finish({ generation: generations.current, installed: false, removed, pruned: [] });

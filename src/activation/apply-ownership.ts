@@ -5,7 +5,7 @@ import type { Logger } from "../log.js";
 import type { Manifest } from "../manifest/types.js";
 import { UserDatabase } from "../users.js";
 import { Generations } from "./generations.js";
-import { commitCustomPaths, prepareCustomPaths } from "./custom-paths.js";
+import { type CopySource, commitCustomPaths, prepareCustomPaths } from "./custom-paths.js";
 import { acquireLock } from "./lock.js";
 import { type Outcome, type SecretFailure, SecretOutcome, TemplateOutcome } from "./outcome.js";
 import { hasCustomPath, resolveOwnership } from "./plan.js";
@@ -48,13 +48,19 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
         failures.push({ kind, name: declared.name, code: "PLAN", message: `${ownership}; its file stays root:root 0400` });
         continue;
       }
+      // A copy is made again from the descriptor applyTo opened while the file was still root's (see applyTo).
+      const copied = !declared.symlink && hasCustomPath(item, manifest.secretsDir);
+      let source: CopySource | null = null;
       try {
-        const changed = applyTo(`${generationDir}/${item.fileName}`, ownership, item, log);
+        const { changed, source: opened } = applyTo(`${generationDir}/${item.fileName}`, ownership, item, log, copied);
+        source = opened;
         // The copy (or the symlink) was made with the same deferred ownership as the generation's file.
-        if (changed && hasCustomPath(item, manifest.secretsDir)) await reinstallCustomPath(item, ownership, generationDir, manifest, log);
+        if (changed && hasCustomPath(item, manifest.secretsDir)) await reinstallCustomPath(item, ownership, generationDir, manifest, log, source);
         if (changed) applied.push(item.fileName);
       } catch (error) {
         failures.push({ kind, name: declared.name, code: error instanceof AgebootError ? error.code : "IO", message: describeCause(error) });
+      } finally {
+        source?.close();
       }
     }
     return { applied, failures };
@@ -72,10 +78,15 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
  * with its final owner) exactly as the activation writes copies (through the
  * held directory, created exclusively, owned before it is renamed over the name).
  */
-async function reinstallCustomPath(item: Outcome, ownership: Ownership, generationDir: string, manifest: Manifest, log: Logger): Promise<void> {
+async function reinstallCustomPath(item: Outcome, ownership: Ownership, generationDir: string, manifest: Manifest, log: Logger, source: CopySource | null): Promise<void> {
   const outcome = item instanceof TemplateOutcome ? new TemplateOutcome(item.template, null, ownership) : new SecretOutcome((item as SecretOutcome).secret, ownership);
-  outcome.staged(true);
-  const prepared = await prepareCustomPaths([outcome], manifest, generationDir, log);
+  outcome.staged(true, source?.size ?? 0);
+  // The copy's source is the descriptor opened before the file was given away, never the file by name again (F1).
+  const openSource = () => {
+    if (source === null) throw new AgebootError("IO", `${generationDir}/${item.fileName}: was not root's when ageboot chown opened it; its copy is not made again`);
+    return { ...source, close: () => {} };
+  };
+  const prepared = await prepareCustomPaths([outcome], manifest, generationDir, log, openSource);
   await commitCustomPaths(prepared);
   const failure = outcome.failed ?? outcome.pathFailed;
   if (failure !== null) throw new AgebootError(failure.code, failure.message);
@@ -88,18 +99,23 @@ async function reinstallCustomPath(item: Outcome, ownership: Ownership, generati
  * group and mode allow (the new owner or group never sees the 0400 of root's).
  * Returns whether anything changed; a missing file (the secret failed to
  * install) is logged and skipped: the activation has already reported it.
+ * With `keepForCopy`, a file that was root's when opened stays open as the
+ * source of its copy (`source`, the caller closes it), with its size from
+ * before the fchown: from then on its owner can grow it by name (chmod u+w,
+ * truncate -s 1T), and the copy must not follow.
  */
-function applyTo(path: string, ownership: Ownership, { kind, name }: Outcome, log: Logger): boolean {
+function applyTo(path: string, ownership: Ownership, { kind, name }: Outcome, log: Logger, keepForCopy: boolean): { changed: boolean; source: CopySource | null } {
   let fd: number;
   try {
     fd = openSync(path, OPEN_OWN_FILE);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       log.warn(`${kind} ${name}: ${path} is not installed; no owner to apply`);
-      return false;
+      return { changed: false, source: null };
     }
     throw new AgebootError("IO", `${path}: cannot open (${describeCause(error)})`, { cause: error });
   }
+  let kept = false;
   try {
     const info = fstatSync(fd);
     // Defence in depth: only what ageboot makes there (regular, one link, root's or already the owner's).
@@ -109,15 +125,21 @@ function applyTo(path: string, ownership: Ownership, { kind, name }: Outcome, lo
         `${path}: not the file ageboot installed (a ${info.isFile() ? `file with ${info.nlink} links owned by uid ${info.uid}` : "non-regular file"}); left alone`,
       );
     }
-    if (info.uid === ownership.uid && info.gid === ownership.gid && (info.mode & 0o7777) === ownership.mode) return false;
+    if (info.uid === ownership.uid && info.gid === ownership.gid && (info.mode & 0o7777) === ownership.mode) return { changed: false, source: null };
+    const heldFd = fd;
+    const source: CopySource | null = keepForCopy && info.uid === 0 ? { fd, uid: ownership.uid, size: info.size, close: () => closeSync(heldFd) } : null;
+    kept = source !== null;
     fchmodSync(fd, 0);
     crashPoint("chmod 0000 before chown");
     fchownSync(fd, ownership.uid, ownership.gid);
     crashPoint("chown deferred secret");
     fchmodSync(fd, ownership.mode);
     crashPoint("chmod deferred secret");
-    return true;
+    return { changed: true, source };
+  } catch (error) {
+    kept = false; // the caller never gets the source: closed below
+    throw error;
   } finally {
-    closeSync(fd);
+    if (!kept) closeSync(fd);
   }
 }

@@ -1,10 +1,11 @@
-import { chownSync, closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, renameSync, symlinkSync } from "node:fs";
+import { chownSync, closeSync, constants, fstatSync, lstatSync, openSync, readSync, renameSync, symlinkSync } from "node:fs";
 import { statfs } from "node:fs/promises";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
 import type { ManifestPaths } from "../manifest/forbidden-paths.js";
 import { ForbiddenPlaces } from "./forbidden-places.js";
+import { heldForTemplates } from "./hand-over.js";
 import { finalName, type HeldDirectory, holdParentDirectory, trustedFor } from "./held-directory.js";
 import type { Outcome } from "./outcome.js";
 import { hasCustomPath } from "./plan.js";
@@ -18,6 +19,25 @@ import { writeAll, writeExclusive } from "./write-exclusive.js";
  */
 const O_PATH = 0o10000000;
 const RAMFS_MAGIC = 0x858458f6;
+/** Open a generation's file without following a link, and without blocking on anything but a regular file. */
+const OPEN_STAGED = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** A copy is read from the generation's file this much at a time. */
+const COPY_CHUNK = 64 * 1024;
+
+/**
+ * The generation's file a `symlink: false` copy is made from: a descriptor
+ * opened while the file is still one no user but ageboot's can write, what
+ * it must be (owned by `uid`, `size` bytes: what staging wrote), and how to let it go.
+ */
+export interface CopySource {
+  readonly fd: number;
+  readonly uid: number;
+  readonly size: number;
+  close(): void;
+}
+
+/** Opens the source of an item's copy; `stagedFile` is its file in the generation. */
+export type CopySourceOpener = (outcome: Outcome, stagedFile: string) => CopySource;
 const TMPFS_MAGIC = 0x01021994;
 
 /** A custom path made under a temporary name, waiting for its rename. */
@@ -39,7 +59,13 @@ export interface PreparedPath {
  * Every step below happens inside the directory held by descriptor
  * (./held-directory.ts), never through the path again (invariant 7).
  */
-export async function prepareCustomPaths(outcomes: readonly Outcome[], paths: ManifestPaths, generationDir: string, log: Logger): Promise<PreparedPath[]> {
+export async function prepareCustomPaths(
+  outcomes: readonly Outcome[],
+  paths: ManifestPaths,
+  generationDir: string,
+  log: Logger,
+  openSource: CopySourceOpener = openHeldStagedFile,
+): Promise<PreparedPath[]> {
   const { secretsDir } = paths;
   const prepared: PreparedPath[] = [];
   // Forbidden and reserved places, by the identity of their directories: the walk refuses an alias of one.
@@ -48,7 +74,7 @@ export async function prepareCustomPaths(outcomes: readonly Outcome[], paths: Ma
     if (!outcome.isStaged || !hasCustomPath(outcome, secretsDir)) continue;
     places ??= new ForbiddenPlaces(paths);
     try {
-      prepared.push(await prepareCustomPath(outcome, secretsDir, `${generationDir}/${outcome.fileName}`, places, log));
+      prepared.push(await prepareCustomPath(outcome, secretsDir, `${generationDir}/${outcome.fileName}`, places, log, openSource));
     } catch (error) {
       outcome.failPath(error);
     }
@@ -56,7 +82,14 @@ export async function prepareCustomPaths(outcomes: readonly Outcome[], paths: Ma
   return prepared;
 }
 
-async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFile: string, places: ForbiddenPlaces, log: Logger): Promise<PreparedPath> {
+async function prepareCustomPath(
+  outcome: Outcome,
+  secretsDir: string,
+  stagedFile: string,
+  places: ForbiddenPlaces,
+  log: Logger,
+  openSource: CopySourceOpener,
+): Promise<PreparedPath> {
   const secret = outcome.declared;
   // Directories of root's or of the secret's owner, writable by no group but the secret's, and that one only
   // when its mode lets the group read it (a group that merely defaults to the owner's primary one is given nothing):
@@ -85,9 +118,12 @@ async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFil
     } else {
       await warnUnlessMemoryBacked(outcome, directory, log);
       const target = directory.entry(temporary);
-      await writeExclusive(target, outcome.ownership!, async (fd) => {
-        for await (const chunk of createReadStream(stagedFile)) writeAll(fd, chunk as Buffer, target);
-      });
+      const source = openSource(outcome, stagedFile);
+      try {
+        await writeExclusive(target, outcome.ownership!, async (fd) => copyExactly(source, stagedFile, fd, target, `the file system of ${secret.path}`));
+      } finally {
+        source.close();
+      }
     }
   } catch (error) {
     unlinkQuietly(directory.entry(temporary));
@@ -97,6 +133,41 @@ async function prepareCustomPath(outcome: Outcome, secretsDir: string, stagedFil
     throw new AgebootError("IO", `path ${secret.path}: cannot prepare (${directory.explain(cause)})`, { cause: error });
   }
   return { outcome, directory, temporary };
+}
+
+/**
+ * How step 6 opens what it copies: the generation's file, still held as the
+ * running user's (./hand-over.ts: items with a copy go to their owners only
+ * after this step), so no other user can have grown or rewritten it.
+ */
+function openHeldStagedFile(outcome: Outcome, stagedFile: string): CopySource {
+  const fd = openSync(stagedFile, OPEN_STAGED);
+  return { fd, uid: heldForTemplates().uid, size: outcome.stagedSize ?? -1, close: () => closeSync(fd) };
+}
+
+/**
+ * Copy `source` into `fd`: only from the file staging wrote (regular, one link,
+ * of the expected owner, of the size staging recorded), and never more than
+ * that size, whatever the file holds by then: a secret's owner who could grow
+ * it (a sparse terabyte) would have root fill the custom path's file system.
+ */
+function copyExactly(source: CopySource, stagedFile: string, fd: number, target: string, where: string): void {
+  const info = fstatSync(source.fd);
+  if (!info.isFile() || info.nlink !== 1 || info.uid !== source.uid || info.size !== source.size) {
+    const what = info.isFile() ? `${info.size} bytes, owned by uid ${info.uid}, ${info.nlink} links` : "not a regular file";
+    throw new AgebootError("IO", `${stagedFile} is not the file staging wrote (${what}; staged: ${source.size} bytes, uid ${source.uid}); not copied`);
+  }
+  const chunk = Buffer.alloc(Math.min(COPY_CHUNK, Math.max(source.size, 1)));
+  try {
+    for (let position = 0; position < source.size; ) {
+      const read = readSync(source.fd, chunk, 0, Math.min(chunk.length, source.size - position), position);
+      if (read === 0) throw new AgebootError("IO", `${stagedFile} is shorter than staging wrote; not copied`);
+      writeAll(fd, chunk.subarray(0, read), target, where);
+      position += read;
+    }
+  } finally {
+    chunk.fill(0);
+  }
 }
 
 /**

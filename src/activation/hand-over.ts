@@ -2,7 +2,8 @@ import { closeSync, constants, fchmodSync, fchownSync, fstatSync, openSync } fro
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import { referencedSecrets } from "../templates/placeholder.js";
-import type { SecretOutcome, TemplateOutcome } from "./outcome.js";
+import type { Outcome, TemplateOutcome } from "./outcome.js";
+import { hasCustomPath } from "./plan.js";
 import type { Ownership } from "./write-exclusive.js";
 
 /** Open what step 5 wrote without following a link, and without blocking on anything but a regular file. */
@@ -35,7 +36,24 @@ export function secretsHeldForTemplates(templates: readonly TemplateOutcome[]): 
 }
 
 /**
- * After step 5b: every held secret given its declared owner, group and mode,
+ * The items (secrets, and templates as rendered/<name>) step 5 and 5b must
+ * stage held because step 6 copies them to a `symlink: false` custom path: the
+ * copy is read from the generation's file, and a file its owner owns its owner
+ * can grow (chmod u+w, truncate -s 1T: a sparse file root would copy in full
+ * into the custom path's file system). They go to their owners after step 6
+ * (handOverHeldItems), when the copies are made.
+ */
+export function itemsHeldForCopies(outcomes: readonly Outcome[], secretsDir: string): Set<string> {
+  const held = new Set<string>();
+  for (const outcome of outcomes) {
+    if (outcome.failed === null && !outcome.declared.symlink && hasCustomPath(outcome, secretsDir)) held.add(outcome.fileName);
+  }
+  return held;
+}
+
+/**
+ * After step 5b (the secrets only templates hold) and after step 6 (the items
+ * copies were made from): every held item given its declared owner, group and mode,
  * through a descriptor, in the order writeExclusive uses (owner bits while
  * root still owns it, then owner and group, then the rest), so that it is never
  * more readable than its final state. Until now only ageboot's user could
@@ -43,17 +61,17 @@ export function secretsHeldForTemplates(templates: readonly TemplateOutcome[]): 
  * templates hold exactly what step 5 decrypted. A secret that cannot be handed
  * over fails, and so does every template rendered from it.
  */
-export function handOverHeldSecrets(generationDir: string, secrets: readonly SecretOutcome[], templates: readonly TemplateOutcome[], held: ReadonlySet<string>): void {
+export function handOverHeldItems(generationDir: string, items: readonly Outcome[], templates: readonly TemplateOutcome[], held: ReadonlySet<string>): void {
   const heldAs = heldForTemplates();
   const failed = new Map<string, AgebootError>();
-  for (const secret of secrets) {
-    if (!held.has(secret.name) || !secret.isStaged) continue;
+  for (const item of items) {
+    if (!held.has(item.fileName) || !item.isStaged) continue;
     try {
-      handOver(`${generationDir}/${secret.name}`, heldAs, secret.ownership!);
+      handOver(`${generationDir}/${item.fileName}`, heldAs, item.ownership!);
     } catch (error) {
-      const failure = error instanceof AgebootError ? error : new AgebootError("IO", `${generationDir}/${secret.name}: cannot give to its owner (${describeCause(error)})`);
-      secret.fail(failure);
-      failed.set(secret.name, failure);
+      const failure = error instanceof AgebootError ? error : new AgebootError("IO", `${generationDir}/${item.fileName}: cannot give to its owner (${describeCause(error)})`);
+      item.fail(failure);
+      if (item.kind === "secret") failed.set(item.name, failure);
     }
   }
   if (failed.size === 0) return;

@@ -30,7 +30,7 @@ export interface SecretFailure {
 export abstract class Outcome {
   private failure: SecretFailure | null = null;
   private pathFailure: SecretFailure | null = null;
-  private comparison: { sameContent: boolean } | null = null;
+  private comparison: { sameContent: boolean; size: number } | null = null;
   private classified: Change | null = null;
 
   constructor(
@@ -82,9 +82,17 @@ export abstract class Outcome {
     return this.pathFailure;
   }
 
-  /** The stage (or render) step wrote it into the new generation (or, in a dry run, compared it only). */
-  staged(sameContent: boolean): void {
-    this.comparison = { sameContent };
+  /** The stage (or render) step wrote it into the new generation (or, in a dry run, compared it only), `size` bytes. */
+  staged(sameContent: boolean, size: number): void {
+    this.comparison = { sameContent, size };
+  }
+
+  /**
+   * How many bytes staging wrote: a `symlink: false` copy copies exactly this
+   * many (./custom-paths.ts), whatever size the file has by then.
+   */
+  get stagedSize(): number | null {
+    return this.comparison?.size ?? null;
   }
 
   /** Whether staging found its content byte for byte equal to the current generation's. */

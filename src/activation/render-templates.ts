@@ -6,6 +6,8 @@ import { openSecret, SourceSession } from "../sources/registry.js";
 import { referencedSecrets } from "../templates/placeholder.js";
 import { type OpenedSecret, renderTemplate } from "../templates/render.js";
 import { ContentComparison } from "./content-comparison.js";
+import { heldForTemplates } from "./hand-over.js";
+import type { Ownership } from "./write-exclusive.js";
 import type { SecretOutcome, TemplateOutcome } from "./outcome.js";
 import { makeParentDirectories, type StagingTarget } from "./stage.js";
 import { writeAll, writeExclusive } from "./write-exclusive.js";
@@ -38,13 +40,18 @@ export async function renderTemplates(
   target: StagingTarget,
   currentDir: string | null,
   identities: readonly LoadedIdentity[],
+  /** Templates (rendered/<name>) rendered held, as the running user's 0400, until step 6 has copied them (./hand-over.ts). */
+  heldForCopies: ReadonlySet<string> = new Set(),
 ): Promise<void> {
   const secretsByName = new Map(secrets.map((outcome) => [outcome.name, outcome]));
   const madeDirectories = new Set<string>();
   // A dry run's own session for decrypting again (sops files opened once for all templates), closed (zeroed) at the end.
   const session = target === null && templates.length > 0 ? new SourceSession(identities) : null;
   try {
-    for (const template of templates) await renderOne(template, secretsByName, target, currentDir, session, madeDirectories);
+    for (const template of templates) {
+      const ownership = heldForCopies.has(template.fileName) ? heldForTemplates() : template.ownership!;
+      await renderOne(template, ownership, secretsByName, target, currentDir, session, madeDirectories);
+    }
   } finally {
     session?.close();
   }
@@ -53,6 +60,7 @@ export async function renderTemplates(
 /** One template: failed with its secret, or rendered (compared only, in a dry run). */
 async function renderOne(
   template: TemplateOutcome,
+  ownership: Ownership,
   secretsByName: ReadonlyMap<string, SecretOutcome>,
   target: StagingTarget,
   currentDir: string | null,
@@ -78,9 +86,9 @@ async function renderOne(
       if (target !== null) {
         makeParentDirectories(target.directory, template.fileName, target.keysGid, madeDirectories);
         const file = `${target.directory}/${template.fileName}`;
-        await writeExclusive(file, template.ownership!, async (fd) => writeAll(fd, rendered, file));
+        await writeExclusive(file, ownership, async (fd) => writeAll(fd, rendered, file));
       }
-      template.staged(comparison.matches());
+      template.staged(comparison.matches(), rendered.length);
     });
   } catch (error) {
     template.fail(error instanceof AgebootError ? error : new AgebootError("IO", `cannot render (${describeCause(error)})`));

@@ -25,7 +25,7 @@ export interface StageJob {
 }
 
 export type StageResult =
-  | { readonly name: string; readonly ok: true; readonly sameContent: boolean }
+  | { readonly name: string; readonly ok: true; readonly sameContent: boolean; readonly size: number }
   | { readonly name: string; readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
 /**
@@ -64,7 +64,7 @@ export async function runStageJob(job: StageJob, session: SourceSession): Promis
     } finally {
       await plaintext.close();
     }
-    return { name: job.name, ok: true, sameContent: comparison.matches() };
+    return { name: job.name, ok: true, sameContent: comparison.matches(), size: plaintext.size };
   } catch (error) {
     if (error instanceof AgebootError) return { name: job.name, ok: false, code: error.code, message: error.message };
     return { name: job.name, ok: false, code: "IO", message: describeCause(error) };

@@ -48,7 +48,7 @@ export async function stageSecrets(
   const byName = new Map(planned.map((outcome) => [outcome.name, outcome]));
   for (const result of await threads.stageAll(jobs, identities, concurrency)) {
     const outcome = byName.get(result.name)!;
-    if (result.ok) outcome.staged(result.sameContent);
+    if (result.ok) outcome.staged(result.sameContent, result.size);
     else outcome.fail(new AgebootError(result.code, result.message));
   }
 }

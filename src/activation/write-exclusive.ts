@@ -5,6 +5,9 @@ import { crashPoint } from "../fault-injection.js";
 /** Create exclusively, never through a symlink, never reusing a file, readable by its owner (root) only. */
 const CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
+/** Where a write fails when its file system is full, unless the caller says another. */
+const SECRETS_MOUNT = "the secrets mount";
+
 /** Who a file belongs to once written, and its permission bits. */
 export interface Ownership {
   readonly uid: number;
@@ -59,21 +62,27 @@ export async function writeExclusive(target: string, ownership: Ownership, fill:
   }
 }
 
-/** Write all of `chunk` to `fd` (writeSync may write less); a full mount is named as such. */
-export function writeAll(fd: number, chunk: Uint8Array, target: string): void {
+/**
+ * Write all of `chunk` to `fd` (writeSync may write less); a full file system is
+ * named as such: `where` is the one `target` is on (the secrets mount, unless said).
+ */
+export function writeAll(fd: number, chunk: Uint8Array, target: string, where = SECRETS_MOUNT): void {
   try {
     for (let offset = 0; offset < chunk.length; ) {
       offset += writeSync(fd, chunk, offset, chunk.length - offset);
       crashPoint("write secret bytes");
     }
   } catch (error) {
-    throw writeFailure(error, target);
+    throw writeFailure(error, target, where);
   }
 }
 
-/** A failed write of a secret's bytes, as reported: a full mount is named as such. */
-export function writeFailure(error: unknown, target: string): AgebootError {
+/**
+ * A failed write of a secret's bytes, as reported: a full file system is named
+ * as such, as `where` (a copy's is its custom path's, not the secrets mount).
+ */
+export function writeFailure(error: unknown, target: string, where = SECRETS_MOUNT): AgebootError {
   if (error instanceof AgebootError) return error;
   const full = (error as NodeJS.ErrnoException).code === "ENOSPC";
-  return new AgebootError("IO", `${target}: ${full ? "the secrets mount is full (ENOSPC)" : `cannot write (${describeCause(error)})`}`, { cause: error });
+  return new AgebootError("IO", `${target}: ${full ? `${where} is full (ENOSPC)` : `cannot write (${describeCause(error)})`}`, { cause: error });
 }

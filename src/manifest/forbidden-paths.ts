@@ -46,6 +46,24 @@ const SYSTEM_PATHS: ReadonlyArray<readonly [string, string]> = [
 ];
 
 /**
+ * Symlinks every path through them resolves by, which no custom path may be:
+ * one made there would replace the link, and every path through it would then
+ * lead into a secret. What lies beyond them is not refused for that (a path
+ * under /var/run is a path under /run), so they are refused as themselves only.
+ */
+const SYSTEM_LINKS: ReadonlyArray<readonly [string, string]> = [
+  ["/var/run", "the link to /run that many programs' sockets and pid files go through"],
+  ["/var/lock", "the link to /run/lock that many programs' lock files go through"],
+  // NixOS (nixos/modules/system/etc/etc.nix): every file of environment.etc is a link through /etc/static.
+  ["/etc/static", "NixOS's link to the current system's /etc, through which every file it puts in /etc resolves"],
+];
+
+/** Places a custom path may not be (though it may lie beyond them), each with why: ./forbidden-paths.ts SYSTEM_LINKS. */
+export function forbiddenLinks(): ReadonlyArray<readonly [string, string]> {
+  return SYSTEM_LINKS;
+}
+
+/**
  * agenix's default secretsDir and mount point, and the lock beside that mount:
  * another manifest (agenix itself, or a second ageboot) may own them, and a
  * custom path there would be overwritten by, or overwrite, its generations.
@@ -74,6 +92,7 @@ export function forbiddenCustomPathReason(path: string, manifest: ManifestPaths)
     if (path === place) return `must not be ${place}: ${what}`;
     if (path.startsWith(`${place}/`)) return `must not be under ${place}: ${what}`;
   }
+  for (const [link, what] of SYSTEM_LINKS) if (path === link) return `must not be ${link}: ${what}`;
   return null;
 }
 

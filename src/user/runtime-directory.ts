@@ -55,9 +55,12 @@ export function requireUserRuntimeDirectory(user: UserEnvironment): void {
   let held: ReturnType<typeof holdExistingParentDirectory>;
   try {
     // The walk holds the parent of the name it is given: here, the runtime directory itself.
-    held = holdExistingParentDirectory(`${user.runtimeDir}/.ageboot`, trustedFor(user.uid, user.gids));
+    // No group is trusted, not even the user's own: after this walk the lock, the generations and the
+    // links are used by name, and another member of a group that can write an ancestor could swap
+    // that ancestor (renameat2 RENAME_EXCHANGE) and have this run write into his own directory.
+    held = holdExistingParentDirectory(`${user.runtimeDir}/.ageboot`, trustedFor(user.uid, []));
   } catch (error) {
-    throw new AgebootError("SETUP", `${where}: ${error instanceof AgebootError ? error.message.replace("the secret's owner", "you") : describeCause(error)}`, {
+    throw new AgebootError("SETUP", `${where}: ${error instanceof AgebootError ? forTheUser(error.message) : describeCause(error)}`, {
       cause: error,
     });
   }
@@ -82,6 +85,16 @@ export function requireUserRuntimeDirectory(user: UserEnvironment): void {
   } finally {
     held.close();
   }
+}
+
+/** The walk's refusal (written for custom paths), reworded for the user whose runtime directory it is. */
+function forTheUser(message: string): string {
+  return message
+    .replace("the secret's owner", "you")
+    .replace(
+      "which is not a group the secret is given to; its members could replace what ageboot installs there",
+      "and activate --user trusts no group on the way to its runtime directory: another member could swap a directory on the way and redirect your secrets",
+    );
 }
 
 function filesystemName(type: number): string {

@@ -106,7 +106,7 @@ describe("a custom path raced by the owner of its directory", () => {
       rounds++;
       // The whole path of a run from the plan on: whatever checks the code does, it does them here.
       const outcomes = await planSecrets(validated.manifest, users);
-      for (const outcome of outcomes) if (outcome.failed === null) outcome.staged(false);
+      for (const outcome of outcomes) if (outcome.failed === null) outcome.staged(false, Buffer.byteLength(`${outcome.name} staged\n`));
       const prepared = await prepareCustomPaths(outcomes, { secretsDir: host.secretsDir, secretsMountPoint: host.mountPoint, identityPaths: [host.key] }, generationDir, log);
       if (rounds % 2 === 0) await commitCustomPaths(prepared);
       else discardCustomPaths(prepared);

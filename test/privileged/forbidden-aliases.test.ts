@@ -8,7 +8,7 @@
 // a real directory where the secretsDir link belongs (the first boot then
 // installed nothing: EISDIR).
 import { execFileSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
@@ -71,6 +71,27 @@ describe("a custom path through an alias of a reserved place", () => {
     } finally {
       execFileSync("umount", [mirror]);
     }
+  });
+
+  it("a symlink the host key resolves through (/etc/ssh -> /persist/etc/ssh) is never replaced by a custom path", () => {
+    // Attack F2: `path: /etc/ssh` replaced the link with a symlink to the secret; the next run had no identity.
+    const host = newHost();
+    const persisted = join(host.root, "persist/etc/ssh");
+    mkdirSync(join(host.root, "persist/etc"), { recursive: true });
+    renameSync(join(host.root, "etc/ssh"), persisted);
+    symlinkSync(persisted, join(host.root, "etc/ssh"));
+    const link = join(host.root, "etc/ssh");
+    host.writeManifest({ kept: { file: host.encrypt("kept") }, replacing: { file: host.encrypt("replacing"), path: link } });
+    const result = host.activate();
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(`${link} is a symlink it resolves through`);
+    expect(readlinkSync(link)).toBe(persisted);
+    expect(host.read("kept")).toBe("kept");
+    // The next run still has its key.
+    const again = host.activate();
+    expect(again.stderr).not.toContain("no usable identity");
+    expect(again.stderr).toContain(`${link} is a symlink it resolves through`);
+    expect(readlinkSync(link)).toBe(persisted);
   });
 
   it("an alias of an identity path's directory (/etc/ssh through a symlink) is refused", () => {

@@ -4,10 +4,11 @@
 // through runAgeboot, which fails the test if the plaintext canary reaches
 // the output; the values themselves are checked too.
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { StatusReport } from "../../src/status/report.js";
+import { MAX_COMPARED_BYTES } from "../../src/status/sections/custom-paths.js";
 import { type AgebootRunOptions, runAgeboot } from "../helpers/ageboot-process.js";
 import { placeholderFor } from "../../src/templates/placeholder.js";
 import { TestHost } from "../helpers/host.js";
@@ -185,6 +186,22 @@ describe("ageboot status", () => {
     expect(text.stdout).toMatch(/^ageboot status: \d+ problems \(exit 1\)/);
     expect(text.stdout).toContain("REPLACED: a symlink to /etc/passwd");
     expect(text.stdout).toMatch(/^declared-later +- +- +- +- +MISSING +NO MATCH$/m);
+  });
+
+  it("a copy and its secret grown sparse by their owner are not read to the end: larger than the bound, not compared", () => {
+    // Attack F4: alice owns both files; truncate -s 1T on each made status read two terabytes.
+    const { host, copyPath } = activatedHost();
+    const grown = MAX_COMPARED_BYTES + 4096;
+    for (const file of [join(host.secretsDir, "alice-token"), copyPath]) {
+      chmodSync(file, 0o600);
+      truncateSync(file, grown);
+      chmodSync(file, 0o400);
+    }
+    const { report } = statusJson(["--manifest", host.manifestPath]);
+    expect(report.customPaths.entries.find((entry) => entry.path === copyPath)).toMatchObject({
+      state: "unknown",
+      detail: `content not compared: larger than 256 MiB (${grown} bytes)`,
+    });
   });
 
   it("a symlink a user planted on the way to a custom path is not followed", () => {

@@ -12,13 +12,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { runAgeboot } from "../helpers/ageboot-process.js";
 import { TestHost } from "../helpers/host.js";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
-import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
+import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
 import { sshKeygen } from "../helpers/tools.js";
 
 beforeAll(requirePrivateNamespace);
 
 const newHost = hostPerTest();
 const { alice, bob } = TEST_USERS;
+const { shared } = TEST_GROUPS;
 
 /** alice's session on a pretend host: her home with her SSH key, her runtime directory, her manifest. */
 interface Session {
@@ -201,7 +202,8 @@ describe("a runtime directory that cannot hold plaintext safely is refused, touc
     mountRuntimeDir(groupWritable, alice.uid, alice.gid, "0770");
     const loose = activateAs(session, alice, { XDG_RUNTIME_DIR: groupWritable });
     expect(loose.status).toBe(5);
-    expect(loose.stderr).toContain("is writable by group or others (mode 0770)");
+    // Refused by the walk itself now (it trusts no group of hers), before the check of the directory's own mode.
+    expect(loose.stderr).toContain(`${groupWritable} is writable by group ${alice.gid} (mode 770`);
     expect(readdirSync(groupWritable)).toEqual([]);
 
     const bobs = join(session.host.root, "run/user/bob");
@@ -209,6 +211,28 @@ describe("a runtime directory that cannot hold plaintext safely is refused, touc
     const foreign = activateAs(session, alice, { XDG_RUNTIME_DIR: bobs });
     expect(foreign.status).toBe(5);
     expect(foreign.stderr).toContain(`belongs to uid ${bob.uid}, which is neither root nor you`);
+  });
+
+  it("below a directory writable by a group she is in: refused (another member could swap it), even her primary group", () => {
+    // Before, the walk trusted every group of hers: bob, in the same group, could exchange an
+    // ancestor with his own directory between the walk and the uses by name (attack F3).
+    const session = newSession();
+    writeUserManifest(session, { secrets: { a: { file: encryptForAlice(session, "a") } } });
+    const sharedDir = join(session.host.root, "shared");
+    mkdirSync(sharedDir, { mode: 0o775 });
+    chownSync(sharedDir, 0, shared.gid);
+    chmodSync(sharedDir, 0o775);
+    const runtimeDir = join(sharedDir, "sub/rt");
+    mkdirSync(join(sharedDir, "sub"), { mode: 0o755 });
+    mountRuntimeDir(runtimeDir, alice.uid, alice.gid);
+    const result = runAgeboot(["activate", "--user", "--manifest", session.manifest], {
+      asUser: { uid: alice.uid, gid: shared.gid },
+      env: { HOME: session.home, XDG_RUNTIME_DIR: runtimeDir },
+    });
+    expect(result.status, result.stderr).toBe(5);
+    expect(result.stderr).toContain(`${sharedDir} is writable by group ${shared.gid}`);
+    expect(result.stderr).toContain("activate --user trusts no group on the way to its runtime directory");
+    expect(readdirSync(runtimeDir)).toEqual([]);
   });
 
   it("unset: says where a runtime directory comes from", () => {

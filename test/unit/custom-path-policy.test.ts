@@ -37,6 +37,9 @@ describe("custom paths that are refused", () => {
     ["a PAM file", "/etc/pam.d/sshd", "how every login authenticates"],
     ["the loader's preload list", "/etc/ld.so.preload", "libraries loaded into every process"],
     ["the Nix store", "/nix/store/abc-secret", "the Nix store, immutable"],
+    ["the /var/run link itself", "/var/run", "must not be /var/run: the link to /run"],
+    ["the /var/lock link itself", "/var/lock", "must not be /var/lock: the link to /run/lock"],
+    ["NixOS's /etc/static link", "/etc/static", "must not be /etc/static: NixOS's link"],
   ])("%s", (_, path, reason) => {
     const problems = problemsFor(path);
     expect(problems).toHaveLength(1);
