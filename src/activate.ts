@@ -7,10 +7,11 @@ import { readGenerationRecord } from "./activation/generation-record.js";
 import { newGenerationCommits } from "./activation/failure-policy.js";
 import { explainFullMount, mountWasFull } from "./activation/full-mount.js";
 import { Generations } from "./activation/generations.js";
+import { Immutability } from "./activation/immutable.js";
 import { removeStalePaths } from "./activation/installed-paths.js";
 import { acquireLock, type LockAcquirer } from "./activation/lock.js";
 import { type HostContext, SYSTEM_HOST } from "./activation/host-context.js";
-import { unmountSecretsMount } from "./activation/mount.js";
+import { mountedFilesystemAt, unmountSecretsMount } from "./activation/mount.js";
 import { planSecrets, planTemplates } from "./activation/plan.js";
 import { renderTemplates } from "./activation/render-templates.js";
 import { handOverHeldSecrets, secretsHeldForTemplates } from "./activation/hand-over.js";
@@ -64,7 +65,8 @@ export interface ActivateOptions {
  *                   read, leftovers of crashed runs removed
  *   5. stage        every planned secret decrypted through its source into a new generation
  *   5b. render      every planned template rendered from the secrets staged in 5, as rendered/<name>;
- *                   the secrets templates name stay root's until then, and go to their owners after
+ *                   the secrets templates name stay root's until then, and go to their owners after;
+ *                   then every file made immutable and the generation (0700 so far) opened, 0751
  *   6. custom paths symlinks and copies prepared under temporary names; the record of them
  *   7. commit       or discard, by the failure policy (./activation/failure-policy.ts); a
  *                   generation whose links cannot be made fails every secret it held;
@@ -133,7 +135,9 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     // 4. Mount, and read which generations exist and which one users see.
     const keysGid = await keysGidLookup;
     if (!dryRun) ({ mountedHere } = await host.prepareMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid }, log));
-    const generations = Generations.read(mountPoint, secretsDir);
+    // Every secret file is made immutable before its owner can reach it (./activation/immutable.ts).
+    const immutability = dryRun ? Immutability.none("dry run") : Immutability.forMount(mountedFilesystemAt(mountPoint), process.geteuid?.() === 0);
+    const generations = Generations.read(mountPoint, secretsDir, immutability);
     generationsRead = generations;
     if (!dryRun) generations.removeLeftovers();
     stepDone("4. mount");
@@ -143,7 +147,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     const heldForTemplates = secretsHeldForTemplates(templateOutcomes);
     const generation = generations.next;
     await status(dryRun ? `Decrypting ${secretOutcomes.length} secrets (dry run)` : `Decrypting ${secretOutcomes.length} secrets into generation ${generation}`);
-    const generationDir = dryRun ? null : generations.create(generation, keysGid);
+    const generationDir = dryRun ? null : generations.create(generation);
     const target = generationDir === null ? null : { directory: generationDir, keysGid };
     await stageSecrets(secretOutcomes, target, generations.currentPath, identities, threads, concurrency, heldForTemplates);
     stepDone(`5. stage (${threads.threadsUsed} thread${threads.threadsUsed === 1 ? "" : "s"})`);
@@ -151,6 +155,8 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     // 5b. Render templates from the secrets just staged (a dry run decrypts them again, in memory, and only compares).
     await renderTemplates(templateOutcomes, secretOutcomes, target, generations.currentPath, identities);
     if (generationDir !== null) handOverHeldSecrets(generationDir, secretOutcomes, templateOutcomes, heldForTemplates);
+    // Its files immutable, then the generation (0700 until now) opened to their owners.
+    if (generationDir !== null) generations.seal(generation, keysGid, log);
     const removed = classifyChanges(outcomes, generations.currentPath);
     // A full mount (a secret's owner may have grown their file) is explained, naming its largest files.
     if (generationDir !== null && mountWasFull(outcomes)) log.warn(explainFullMount(mountPoint));

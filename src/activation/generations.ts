@@ -1,9 +1,12 @@
-import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, type Stats, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, type Stats, unlinkSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { AgebootError, describeCause } from "../errors.js";
 import { KEEP_ALL_GENERATIONS, type KeepGenerations } from "../manifest/types.js";
 import { crashPoint } from "../fault-injection.js";
+import type { Logger } from "../log.js";
+import { explainFullMount, isFullMountErrno } from "./full-mount.js";
 import { recordedGenerations, recordPath } from "./generation-record.js";
+import { Immutability, regularFilesIn } from "./immutable.js";
 import { setDirectoryAccess } from "./mount.js";
 import { replaceSymlink } from "./swap.js";
 
@@ -29,14 +32,16 @@ export class Generations {
     readonly current: number | null,
     /** Generations a link still names: never removed as leftovers. */
     private readonly linked: ReadonlySet<number>,
+    /** Whether files are made immutable (./immutable.ts), and so must be made mutable before removal. */
+    private readonly immutability: Immutability,
   ) {}
 
-  static read(mountPoint: string, secretsDir: string): Generations {
+  static read(mountPoint: string, secretsDir: string, immutability: Immutability = Immutability.none("not asked for")): Generations {
     const existing = listGenerations(mountPoint);
     const current = currentGeneration(secretsDir, mountPoint, existing);
     const containerLink = existingGeneration(readLink(`${mountPoint}/${CURRENT_LINK}`), existing);
     const linked = new Set([current, containerLink].filter((generation): generation is number => generation !== null));
-    return new Generations(mountPoint, secretsDir, existing, current, linked);
+    return new Generations(mountPoint, secretsDir, existing, current, linked, immutability);
   }
 
   /** The number a new generation gets: one above every generation present, finished or not. */
@@ -68,20 +73,64 @@ export class Generations {
     return leftovers;
   }
 
-  /** Make the directory of a new generation, with the access of the mount point (0751, group keys). */
-  create(generation: number, keysGid: number | null): string {
+  /**
+   * Make the directory of a new generation: 0700, root's alone, until seal()
+   * has made its files immutable. Files are given to their owners while staged,
+   * and an owner who could reach their file before it is immutable could open
+   * it for writing and keep that descriptor (the flag does not revoke it).
+   */
+  create(generation: number): string {
     const directory = this.path(generation);
-    mkdirSync(directory, { mode: 0o751 });
+    try {
+      mkdirSync(directory, { mode: 0o700 });
+    } catch (error) {
+      if (isFullMountErrno((error as NodeJS.ErrnoException).code)) {
+        throw new AgebootError("IO", `${directory}: cannot create generation ${generation}: ${explainFullMount(this.mountPoint)}`, { cause: error });
+      }
+      throw error;
+    }
     crashPoint("mkdir generation");
-    setDirectoryAccess(directory, keysGid);
     return directory;
+  }
+
+  /**
+   * After staging and rendering, before the swap: every file of the
+   * generation immutable, then the directory given the mount point's access
+   * (0751, group keys), so that its owners reach their files only once they
+   * can no longer be written, chmod'ed, linked or given xattrs.
+   */
+  seal(generation: number, keysGid: number | null, log: Logger): void {
+    const directory = this.path(generation);
+    this.immutability.set(regularFilesIn(directory), log);
+    crashPoint("immutable generation");
+    setDirectoryAccess(directory, keysGid);
   }
 
   /** A generation that will never be current: removed with what it holds. */
   discard(generation: number): void {
-    rmSync(this.path(generation), { recursive: true, force: true });
+    this.removeDirectory(generation);
     crashPoint("discard failed generation");
     this.removeRecord(generation);
+  }
+
+  /**
+   * A generation's directory and what it holds, immutable files made mutable
+   * first. Closed (0700) before that: between clearing the flag and removing
+   * the file its owner could otherwise open it for writing, and keep filling
+   * the mount through that descriptor once the file has no name.
+   */
+  private removeDirectory(generation: number): void {
+    const directory = this.path(generation);
+    try {
+      chmodSync(directory, 0o700);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    crashPoint("close generation");
+    this.immutability.clear(regularFilesIn(directory));
+    crashPoint("clear immutable");
+    rmSync(directory, { recursive: true, force: true });
   }
 
   /**
@@ -149,7 +198,7 @@ export class Generations {
   /** One at a time, so that a crash test can kill between any two removals. */
   private remove(generations: readonly number[], step: string): void {
     for (const generation of generations) {
-      rmSync(this.path(generation), { recursive: true, force: true });
+      this.removeDirectory(generation);
       crashPoint(step);
       this.removeRecord(generation);
     }

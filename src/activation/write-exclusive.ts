@@ -74,6 +74,7 @@ export function writeAll(fd: number, chunk: Uint8Array, target: string): void {
 /** A failed write of a secret's bytes, as reported: a full mount is named as such. */
 export function writeFailure(error: unknown, target: string): AgebootError {
   if (error instanceof AgebootError) return error;
-  const full = (error as NodeJS.ErrnoException).code === "ENOSPC";
-  return new AgebootError("IO", `${target}: ${full ? "the secrets mount is full (ENOSPC)" : `cannot write (${describeCause(error)})`}`, { cause: error });
+  const errno = (error as NodeJS.ErrnoException).code;
+  const full = errno === "ENOSPC" || errno === "EDQUOT";
+  return new AgebootError("IO", `${target}: ${full ? `the secrets mount is full (${errno})` : `cannot write (${describeCause(error)})`}`, { cause: error });
 }

@@ -4,8 +4,8 @@
 // made used as it is; and the owner who appends to their own file until the
 // mount is full. Real mounts in the suite's private mount namespace, real
 // users (setpriv), the real CLI.
-import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAgeboot } from "../helpers/ageboot-process.js";
@@ -116,58 +116,159 @@ describe("the mount ageboot makes", () => {
   });
 });
 
-describe("a secret's owner appends to their own file until the mount is full", () => {
-  it("pins no more than the mount's size; other secrets stay readable; the next rotation fails naming the file, and passes once it is emptied", () => {
+/** Run python3 code as `user`, with the arguments given; its stdout. */
+function asUser(user: { uid: number; gid: number }, code: string, ...args: string[]) {
+  return spawnSync("setpriv", [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "/usr/bin/python3", "-c", code, ...args], { encoding: "utf8" });
+}
+
+describe("a secret's owner cannot write to, grow, chmod, link or give xattrs to their own file (it is immutable)", () => {
+  it("chmod u+w, open for writing, setxattr and link fail with EPERM; a rotation goes through", () => {
     const host = newHost();
     chmodSync(host.root, 0o711); // alice passes through to the mount, as through / to /run
     host.writeManifest({
       "alice-token": { file: host.encrypt("alice-1"), owner: alice.name, mode: "0400" },
       "bob-token": { file: host.encrypt("bob-1"), owner: bob.name, mode: "0400" },
-      "root-key": { file: host.encrypt("root-1") },
     });
-    expect(host.activate().status).toBe(0);
-    // The same tmpfs ageboot mounted, made 8 MiB instead of a tenth of RAM, so
-    // that filling it stays small: the limit's size is all that differs.
-    execFileSync("mount", ["-o", "remount,size=8m", host.mountPoint]);
-    expect(mountAt(host.mountPoint).superOptions).toEqual(expect.arrayContaining(["noswap", "size=8192k"]));
-
-    // alice owns her file: she makes it writable and appends until the kernel says no.
+    const first = host.activate();
+    expect(first.status).toBe(0);
+    expect(first.stderr).not.toContain("not made immutable");
     const aliceFile = join(host.mountPoint, "1", "alice-token");
-    const attack = spawnSync(
-      "setpriv",
-      [`--reuid=${alice.uid}`, `--regid=${alice.gid}`, "--clear-groups", "sh", "-c", 'chmod u+w "$1" && cat /dev/zero >> "$1"', "sh", aliceFile],
-      {
-        encoding: "utf8",
-      },
+    // A directory alice may write to on the same tmpfs (a hard link cannot cross file systems).
+    const aliceDir = join(host.mountPoint, "scratch");
+    mkdirSync(aliceDir, { mode: 0o1777 });
+    chmodSync(aliceDir, 0o1777);
+    expect(execFileSync("lsattr", [aliceFile], { encoding: "utf8" })).toMatch(/^-*i-* /);
+    // Each attempt as alice, the file's owner: every one must be refused by the kernel.
+    const attempts = asUser(
+      alice,
+      `
+import os, sys, errno
+path, linkdir = sys.argv[1], sys.argv[2]
+def attempt(what, action):
+    try:
+        action(); print(what, "ALLOWED")
+    except OSError as error:
+        print(what, errno.errorcode[error.errno])
+attempt("chmod", lambda: os.chmod(path, 0o600))
+attempt("open-write", lambda: os.open(path, os.O_WRONLY | os.O_APPEND))
+attempt("setxattr", lambda: os.setxattr(path, "user.fill", b"A" * 1024))
+attempt("link", lambda: os.link(path, linkdir + "/alice-link"))
+`,
+      aliceFile,
+      aliceDir,
     );
-    expect(attack.status).not.toBe(0);
-    expect(attack.stderr).toMatch(/No space left on device/);
-    const grown = statSync(aliceFile).size;
-    expect(grown).toBeGreaterThan(7 * 1024 * 1024);
-    expect(grown).toBeLessThanOrEqual(8 * 1024 * 1024);
-    // What she pinned is bounded by the mount; everyone else's secrets are as they were.
-    expect(host.read("bob-token")).toBe("bob-1");
-    expect(host.read("root-key")).toBe("root-1");
+    expect(attempts.stderr).toBe("");
+    // The link is refused for the file's immutability, in a directory alice may write to.
+    expect(attempts.stdout).toBe("chmod EPERM\nopen-write EPERM\nsetxattr EPERM\nlink EPERM\n");
+    expect(host.read("alice-token")).toBe("alice-1");
 
-    // The next rotation cannot stage: it fails, keeps generation 1, and says whose file fills the mount.
-    host.writeManifest({
-      "alice-token": { file: host.encrypt("alice-1"), owner: alice.name, mode: "0400" },
-      "bob-token": { file: host.encrypt("bob-2"), owner: bob.name, mode: "0400" },
-      "root-key": { file: host.encrypt("root-2".repeat(200_000)) },
+    // Rotations and pruning (keepGenerations 1) remove immutable generations as before.
+    for (const version of [2, 3, 4]) {
+      host.writeManifest({
+        "alice-token": { file: host.encrypt(`alice-${version}`), owner: alice.name, mode: "0400" },
+        "bob-token": { file: host.encrypt(`bob-${version}`), owner: bob.name, mode: "0400" },
+      });
+      const rotated = host.activate();
+      expect(rotated.status, rotated.stderr).toBe(0);
+    }
+    expect(host.read("alice-token")).toBe("alice-4");
+    expect(
+      readdirSync(host.mountPoint)
+        .filter((name) => /^\d+$/.test(name))
+        .sort(),
+    ).toEqual(["3", "4"]);
+  });
+
+  it("an owner trying all the time to open their file for writing never gets a descriptor, across rotations (no window before it is immutable)", () => {
+    const host = newHost();
+    chmodSync(host.root, 0o711);
+    const manifest = (version: number) => ({ "alice-token": { file: host.encrypt(`alice-${version}`), owner: alice.name, mode: "0400" } });
+    host.writeManifest(manifest(1));
+    expect(host.activate().status).toBe(0);
+    const stop = join(host.root, "stop");
+    // alice's grabber: every generation's file, chmod u+w then open for writing, until told to stop.
+    const grabber = spawn(
+      "setpriv",
+      [
+        `--reuid=${alice.uid}`,
+        `--regid=${alice.gid}`,
+        "--clear-groups",
+        "/usr/bin/python3",
+        "-c",
+        `
+import os, sys
+mount, stop = sys.argv[1], sys.argv[2]
+tries = 0
+# alice cannot list the mount (0751): she tries every generation number a run will make.
+while not os.path.exists(stop):
+    for path in [mount + "/%d/alice-token" % n for n in range(1, 8)]:
+        tries += 1
+        try:
+            os.chmod(path, 0o600)
+        except OSError:
+            pass
+        try:
+            os.open(path, os.O_WRONLY); print("GOT", path, flush=True)
+        except OSError:
+            pass
+print("tries", tries, flush=True)
+`,
+        host.mountPoint,
+        stop,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let output = "";
+    grabber.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const grabberDone = new Promise<void>((resolve) => grabber.on("close", () => resolve()));
+    for (let version = 2; version <= 6; version++) {
+      host.writeManifest(manifest(version));
+      expect(host.activate().status).toBe(0);
+    }
+    writeFileSync(stop, "");
+    return grabberDone.then(() => {
+      expect(output).not.toContain("GOT");
+      expect(output).toMatch(/^tries [1-9]/m);
+      // She did reach her files (chmod refused: immutable), she never opened one for writing.
+      expect(host.read("alice-token")).toBe("alice-6");
     });
-    const blocked = host.activate();
-    expect(blocked.status).not.toBe(0);
-    expect(blocked.stderr).toContain("the secrets mount is full (ENOSPC)");
-    expect(blocked.stderr).toMatch(new RegExp(`is full, so this run could not stage every secret; its largest files: 1/alice-token \\([0-9.]+ MiB, owner uid ${alice.uid}\\)`));
-    expect(blocked.stderr).toContain("Empty it (truncate -s 0)");
-    expect(host.read("bob-token")).toBe("bob-1");
-    expect(host.read("root-key")).toBe("root-1");
+  });
 
-    // Emptied by root, as the message says: the rotation goes through.
-    execFileSync("truncate", ["-s", "0", aliceFile]);
-    const rotated = host.activate();
-    expect(rotated.status).toBe(0);
-    expect(host.read("bob-token")).toBe("bob-2");
-    expect(host.read("root-key")).toBe("root-2".repeat(200_000));
+  it("where the immutable flag is unavailable (a ramfs), the run warns once and goes on", () => {
+    const host = newHost();
+    mkdirSync(host.mountPoint, { recursive: true });
+    execFileSync("mount", ["-t", "ramfs", "-o", "nosuid,nodev,mode=0751", "ramfs", host.mountPoint]);
+    host.writeManifest({ a: { file: host.encrypt("a"), owner: alice.name }, b: { file: host.encrypt("b") } });
+    const result = host.activate();
+    expect(result.status).toBe(0);
+    expect(result.stderr.split("not made immutable (a ramfs has no immutable flag)").length - 1).toBe(1);
+    expect(host.read("a")).toBe("a");
+  });
+});
+
+describe("the mount is full anyway (root filled it)", () => {
+  it("the next rotation fails naming the largest file, the free inodes, and space held by deleted open files", () => {
+    const host = newHost();
+    host.writeManifest({ "root-key": { file: host.encrypt("root-1") } });
+    expect(host.activate().status).toBe(0);
+    execFileSync("mount", ["-o", "remount,size=8m", host.mountPoint]);
+    // Root fills it through a file it then unlinks but keeps open: space no name accounts for.
+    const held = spawn("sh", ["-c", `exec 3>"$1/filler"; rm "$1/filler"; head -c 7000000 /dev/zero >&3; echo ready; read line`, "sh", host.mountPoint], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    return new Promise<void>((resolve) => {
+      held.stdout.once("data", () => {
+        host.writeManifest({ "root-key": { file: host.encrypt("root-2".repeat(400_000)) } });
+        const blocked = host.activate();
+        held.stdin.end("\n");
+        expect(blocked.status).not.toBe(0);
+        expect(blocked.stderr).toContain("the secrets mount is full (ENOSPC)");
+        expect(blocked.stderr).toMatch(/inodes free: \d+/);
+        expect(blocked.stderr).toContain("held by files that were deleted but are still open");
+        expect(blocked.stderr).not.toContain("internal error");
+        expect(host.read("root-key")).toBe("root-1");
+        resolve();
+      });
+    });
   });
 });
