@@ -137,7 +137,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     if (!dryRun) ({ mountedHere } = await host.prepareMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid }, log));
     // Every secret file is made immutable before its owner can reach it (./activation/immutable.ts).
     const immutability = dryRun ? Immutability.none("dry run") : Immutability.forMount(mountedFilesystemAt(mountPoint), process.geteuid?.() === 0);
-    const generations = Generations.read(mountPoint, secretsDir, immutability);
+    const generations = Generations.read(mountPoint, secretsDir, immutability, log);
     generationsRead = generations;
     if (!dryRun) generations.removeLeftovers();
     stepDone("4. mount");

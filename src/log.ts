@@ -45,6 +45,7 @@ function formatValue(value: unknown): string {
  * places: files on the mount, manifests, directories users write to).
  */
 export function escapeControlCharacters(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (character) => {
     const code = character.charCodeAt(0);
     if (character === "\n") return "\\n";

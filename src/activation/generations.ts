@@ -34,19 +34,25 @@ export class Generations {
     private readonly linked: ReadonlySet<number>,
     /** Whether files are made immutable (./immutable.ts), and so must be made mutable before removal. */
     private readonly immutability: Immutability,
+    /** The highest generation-like name present, trusted or not: a new generation is numbered above it. */
+    private readonly highestName: number,
   ) {}
 
-  static read(mountPoint: string, secretsDir: string, immutability: Immutability = Immutability.none("not asked for")): Generations {
-    const existing = listGenerations(mountPoint);
+  /**
+   * `log`, when given, is told of every entry in the mount root that is not
+   * ageboot's (untrustedEntry): such entries are never used.
+   */
+  static read(mountPoint: string, secretsDir: string, immutability: Immutability = Immutability.none("not asked for"), log?: Logger): Generations {
+    const { trusted: existing, highest } = listGenerations(mountPoint, log);
     const current = currentGeneration(secretsDir, mountPoint, existing);
     const containerLink = existingGeneration(readLink(`${mountPoint}/${CURRENT_LINK}`), existing);
     const linked = new Set([current, containerLink].filter((generation): generation is number => generation !== null));
-    return new Generations(mountPoint, secretsDir, existing, current, linked, immutability);
+    return new Generations(mountPoint, secretsDir, existing, current, linked, immutability, highest);
   }
 
   /** The number a new generation gets: one above every generation present, finished or not. */
   get next(): number {
-    return (this.existing.at(-1) ?? 0) + 1;
+    return Math.max(this.existing.at(-1) ?? 0, this.highestName) + 1;
   }
 
   path(generation: number): string {
@@ -187,7 +193,7 @@ export class Generations {
    */
   prune(current: number, keep: KeepGenerations): number[] {
     if (keep === KEEP_ALL_GENERATIONS) return [];
-    const existing = listGenerations(this.mountPoint);
+    const existing = listGenerations(this.mountPoint).trusted;
     const previous = existing.filter((generation) => generation < current);
     const kept = new Set([current, ...previous.slice(Math.max(0, previous.length - keep))]);
     const removed = existing.filter((generation) => !kept.has(generation));
@@ -222,19 +228,45 @@ function linkFailure(link: string, generation: number, error: unknown): AgebootE
   return new AgebootError("IO", `${link}: cannot point it at generation ${generation}: ${why}`, { cause: error });
 }
 
-/** Generation numbers present in the mount point, ascending. */
-function listGenerations(mountPoint: string): number[] {
+/**
+ * Generation numbers present in the mount point, ascending: only directories
+ * of ageboot's user (root) that no one else can write to. A mount someone
+ * else made without mode= is 1777 until ageboot chmods it, and a user may
+ * have made a directory "1" in it, with content of their choosing: never a
+ * generation (its highest number is still skipped, so nothing collides).
+ */
+function listGenerations(mountPoint: string, log?: Logger): { trusted: number[]; highest: number } {
   let names: string[];
   try {
     names = readdirSync(mountPoint);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { trusted: [], highest: 0 };
     throw error;
   }
-  return names
-    .filter((name) => GENERATION_NAME.test(name))
-    .map(Number)
-    .sort((a, b) => a - b);
+  const trusted: number[] = [];
+  let highest = 0;
+  for (const name of names) {
+    const problem = untrustedEntry(`${mountPoint}/${name}`);
+    if (problem !== null) log?.warn(`${mountPoint}/${name}: ${problem}; not ageboot's, never used: remove it`);
+    if (!GENERATION_NAME.test(name)) continue;
+    highest = Math.max(highest, Number(name));
+    if (problem === null) trusted.push(Number(name));
+  }
+  return { trusted: trusted.sort((a, b) => a - b), highest };
+}
+
+/** Why an entry of the mount root is not ageboot's (another user's, or writable by others), or null. */
+export function untrustedEntry(path: string): string | null {
+  let info: Stats;
+  try {
+    info = lstatSync(path);
+  } catch {
+    return null; // gone meanwhile: nothing to use
+  }
+  const us = process.geteuid?.() ?? 0;
+  if (info.uid !== us) return `owned by uid ${info.uid}`;
+  if (!info.isSymbolicLink() && (info.mode & 0o022) !== 0) return `writable by group or others (mode ${(info.mode & 0o7777).toString(8)})`;
+  return null;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { promisify } from "node:util";
 import { AgebootError, describeCause } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -130,6 +130,11 @@ export async function ensureSecretsMount(mountPoint: string, options: MountOptio
   }
   if (fstype !== null && !MEMORY_FILESYSTEMS.has(fstype)) {
     throw new AgebootError("SETUP", `${mountPoint}: a ${fstype} file system is mounted there; refusing to write plaintext anywhere but ramfs or tmpfs`);
+  }
+  // A mount root that is not root's (a tmpfs mounted with uid=): its owner could plant generations, records and links.
+  const owner = statSync(mountPoint).uid;
+  if (owner !== 0 && !options.allowPlainDirectory) {
+    throw new AgebootError("SETUP", `${mountPoint}: the mount there is owned by uid ${owner}, not root; refusing to use it (mount it with mode=0751 and no uid=)`);
   }
   setDirectoryAccess(mountPoint, options.keysGid);
   return { mountedHere };

@@ -5,7 +5,7 @@
 // mount is full. Real mounts in the suite's private mount namespace, real
 // users (setpriv), the real CLI.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAgeboot } from "../helpers/ageboot-process.js";
@@ -270,5 +270,56 @@ describe("the mount is full anyway (root filled it)", () => {
         resolve();
       });
     });
+  });
+});
+
+describe("a tmpfs the host mounted without mode= (1777): what a user planted there is never trusted", () => {
+  it("a planted generation 1, its record and a stash directory are named and never used; a mount root not root's is refused", () => {
+    const host = newHost();
+    chmodSync(host.root, 0o711);
+    host.writeManifest({ "alice-token": { file: host.encrypt("alice-1"), owner: alice.name, mode: "0400" } });
+    expect(host.activate().status).toBe(0); // generation 1, on ageboot's own tmpfs; secretsDir names <mount>/1
+    // The admin mounts a larger tmpfs over it, without mode=.
+    execFileSync("mount", ["-t", "tmpfs", "-o", "nosuid,nodev,noswap,size=4m", "tmpfs", host.mountPoint]);
+    expect(statSync(host.mountPoint).mode & 0o7777).toBe(0o1777);
+    const precious = join(host.root, "precious");
+    writeFileSync(precious, "root data", { mode: 0o600 });
+    // alice plants what a generation and its record look like, before ageboot's first run on this mount.
+    const record = JSON.stringify({ paths: [{ secret: "gone", path: precious, uid: 0 }], units: { gone: { restart: ["sshd.service"] } } });
+    const planted = spawnSync(
+      "setpriv",
+      [
+        `--reuid=${alice.uid}`,
+        `--regid=${alice.gid}`,
+        "--clear-groups",
+        "sh",
+        "-c",
+        'mkdir "$1/1" && echo attacker > "$1/1/alice-token" && mkdir "$1/stash" && printf %s "$2" > "$1/.custom-paths-1.json"',
+        "sh",
+        host.mountPoint,
+        record,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(planted.stderr).toBe("");
+    const result = host.activate();
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`${host.mountPoint}/1: owned by uid ${alice.uid}; not ageboot's, never used`);
+    expect(result.stderr).toContain(`${host.mountPoint}/stash: owned by uid ${alice.uid}; not ageboot's, never used`);
+    expect(result.stderr).toContain(`${host.mountPoint}/.custom-paths-1.json: owned by uid ${alice.uid}; not ageboot's, never used`);
+    expect(readFileSync(precious, "utf8")).toBe("root data");
+    expect(host.read("alice-token")).toBe("alice-1");
+    expect(readlinkSync(host.secretsDir)).toBe(join(host.mountPoint, "2"));
+    // The next run: its current generation's record is ageboot's own; alice's is still never read.
+    const again = host.activate();
+    expect(again.status).toBe(0);
+    expect(readFileSync(precious, "utf8")).toBe("root data");
+    execFileSync("umount", [host.mountPoint]);
+
+    // A mount root that belongs to a user (uid=): refused, exit 5, naming it.
+    execFileSync("mount", ["-t", "tmpfs", "-o", `nosuid,nodev,noswap,size=4m,uid=${alice.uid},mode=0751`, "tmpfs", host.mountPoint]);
+    const refused = host.activate();
+    expect(refused.status).toBe(5);
+    expect(refused.stderr).toContain(`${host.mountPoint}: the mount there is owned by uid ${alice.uid}, not root; refusing to use it`);
   });
 });
