@@ -134,7 +134,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
 
     // 4. Mount, and read which generations exist and which one users see.
     const keysGid = await keysGidLookup;
-    if (!dryRun) ({ mountedHere } = await host.prepareMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid }, log));
+    if (!dryRun) ({ mountedHere } = await host.prepareMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid, secretsDir }, log));
     // Every secret file is made immutable before its owner can reach it (./activation/immutable.ts).
     const immutability = dryRun ? Immutability.none("dry run") : Immutability.forMount(mountedFilesystemAt(mountPoint), process.geteuid?.() === 0);
     const generations = Generations.read(mountPoint, secretsDir, immutability, log);

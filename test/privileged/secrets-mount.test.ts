@@ -5,7 +5,7 @@
 // mount is full. Real mounts in the suite's private mount namespace, real
 // users (setpriv), the real CLI.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAgeboot } from "../helpers/ageboot-process.js";
@@ -321,5 +321,30 @@ describe("a tmpfs the host mounted without mode= (1777): what a user planted the
     const refused = host.activate();
     expect(refused.status).toBe(5);
     expect(refused.stderr).toContain(`${host.mountPoint}: the mount there is owned by uid ${alice.uid}, not root; refusing to use it`);
+  });
+});
+
+describe("a mount point or secretsDir reached through a symlinked directory", () => {
+  it("is refused (exit 5) naming the symlink, and nothing is mounted: runs never stack mounts", () => {
+    const host = newHost();
+    // As /var/run -> /run: the manifest names the mount point through a link to the real directory.
+    const realRun = join(host.root, "run");
+    const linkedRun = join(host.root, "var-run");
+    mkdirSync(realRun, { recursive: true });
+    symlinkSync(realRun, linkedRun);
+    const secrets = { a: { file: host.encrypt("a") } };
+    host.writeManifest(secrets, { secretsMountPoint: join(linkedRun, "agenix.d"), secretsDir: join(realRun, "agenix") });
+    const mountsBefore = readFileSync("/proc/self/mountinfo", "utf8").split("\n").length;
+    for (let run = 0; run < 2; run++) {
+      const refused = host.activate();
+      expect(refused.status).toBe(5);
+      expect(refused.stderr).toContain(`secretsMountPoint ${linkedRun}/agenix.d: ${linkedRun} is a symlink (to ${realRun})`);
+    }
+    expect(readFileSync("/proc/self/mountinfo", "utf8").split("\n").length).toBe(mountsBefore);
+    // secretsDir's directory through the link: refused the same way.
+    host.writeManifest(secrets, { secretsMountPoint: join(realRun, "agenix.d"), secretsDir: join(linkedRun, "agenix") });
+    const refused = host.activate();
+    expect(refused.status).toBe(5);
+    expect(refused.stderr).toContain(`the directory of secretsDir ${linkedRun}: ${linkedRun} is a symlink (to ${realRun})`);
   });
 });
