@@ -12,6 +12,7 @@ import { runAgeboot } from "../helpers/ageboot-process.js";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
 import { tempDir } from "../helpers/temp-dir.js";
+import { whileUserExists } from "../helpers/user-created-later.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -346,5 +347,26 @@ describe("a mount point or secretsDir reached through a symlinked directory", ()
     const refused = host.activate();
     expect(refused.status).toBe(5);
     expect(refused.stderr).toContain(`the directory of secretsDir ${linkedRun}: ${linkedRun} is a symlink (to ${realRun})`);
+  });
+});
+
+describe("ageboot chown on immutable files", () => {
+  it("re-owns a deferred secret, which is immutable again afterwards, in a generation open (0751) again", () => {
+    const host = newHost();
+    const carol = { name: "agetest-carol", uid: 4103, gid: 4103 };
+    host.writeManifest({ token: { file: host.encrypt("carol-token"), owner: carol.name, mode: "0400" } });
+    expect(runAgeboot(["activate", "--manifest", host.manifestPath, "--defer-unknown-owners"]).status).toBe(0);
+    const file = join(host.mountPoint, "1", "token");
+    expect(statSync(file).uid).toBe(0);
+    const result = whileUserExists(host.root, carol, () => runAgeboot(["chown", "--manifest", host.manifestPath]));
+    expect(result.status, result.stderr).toBe(0);
+    const final = statSync(file);
+    expect([final.uid, final.gid, final.mode & 0o7777]).toEqual([carol.uid, carol.gid, 0o400]);
+    expect(execFileSync("lsattr", [file], { encoding: "utf8" })).toMatch(/^-*i-* /);
+    expect(statSync(join(host.mountPoint, "1")).mode & 0o7777).toBe(0o751);
+    // Pruning removes it like any other.
+    host.writeManifest({ token: { file: host.encrypt("carol-token-2") } }, { keepGenerations: 0 });
+    expect(host.activate().status).toBe(0);
+    expect(readdirSync(host.mountPoint).filter((name) => /^\d+$/.test(name))).toEqual(["2"]);
   });
 });
