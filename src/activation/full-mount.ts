@@ -1,4 +1,4 @@
-import { type Dir, lstatSync, opendirSync, statfsSync } from "node:fs";
+import { closeSync, constants, type Dir, lstatSync, openSync, opendirSync, statfsSync } from "node:fs";
 import { describeSecretsMount, secretsMountKindAt } from "./mount.js";
 import type { Outcome } from "./outcome.js";
 
@@ -34,25 +34,29 @@ export function explainFullMount(mountPoint: string): string {
   const files: { path: string; size: number; uid: number }[] = [];
   let scanned = 0;
   let scannedBytes = 0;
-  const visit = (relative: string, depth: number): void => {
-    let directory: Dir;
+  // Each directory is opened O_NOFOLLOW relative to its parent's descriptor (through
+  // /proc/self/fd), so a directory swapped for a symlink mid-walk is never followed.
+  const visit = (parentFd: number | null, name: string, relative: string, depth: number): void => {
+    let fd: number;
     try {
-      directory = opendirSync(relative === "" ? mountPoint : `${mountPoint}/${relative}`);
+      fd = openSync(parentFd === null ? mountPoint : `/proc/self/fd/${parentFd}/${name}`, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     } catch {
       return;
     }
+    let directory: Dir | null = null;
     try {
+      directory = opendirSync(`/proc/self/fd/${fd}`);
       for (let entry = directory.readSync(); entry !== null; entry = directory.readSync()) {
         if (++scanned > MAX_ENTRIES_SCANNED) return;
         const path = relative === "" ? entry.name : `${relative}/${entry.name}`;
         let info: ReturnType<typeof lstatSync>;
         try {
-          info = lstatSync(`${mountPoint}/${path}`);
+          info = lstatSync(`/proc/self/fd/${fd}/${entry.name}`);
         } catch {
           continue;
         }
-        // lstat: a symlink (even one swapped in for a directory) is never descended into.
-        if (info.isDirectory() && depth < 64) visit(path, depth + 1);
+        // lstat: a symlink is never descended into.
+        if (info.isDirectory() && depth < 64) visit(fd, entry.name, path, depth + 1);
         else if (info.isFile()) {
           scannedBytes += info.size;
           // Only the largest few are kept: memory stays bounded whatever the count.
@@ -60,11 +64,14 @@ export function explainFullMount(mountPoint: string): string {
           if (files.length > LARGEST_NAMED * 4) files.sort((a, b) => b.size - a.size).splice(LARGEST_NAMED);
         }
       }
+    } catch {
+      // unreadable: what was found so far is named
     } finally {
-      directory.closeSync();
+      directory?.closeSync();
+      closeSync(fd);
     }
   };
-  visit("", 0);
+  visit(null, "", "", 0);
   const largest = files
     .sort((a, b) => b.size - a.size)
     .slice(0, LARGEST_NAMED)
