@@ -257,19 +257,20 @@ describe("the mount is full anyway (root filled it)", () => {
     const held = spawn("sh", ["-c", `exec 3>"$1/filler"; rm "$1/filler"; head -c 7000000 /dev/zero >&3; echo ready; read line`, "sh", host.mountPoint], {
       stdio: ["pipe", "pipe", "inherit"],
     });
-    return new Promise<void>((resolve) => {
+    const blocked = new Promise<ReturnType<typeof host.activate>>((resolve) => {
       held.stdout.once("data", () => {
         host.writeManifest({ "root-key": { file: host.encrypt("root-2".repeat(400_000)) } });
-        const blocked = host.activate();
+        resolve(host.activate());
         held.stdin.end("\n");
-        expect(blocked.status).not.toBe(0);
-        expect(blocked.stderr).toContain("the secrets mount is full (ENOSPC)");
-        expect(blocked.stderr).toMatch(/inodes free: \d+/);
-        expect(blocked.stderr).toContain("held by files that were deleted but are still open");
-        expect(blocked.stderr).not.toContain("internal error");
-        expect(host.read("root-key")).toBe("root-1");
-        resolve();
       });
+    });
+    return blocked.then((result) => {
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain("the secrets mount is full (ENOSPC)");
+      expect(result.stderr).toMatch(/inodes free: \d+/);
+      expect(result.stderr).toContain("held by files that were deleted but are still open");
+      expect(result.stderr).not.toContain("internal error");
+      expect(host.read("root-key")).toBe("root-1");
     });
   });
 });
