@@ -371,3 +371,27 @@ describe("ageboot chown on immutable files", () => {
     expect(readdirSync(host.mountPoint).filter((name) => /^\d+$/.test(name))).toEqual(["2"]);
   });
 });
+
+describe("no inode left for the generation's directory", () => {
+  it("is a clear error naming the mount and its free inodes, never an internal error", () => {
+    const host = newHost();
+    mkdirSync(host.mountPoint, { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "-o", "nosuid,nodev,noswap,size=4m,nr_inodes=16,mode=0751", "tmpfs", host.mountPoint]);
+    // Root's own files take every inode (the root directory holds one).
+    const filler = join(host.mountPoint, "filler");
+    mkdirSync(filler, { mode: 0o700 });
+    for (let index = 0; ; index++) {
+      try {
+        writeFileSync(join(filler, String(index)), "");
+      } catch {
+        break;
+      }
+    }
+    host.writeManifest({ a: { file: host.encrypt("a") } });
+    const result = host.activate();
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${host.mountPoint}/1: cannot create generation 1: ${host.mountPoint}: the tmpfs (noswap, size 4 MiB) is full`);
+    expect(result.stderr).toMatch(/inodes free: 0 of 16/);
+    expect(result.stderr).not.toContain("internal error");
+  });
+});
