@@ -31,12 +31,13 @@ export interface OwnershipResult {
  */
 export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeoutSeconds: number): Promise<OwnershipResult> {
   const releaseLock = await acquireLock(manifest.secretsMountPoint, lockTimeoutSeconds);
+  let reowning: Reowning | null = null;
   try {
     const immutability = Immutability.forMount(mountedFilesystemAt(manifest.secretsMountPoint), process.geteuid?.() === 0);
     const generations = Generations.read(manifest.secretsMountPoint, manifest.secretsDir, immutability);
     const generationDir = generations.currentPath;
     if (generationDir === null) throw new AgebootError("SETUP", `${manifest.secretsDir}: no current generation; run ageboot activate first`);
-    const reowning = new Reowning(generationDir, immutability, log);
+    reowning = new Reowning(generationDir, immutability, log);
     const users = UserDatabase.load();
     const applied: string[] = [];
     const failures: SecretFailure[] = [];
@@ -61,9 +62,10 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
         failures.push({ kind, name: declared.name, code: error instanceof AgebootError ? error.code : "IO", message: describeCause(error) });
       }
     }
-    reowning.finish();
     return { applied, failures };
   } finally {
+    // Whatever happened, the changed files immutable again and the generation open again.
+    reowning?.finish();
     releaseLock();
   }
 }
