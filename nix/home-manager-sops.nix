@@ -37,11 +37,25 @@ let
   runtimePath = path: if lib.hasPrefix "%r" path then "\${XDG_RUNTIME_DIR}" + lib.removePrefix "%r" path else path;
   otherPercent = path: lib.hasInfix "%" (lib.removePrefix "%r" path);
 
+  # A path as a bash word: a leading %r becomes "$XDG_RUNTIME_DIR" (the script
+  # stops when it is not set), the rest is quoted.
+  shellWord =
+    path:
+    if lib.hasPrefix "%r" path then
+      "\"\${XDG_RUNTIME_DIR:?XDG_RUNTIME_DIR is not set}\"" + lib.escapeShellArg (lib.removePrefix "%r" path)
+    else
+      lib.escapeShellArg path;
+
   secretsMountPoint = runtimePath cfg.defaultSecretsMountPoint;
   # The link to the current generation, beside the generations (sops-nix's
-  # NixOS layout: /run/secrets beside /run/secrets.d).
-  secretsDir =
-    if lib.hasSuffix ".d" secretsMountPoint then lib.removeSuffix ".d" secretsMountPoint else "${secretsMountPoint}.current";
+  # NixOS layout: /run/secrets beside /run/secrets.d); in the option's own
+  # terms (%r), then as the manifest has it.
+  secretsDirOption =
+    if lib.hasSuffix ".d" cfg.defaultSecretsMountPoint then
+      lib.removeSuffix ".d" cfg.defaultSecretsMountPoint
+    else
+      "${cfg.defaultSecretsMountPoint}.current";
+  secretsDir = runtimePath secretsDirOption;
   inRuntimeDir =
     path: lib.any (prefix: lib.hasPrefix prefix path) [ "\${XDG_RUNTIME_DIR}/" "$XDG_RUNTIME_DIR/" "/run/user/" ];
 
@@ -225,9 +239,18 @@ let
   # Before each run: the age key made when asked for (sops-nix's generateKey),
   # and sops-nix's own link at defaultSymlinkPath removed (it pointed at
   # sops-nix's generation; ageboot makes a directory there, and refuses to
-  # walk through a symlink the user could have placed).
+  # walk through a symlink the user could have placed). Never ageboot's own
+  # link: with sops-nix's README paths (defaultSymlinkPath =
+  # /run/user/UID/secrets, defaultSecretsMountPoint = /run/user/UID/secrets.d)
+  # defaultSymlinkPath IS secretsDir, the link to the current generation, and
+  # removing it before every run would leave no generation current (a failed
+  # secret would then install the rest, the first-run policy, and a reader
+  # would find nothing). That link is known by where it is (the same name in
+  # the same directory, compared by device and inode, so /var/run for /run
+  # does not fool it), not by where it points: sops-nix's generations are in
+  # the same %r/secrets.d, numbered the same way, and a link sops-nix left
+  # elsewhere (~/.config/sops-nix/secrets) must go whatever it names.
   escapedKeyFile = lib.escapeShellArg cfg.age.keyFile;
-  escapedSymlinkPath = lib.escapeShellArg cfg.defaultSymlinkPath;
   # Each step ends the script on failure: it also runs inside an `if` in
   # home.activation, where bash ignores `set -e`. Tools from the store, as
   # sops-nix's script has them: a user unit's PATH may lack them.
@@ -241,9 +264,11 @@ let
       fi
     ''
     + ''
-      if [[ -L ${escapedSymlinkPath} ]]; then
-        echo ${lib.escapeShellArg "ageboot: removing sops-nix's link ${cfg.defaultSymlinkPath} (each secret is now a link inside it)"}
-        ${coreutils}/rm ${escapedSymlinkPath} || exit 1
+      sopsNixLink=$(${coreutils}/realpath --canonicalize-missing --no-symlinks -- ${shellWord cfg.defaultSymlinkPath}) || exit 1
+      agebootLink=$(${coreutils}/realpath --canonicalize-missing --no-symlinks -- ${shellWord secretsDirOption}) || exit 1
+      if [[ -L "$sopsNixLink" ]] && ! [[ "''${sopsNixLink##*/}" == "''${agebootLink##*/}" && "''${sopsNixLink%/*}/" -ef "''${agebootLink%/*}/" ]]; then
+        echo "ageboot: removing sops-nix's link $sopsNixLink (each secret is now a link inside it)"
+        ${coreutils}/rm -- "$sopsNixLink" || exit 1
       fi
     '';
   prepare = pkgs.writeShellScript "sops-nix-user-prepare" prepareText;
@@ -268,7 +293,10 @@ let
     ++ lib.optional (cfg.age.plugins != [ ]) "sops.age.plugins";
 
   percentPaths = lib.filter otherPercent (
-    [ cfg.defaultSecretsMountPoint ]
+    [
+      cfg.defaultSecretsMountPoint
+      cfg.defaultSymlinkPath
+    ]
     ++ lib.mapAttrsToList (_: s: s.path) cfg.secrets
     ++ lib.mapAttrsToList (_: t: t.path) cfg.templates
   );
@@ -493,6 +521,9 @@ in
           ExecStartPre = "${prepare}";
           ExecStart = activate;
           NotifyAccess = "all";
+          # Exit 7: every secret installed, only a custom path failed (named in the
+          # journal); as systemd/ageboot-user.service, not a failure of the unit.
+          SuccessExitStatus = 7;
           UMask = "0077";
           LimitCORE = 0;
           NoNewPrivileges = true;
@@ -515,7 +546,12 @@ in
           ${activate} --dry-run || true
         else
           if ( ${prepareText} ); then
-            ${activate} || echo "ageboot: some secrets were not installed (see above); the rest are in place" >&2
+            # Exit 7: every secret installed, only custom paths not (named above).
+            ${activate} || if [[ $? -eq 7 ]]; then
+              echo "ageboot: every secret is installed, but some custom paths are not (see above)" >&2
+            else
+              echo "ageboot: some secrets were not installed (see above); the rest are in place" >&2
+            fi
           else
             echo "ageboot: could not prepare for sops-nix's secrets (see above); nothing was changed" >&2
           fi

@@ -213,6 +213,9 @@ in
         RemainAfterExit = true;
         ExecStart = activate;
         NotifyAccess = "all";
+        # Exit 7: every secret installed, only a custom path failed (named in the
+        # journal); as systemd/ageboot-user.service, not a failure of the unit.
+        SuccessExitStatus = 7;
         UMask = "0077";
         LimitCORE = 0;
         NoNewPrivileges = true;
@@ -234,7 +237,12 @@ in
       elif [[ -v DRY_RUN ]]; then
         ${activate} --dry-run || true
       else
-        ${activate} || echo "ageboot: some secrets were not installed (see above); the rest are in place" >&2
+        # Exit 7: every secret installed, only custom paths not (named above).
+        ${activate} || if [[ $? -eq 7 ]]; then
+          echo "ageboot: every secret is installed, but some custom paths are not (see above)" >&2
+        else
+          echo "ageboot: some secrets were not installed (see above); the rest are in place" >&2
+        fi
       fi
     '';
   };

@@ -29,7 +29,7 @@
   nodejs,
   nodejs-slim,
   cacert,
-  makeWrapper,
+  runtimeShell,
   util-linux,
   systemd,
   getent,
@@ -120,6 +120,7 @@ buildNpmPackage {
       ../tsconfig.build.json
       ../scripts/build.mjs
       ../scripts/launcher.sh
+      ../scripts/install-package.sh
       ../src
       # The public demo keys and values: the build activates them once to warm the bundle's code cache.
       ../demo
@@ -134,27 +135,25 @@ buildNpmPackage {
   # (scripts/build.mjs); the build's npm comes with nodejs.
   AGEBOOT_CACHE_NODE = "${nodejs-slim}/bin/node";
   # util-linux: flock(1), for the code cache's warm-up activation during the build.
-  nativeBuildInputs = [
-    makeWrapper
-    util-linux
-  ];
+  nativeBuildInputs = [ util-linux ];
+  # scripts/install-package.sh, the same install the NixOS-shaped system test
+  # runs (test/system/nixos-shaped.test.ts): lib/ageboot/ageboot gets a store
+  # bash on its #! line (NixOS makes /bin/sh only after agenixInstall: issue 21,
+  # item 1), nodejs-slim's node by store path (it made the code cache, lib/ageboot/cli.cache;
+  # another Node.js would refuse it) and its tools' directories first on PATH,
+  # all written into the launcher: no variable of the caller's environment
+  # chooses them (issue 22, item 4). bin/ageboot links to it.
   installPhase = ''
     runHook preInstall
-    mkdir -p $out/lib/ageboot $out/bin
-    cp -r dist/. $out/lib/ageboot/
-    # The launcher runs the bundle with its code cache (lib/ageboot/cli.cache), made
-    # above by this same nodejs-slim; another Node.js would refuse it and compile the bundle.
-    makeWrapper $out/lib/ageboot/ageboot $out/bin/ageboot \
-      --set AGEBOOT_NODE ${nodejs-slim}/bin/node \
-      --prefix PATH : ${
-        lib.makeBinPath [
-          util-linux
-          systemd
-          getent
-          # chattr(1): every secret file on the tmpfs is made immutable (src/activation/immutable.ts)
-          e2fsprogs
-        ]
-      }
+    bash scripts/install-package.sh "$out" ${nodejs-slim}/bin/node ${runtimeShell} ${
+      lib.makeBinPath [
+        util-linux
+        systemd
+        getent
+        # chattr(1): every secret file on the tmpfs is made immutable (src/activation/immutable.ts)
+        e2fsprogs
+      ]
+    }
     runHook postInstall
   '';
   passthru = { inherit npmDeps; };

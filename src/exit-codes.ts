@@ -13,6 +13,14 @@ export const EXIT = {
   MANIFEST: 4,
   /** The mount point, secretsDir or lock cannot be used; nothing was touched. */
   SETUP: 5,
+  /**
+   * `activate` only: every secret was installed, but one or more custom paths
+   * could not be (docs/activation.md, "Failure policy"). Its own status so that
+   * units list it in SuccessExitStatus=: a local user who owns a directory on
+   * the way to their own secret's custom path must not make the unit fail, and
+   * with it every unit that Requires= it. (6 is `status`'s "incomplete".)
+   */
+  PATHS_FAILED: 7,
 } as const;
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -1,6 +1,16 @@
 import { writeFileSync } from "node:fs";
 
 /**
+ * Whether this build has the hooks at all: scripts/build.mjs defines it false
+ * for the bundle that ships (dist/), and esbuild then drops every line below
+ * that reads the variables, so no environment can make a shipped ageboot kill
+ * itself or write a step list as root (issue 22, item 4); true for the test
+ * build (dist-test/) that the crash tests run. Undefined when the sources run
+ * unbundled (vitest's in-process tests): compiled in.
+ */
+declare const AGEBOOT_FAULT_INJECTION: boolean | undefined;
+
+/**
  * Crash-consistency tests kill ageboot at every step that changes the file
  * system. Each such step calls crashPoint(name) right after it; with AGEBOOT_TEST_KILL_AFTER_STEP=k
  * the process SIGKILLs itself right after its k-th step, and with
@@ -16,6 +26,8 @@ let countFile: string | undefined;
 let steps: string[] = [];
 
 export function configureFaultInjection(env: NodeJS.ProcessEnv = process.env): void {
+  // Written out in each function: esbuild folds the constant here, not through a variable.
+  if (typeof AGEBOOT_FAULT_INJECTION !== "undefined" && !AGEBOOT_FAULT_INJECTION) return;
   killAfter = Number(env["AGEBOOT_TEST_KILL_AFTER_STEP"] ?? 0);
   countFile = env["AGEBOOT_TEST_COUNT_STEPS"];
   steps = [];
@@ -32,6 +44,8 @@ export function faultInjectionActive(): boolean {
 
 /** A step that changed the file system just ended: where a crash test may kill this process. */
 export function crashPoint(step: string): void {
+  // Written out in each function: esbuild folds the constant here, not through a variable.
+  if (typeof AGEBOOT_FAULT_INJECTION !== "undefined" && !AGEBOOT_FAULT_INJECTION) return;
   if (killAfter === 0 && !countFile) return;
   steps.push(step);
   if (steps.length === killAfter) process.kill(process.pid, "SIGKILL");

@@ -50,7 +50,8 @@ Global options:
   --version                print the version
 
 Exit status: 0 success, 1 a secret failed, 2 usage error, 3 no usable identity,
-4 invalid manifest (nothing touched), 5 mount point, secretsDir or lock unusable (nothing touched);
+4 invalid manifest (nothing touched), 5 mount point, secretsDir or lock unusable (nothing touched),
+7 (activate) every secret installed but a custom path not (units count it as success);
 "status" has its own: see ageboot status --help.`;
 
 const globalOptions = {

@@ -1,3 +1,5 @@
+import { lstatSync } from "node:fs";
+import { dirname } from "node:path";
 import notify from "systemd-notify";
 import type { Logger } from "./log.js";
 
@@ -8,7 +10,12 @@ import type { Logger } from "./log.js";
  * systemd-notify(1) as a child, so the unit needs NotifyAccess=all.
  */
 export function statusNotifier(log: Logger, env: NodeJS.ProcessEnv = process.env): (status: string) => Promise<void> {
-  if (!env["NOTIFY_SOCKET"]) return async () => {};
+  const socket = env["NOTIFY_SOCKET"];
+  if (!socket) return async () => {};
+  if (!managersSocket(socket, process.geteuid?.() ?? 0)) {
+    log.debug(`NOTIFY_SOCKET ${JSON.stringify(socket.slice(0, 200))} is not a socket of this user's service manager: no sd_notify`);
+    return async () => {};
+  }
   const pid = mainPid(env);
   return async (status) => {
     try {
@@ -30,4 +37,26 @@ export function statusNotifier(log: Logger, env: NodeJS.ProcessEnv = process.env
 export function mainPid(env: NodeJS.ProcessEnv = process.env): number {
   const announced = Number(env["AGEBOOT_MAIN_PID"]);
   return announced === process.ppid || announced === process.pid ? announced : process.pid;
+}
+
+/**
+ * Whether NOTIFY_SOCKET can be the service manager's: a socket that, like its
+ * directory, belongs to root or to this user and no one else can write or
+ * replace. systemd-notify(1) waits until the socket takes each datagram, and
+ * the launcher passes NOTIFY_SOCKET on (systemd sets it); under `sudo -E` a
+ * user's own socket that stops reading would hang root's run, lock held, for
+ * as long as they like (outside attack, issue 22). An abstract socket (@...)
+ * has no owner to check: root never uses one (systemd's is /run/systemd/notify).
+ */
+export function managersSocket(socket: string, euid: number): boolean {
+  if (socket.startsWith("@")) return euid !== 0;
+  if (!socket.startsWith("/")) return false;
+  try {
+    const entry = lstatSync(socket);
+    const directory = lstatSync(dirname(socket));
+    const ours = (uid: number) => uid === 0 || uid === euid;
+    return entry.isSocket() && ours(entry.uid) && directory.isDirectory() && ours(directory.uid) && (directory.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
 }

@@ -12,6 +12,11 @@
 # command: a subshell, which also keeps `ulimit` and `umask` from leaking
 # into the snippets that follow.
 #
+# Exit 7 (every secret installed, only custom paths failed) stays a failure
+# here, unlike in the units (SuccessExitStatus=7): nothing waits on a snippet,
+# the activation carries on either way, and the failed snippet is how
+# `nixos-rebuild switch` shows the administrator the path it could not install.
+#
 #   ageboot    the ageboot executable (a store path)
 #   manifests  manifest files, decrypted in this order (the one for users'
 #              passwords first)

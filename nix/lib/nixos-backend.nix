@@ -80,10 +80,24 @@ let
     path:
     underDir cfg.secretsDir path || underDir cfg.secretsMountPoint path || lib.elem path regularPaths;
   passwordFileUsers = lib.filterAttrs (_: u: (u.hashedPasswordFile or null) != null) users;
+  forUsersPaths = lib.mapAttrsToList (_: s: s.path) secretsForUsers;
+  servedByForUsers =
+    path:
+    underDir cfg.secretsForUsersDir path
+    || underDir "${cfg.secretsForUsersDir}.d" path
+    || lib.elem path forUsersPaths;
+  describePasswordFiles = lib.mapAttrsToList (
+    name: u: "users.users.${name}.hashedPasswordFile = \"${u.hashedPasswordFile}\""
+  );
   unservedPasswordFiles = lib.optionals cfg.useSystemdActivation (
-    lib.mapAttrsToList (name: u: "users.users.${name}.hashedPasswordFile = \"${u.hashedPasswordFile}\"") (
-      lib.filterAttrs (_: u: servedByRegular u.hashedPasswordFile) passwordFileUsers
-    )
+    describePasswordFiles (lib.filterAttrs (_: u: servedByRegular u.hashedPasswordFile) passwordFileUsers)
+  );
+  # With systemd activation but users made by the `users` activation script
+  # (no systemd-sysusers, userborn or nixos-init), stage 2 reads every
+  # password file before systemd starts any unit, the for-users one included:
+  # those users would get no password, silently.
+  scriptedUsersPasswordFiles = lib.optionals (cfg.useSystemdActivation && !(sysusersEnabled || nixosInitEnabled)) (
+    describePasswordFiles (lib.filterAttrs (_: u: servedByForUsers u.hashedPasswordFile) passwordFileUsers)
   );
 
   # Build-time check: `ageboot check` on the secrets whose file is in the Nix
@@ -200,6 +214,11 @@ let
       Type = "oneshot";
       ExecStart = "${ageboot} activate --manifest ${manifestPath}";
       NotifyAccess = "all";
+      # Exit 7: every secret installed, only custom paths failed (named in
+      # the journal). A local user can make their own custom path fail; that
+      # must not fail this unit and every unit that Requires= it, nor make a
+      # switch report failure (docs/activation.md, "Exit 7, and the units").
+      SuccessExitStatus = [ 7 ];
     };
   };
 
@@ -313,6 +332,17 @@ in
       '';
     }
     {
+      assertion = scriptedUsersPasswordFiles == [ ];
+      message = ''
+        ${prefix}.useSystemdActivation = true, but users are created by the `users` activation
+        script (no systemd-sysusers, userborn or nixos-init), which reads these password files
+        before ${cfg.unitForUsers}.service can run, so they would be missing:
+          ${lib.concatStringsSep "\n    " scriptedUsersPasswordFiles}
+        Use activation scripts (${prefix}.useSystemdActivation = false, which decrypts them
+        before `users`), or enable services.userborn or systemd.sysusers.
+      '';
+    }
+    {
       assertion = lib.all (s: s.owner == "0" || s.owner == "root") (lib.attrValues secretsForUsers)
         && lib.all (s: s.group == "0" || s.group == "root") (lib.attrValues secretsForUsers);
       message = "${prefix}.secrets.<name>.neededForUsers: such secrets are decrypted before users exist and must be owned by root (owner and group \"0\" or \"root\").";
@@ -398,14 +428,32 @@ in
         }
       ]
     );
+    # The same order against users' creation as the boot units: at a switch
+    # that restarts userborn or systemd-sysusers in the same transaction, the
+    # passwords are decrypted before users are made, the regular secrets
+    # (their owners) after.
     ${refreshName cfg.unit} = lib.mkIf hasRegular (
       lib.mkMerge [
         (refreshUnit manifestFile cfg.unit)
-        { after = lib.optional (secretsForUsers != { }) "${refreshName cfg.unitForUsers}.service"; }
+        {
+          after = [
+            "systemd-sysusers.service"
+            "userborn.service"
+          ]
+          ++ lib.optional (secretsForUsers != { }) "${refreshName cfg.unitForUsers}.service";
+        }
       ]
     );
     ${refreshName cfg.unitForUsers} = lib.mkIf (secretsForUsers != { }) (
-      refreshUnit manifestForUsersFile cfg.unitForUsers
+      lib.mkMerge [
+        (refreshUnit manifestForUsersFile cfg.unitForUsers)
+        {
+          before = [
+            "systemd-sysusers.service"
+            "userborn.service"
+          ];
+        }
+      ]
     );
   };
 }

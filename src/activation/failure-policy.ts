@@ -1,3 +1,4 @@
+import { EXIT } from "../exit-codes.js";
 import type { Outcome } from "./outcome.js";
 
 /**
@@ -24,8 +25,14 @@ export function newGenerationCommits(outcomes: readonly Outcome[], current: numb
  * custom path may belong to a local user, and no local user may stop the
  * other secrets from rotating.
  *
- * Either way every failure is reported and the run exits non-zero.
+ * Either way every failure is reported and the run exits non-zero: 1
+ * (EXIT.FAILED) when any secret failed, else 7 (EXIT.PATHS_FAILED) when only
+ * custom paths did. Units count 7 as success (SuccessExitStatus=), so what
+ * Requires= them still starts: every secret is in place, and the failure is in
+ * the log, named.
  */
-export function runSucceeded(outcomes: readonly Outcome[]): boolean {
-  return outcomes.every((outcome) => outcome.failed === null && outcome.pathFailed === null);
+export function runExitStatus(outcomes: readonly Outcome[]): number {
+  if (outcomes.some((outcome) => outcome.failed !== null)) return EXIT.FAILED;
+  if (outcomes.some((outcome) => outcome.pathFailed !== null)) return EXIT.PATHS_FAILED;
+  return EXIT.OK;
 }

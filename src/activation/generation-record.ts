@@ -3,6 +3,7 @@ import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
 import { normalizeUnitName } from "../manifest/units.js";
+import { generationNumber } from "./generation-name.js";
 import { type InstalledPath, isInstalledPath } from "./installed-paths.js";
 
 /** The units a secret named, for the run that removes it from the manifest. */
@@ -57,7 +58,8 @@ export function recordedGenerations(mountPoint: string): number[] {
   }
   return names.flatMap((name) => {
     const match = RECORD_NAME.exec(name);
-    return match ? [Number(match[1])] : [];
+    const generation = match?.[1] === undefined ? null : generationNumber(match[1]);
+    return generation === null ? [] : [generation];
   });
 }
 

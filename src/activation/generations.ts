@@ -5,13 +5,13 @@ import { KEEP_ALL_GENERATIONS, type KeepGenerations } from "../manifest/types.js
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
 import { explainFullMount, isFullMountErrno } from "./full-mount.js";
+import { generationNumber } from "./generation-name.js";
 import { recordedGenerations, recordPath } from "./generation-record.js";
 import { Immutability, regularFilesIn } from "./immutable.js";
 import { setDirectoryAccess } from "./mount.js";
 import { replaceSymlink } from "./swap.js";
 
-/** A generation directory's name: its number, without leading zeros. */
-export const GENERATION_NAME = /^[1-9][0-9]{0,15}$/;
+export { GENERATION_NAME, generationNumber } from "./generation-name.js";
 
 /** The name, inside the mount point, of the relative link to the current generation (docs/containers.md). */
 export const CURRENT_LINK = "current";
@@ -50,9 +50,22 @@ export class Generations {
     return new Generations(mountPoint, secretsDir, existing, current, linked, immutability, highest);
   }
 
-  /** The number a new generation gets: one above every generation present, finished or not. */
+  /**
+   * The number a new generation gets: one above every generation present,
+   * finished or not. Never wraps: a generation numbered 2^53 - 1 is not one
+   * that counting from 1 reaches (a run a millisecond for 285,000 years), so
+   * it was made by hand; removing it is a decision for whoever made it, and
+   * numbering below it would break "the highest is the newest".
+   */
   get next(): number {
-    return Math.max(this.existing.at(-1) ?? 0, this.highestName) + 1;
+    const highest = Math.max(this.existing.at(-1) ?? 0, this.highestName);
+    if (highest >= Number.MAX_SAFE_INTEGER) {
+      throw new AgebootError(
+        "SETUP",
+        `${this.path(highest)}: generation ${highest} is the highest number ageboot can count to, so no generation can follow it; remove that directory if it is still there (counting from 1 does not reach it) and run again`,
+      );
+    }
+    return highest + 1;
   }
 
   path(generation: number): string {
@@ -248,9 +261,10 @@ function listGenerations(mountPoint: string, log?: Logger): { trusted: number[];
   for (const name of names) {
     const problem = untrustedEntry(`${mountPoint}/${name}`);
     if (problem !== null) log?.warn(`${mountPoint}/${name}: ${problem}; not ageboot's, never used: remove it`);
-    if (!GENERATION_NAME.test(name)) continue;
-    highest = Math.max(highest, Number(name));
-    if (problem === null) trusted.push(Number(name));
+    const generation = generationNumber(name);
+    if (generation === null) continue;
+    highest = Math.max(highest, generation);
+    if (problem === null) trusted.push(generation);
   }
   return { trusted: trusted.sort((a, b) => a - b), highest };
 }
@@ -293,7 +307,8 @@ function currentGeneration(secretsDir: string, mountPoint: string, existing: rea
 
 /** The generation a link target names, if it is one that exists. */
 function existingGeneration(name: string | null, existing: readonly number[]): number | null {
-  return name !== null && GENERATION_NAME.test(name) && existing.includes(Number(name)) ? Number(name) : null;
+  const generation = name === null ? null : generationNumber(name);
+  return generation !== null && existing.includes(generation) ? generation : null;
 }
 
 function readLink(path: string): string | null {

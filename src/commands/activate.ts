@@ -1,10 +1,11 @@
 import { parseArgs } from "node:util";
 import { activate } from "../activate.js";
 import { userHost } from "../activation/host-context.js";
-import { runSucceeded } from "../activation/failure-policy.js";
+import { runExitStatus } from "../activation/failure-policy.js";
 import { headline, summarize, type ActivationResult } from "../activation/report.js";
 import { UNITS_VIA, type UnitsVia } from "../activation/request-units.js";
 import { AgebootError } from "../errors.js";
+import { EXIT } from "../exit-codes.js";
 import type { Logger } from "../log.js";
 import { loadManifest } from "../manifest/load.js";
 import { statusNotifier } from "../notify.js";
@@ -34,7 +35,7 @@ is already current it stays current, untouched. On the first run after boot
 (nothing current yet) the secrets that did decrypt are installed.
 A custom path that cannot be installed does not hold the others back: its
 secret is installed in the new generation, the path keeps what it held, and
-the run exits 1 naming it.
+the run names it and exits 7 (1 if a secret failed too).
 
 With --user, a user's own secrets, without root (agenix's home-manager module
 in ageboot's hands; docs/home-manager.md): nothing is mounted, the secrets and
@@ -68,7 +69,7 @@ Options:
                                directory instead of ramfs/tmpfs (plaintext on disk!)
   -h, --help                   show this help`;
 
-export async function runActivate(args: string[], log: Logger): Promise<boolean> {
+export async function runActivate(args: string[], log: Logger): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     options: {
@@ -86,7 +87,7 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
   });
   if (values.help) {
     process.stdout.write(`${activateHelp}\n`);
-    return true;
+    return EXIT.OK;
   }
   refusePositionals("activate", positionals);
   const lockTimeout = lockTimeoutSeconds(values["lock-timeout"]);
@@ -120,7 +121,7 @@ export async function runActivate(args: string[], log: Logger): Promise<boolean>
   });
   const summary = reportResult(result, log);
   await status(summary);
-  return runSucceeded(result.outcomes);
+  return runExitStatus(result.outcomes);
 }
 
 const MAX_NAMES_IN_SUMMARY = 20;

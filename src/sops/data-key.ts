@@ -1,9 +1,10 @@
-import { decryptToBuffer } from "../age/decrypt.js";
+import { decryptToBuffer, readStanzas } from "../age/decrypt.js";
 import { NoIdentityMatchedError } from "../age/no-identity-matched.js";
 import { AgebootError, describeCause } from "../errors.js";
 import { sshTag } from "../identities/ssh-keys.js";
 import { describeIdentity, type LoadedIdentity } from "../identities/types.js";
 import { summarizeList } from "../summarize-list.js";
+import { SOPS_LIMITS } from "./limits.js";
 import type { AgeEntry, KeyGroup, SopsMetadata } from "./metadata.js";
 import { combineShares } from "./shamir.js";
 
@@ -29,8 +30,9 @@ export async function unwrapDataKey(metadata: SopsMetadata, identities: readonly
   }
   const parts: Buffer[] = [];
   const failures: string[] = [];
+  const stanzas = new StanzaBudget();
   for (const [index, group] of groups.entries()) {
-    const part = await openGroup(group, identities, failures);
+    const part = await openGroup(group, identities, failures, stanzas);
     if (part !== null) parts.push(part);
     else if (groups.length > 1) failures.push(`key group ${index + 1} could not be opened`);
   }
@@ -54,15 +56,43 @@ function checkedKey(key: Buffer): Buffer {
   return Buffer.from(key);
 }
 
-async function openGroup(group: KeyGroup, identities: readonly LoadedIdentity[], failures: string[]): Promise<Buffer | null> {
+/**
+ * Recipient stanzas tried over all the age entries of one file. Each entry's
+ * header is bounded alone (src/age/limits.ts); this bounds their sum, which
+ * 256 entries of 256 stanzas each made 65,536 key agreements per host key
+ * (6.3 s with X25519 stanzas, 10 s with ssh-ed25519 ones carrying the host's
+ * tag). Past it the file is refused, named, rather than tried further.
+ */
+class StanzaBudget {
+  private tried = 0;
+
+  spend(count: number): void {
+    this.tried += count;
+    if (this.tried > SOPS_LIMITS.stanzasPerFile) {
+      throw new AgebootError(
+        "MALFORMED",
+        `the sops file's age entries hold more than ${SOPS_LIMITS.stanzasPerFile} recipient stanzas together (sops writes one per entry); refusing to try more`,
+      );
+    }
+  }
+}
+
+async function openGroup(group: KeyGroup, identities: readonly LoadedIdentity[], failures: string[], stanzas: StanzaBudget): Promise<Buffer | null> {
   const ours = new Set(identities.flatMap((id) => [id.fingerprint, ...(id.tag ? [id.tag] : [])]));
   const isOurs = (entry: AgeEntry) => ours.has(entry.recipient) || ours.has(recipientTag(entry.recipient) ?? "");
   const ordered = [...group.age.filter(isOurs), ...group.age.filter((entry) => !isOurs(entry))];
   for (const entry of ordered) {
+    const armored = entry.enc.endsWith("\n") ? entry.enc : `${entry.enc}\n`;
+    const input = { bytes: Buffer.from(armored, "utf8"), name: `age entry for ${shortRecipient(entry.recipient)}` };
+    // Counted before the entry is tried; a header that does not parse fails below, naming the entry, having cost nothing.
+    const count = await readStanzas(input).then(
+      (list) => list.length,
+      () => 0,
+    );
+    stanzas.spend(count);
     try {
-      const armored = entry.enc.endsWith("\n") ? entry.enc : `${entry.enc}\n`;
       return await decryptToBuffer(
-        { bytes: Buffer.from(armored, "utf8"), name: `age entry for ${shortRecipient(entry.recipient)}` },
+        input,
         identities.map(({ identity }) => identity),
       );
     } catch (error) {

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { AgebootError } from "../errors.js";
 import { lastModifiedAad, typedValue } from "./scalars.js";
 import type { SopsMetadata } from "./metadata.js";
-import { selector, type Selector } from "./selection.js";
+import { type CommentLevel, clearCommentLevel, newCommentLevel, selector, type Selector } from "./selection.js";
 import type { SopsComment, SopsList, SopsMap, SopsMapEntry, SopsScalar, SopsValue } from "./tree.js";
 import { isEncryptedValue, openValue, parseEncryptedValue } from "./value-cipher.js";
 
@@ -47,7 +47,7 @@ class TreeWalker {
   private readonly hash = createHash("sha512");
 
   constructor(
-    private readonly encrypted: Selector,
+    private readonly selection: Selector,
     private readonly macOnlyEncrypted: boolean,
     private readonly dataKey: Buffer,
     private readonly plaintexts: Buffer[],
@@ -59,39 +59,39 @@ class TreeWalker {
     return this.hash.digest();
   }
 
-  map(map: SopsMap, path: readonly string[], stack: readonly string[][]): SopsMap {
-    const level: string[] = [];
+  map(map: SopsMap, path: readonly string[], stack: readonly CommentLevel[]): SopsMap {
+    const level = newCommentLevel();
     const comments = [...stack, level];
     const items: Array<SopsMapEntry | SopsComment> = [];
     for (const item of map.items) {
       if (item.kind === "comment") {
-        level.push(item.text);
+        this.selection.see(level, item.text);
         items.push(this.comment(item, path, comments));
         continue;
       }
       items.push({ kind: "entry", key: item.key, value: this.value(item.value, [...path, item.key], comments) });
-      level.length = 0;
+      clearCommentLevel(level);
     }
     return { kind: "map", items };
   }
 
-  private list(list: SopsList, path: readonly string[], stack: readonly string[][]): SopsList {
-    const level: string[] = [];
+  private list(list: SopsList, path: readonly string[], stack: readonly CommentLevel[]): SopsList {
+    const level = newCommentLevel();
     const comments = [...stack, level];
     const items: Array<SopsValue | SopsComment> = [];
     for (const item of list.items) {
       if (item.kind === "comment") {
-        level.push(item.text);
+        this.selection.see(level, item.text);
         items.push(this.comment(item, path, comments));
         continue;
       }
       items.push(this.value(item, path, comments));
-      level.length = 0;
+      clearCommentLevel(level);
     }
     return { kind: "list", items };
   }
 
-  private value(value: SopsValue, path: readonly string[], comments: readonly string[][]): SopsValue {
+  private value(value: SopsValue, path: readonly string[], comments: readonly CommentLevel[]): SopsValue {
     switch (value.kind) {
       case "map":
         return this.map(value, path, comments);
@@ -104,8 +104,8 @@ class TreeWalker {
     }
   }
 
-  private leaf(value: SopsScalar, path: readonly string[], comments: readonly string[][]): SopsScalar {
-    const encrypted = this.encrypted(path, comments, false);
+  private leaf(value: SopsScalar, path: readonly string[], comments: readonly CommentLevel[]): SopsScalar {
+    const encrypted = this.selection.encrypted(path, comments, false);
     let result = value;
     if (encrypted) {
       if (value.type !== "str") throw new AgebootError("MALFORMED", `value at ${describePath(path)} should be encrypted but is a clear ${value.type}`);
@@ -128,8 +128,8 @@ class TreeWalker {
   }
 
   /** Comments that fail to decrypt stay as they are, as sops keeps them (files from before sops 3.0.5 had clear comments). */
-  private comment(comment: SopsComment, path: readonly string[], comments: readonly string[][]): SopsComment {
-    if (!this.encrypted(path, comments, true) || !isEncryptedValue(comment.text)) return comment;
+  private comment(comment: SopsComment, path: readonly string[], comments: readonly CommentLevel[]): SopsComment {
+    if (!this.selection.encrypted(path, comments, true) || !isEncryptedValue(comment.text)) return comment;
     try {
       const plaintext = openValue(parseEncryptedValue(comment.text), this.dataKey, aadOf(path));
       if (plaintext === null) return comment;

@@ -1,19 +1,70 @@
 import { AgebootError } from "../errors.js";
 
 /**
- * Bounds on a sops file, which is untrusted input (DESIGN.md invariant 8).
- * Real sops files are a few KiB; these leave room for large binary secrets
- * and big configurations while keeping memory and time bounded.
+ * Bounds on a sops file, which is untrusted input (DESIGN.md invariant 8):
+ * whoever writes the repository of encrypted files chooses its bytes. Each
+ * bound is checked while the file is read, before the structure it limits is
+ * built, so a crafted file fails in bounded time and memory, naming the
+ * secret. Real sops files are a few KiB; docs/security.md ("sops files")
+ * gives the shapes of real files measured against each bound.
  */
 export const SOPS_LIMITS = {
-  /** The encrypted file as read from disk. */
+  /** The encrypted file as read from disk (room for a large binary secret: base64 in an ENC[] value). */
   fileBytes: 16 * 1024 * 1024,
   /** Nesting of maps and lists. */
   depth: 64,
-  /** Keys, list items, scalars and comments together. */
-  nodes: 100_000,
+  /** Keys, list items, scalars and comments together, aliases counted as what they expand to. */
+  nodes: 50_000,
+  /**
+   * YAML lexemes: scalars, indicators, comments, anchors, tags, runs of
+   * spaces and line breaks, counted as the lexer yields them and before the
+   * parser keeps them: eight per `key: value` line, so about 6,000 such
+   * lines. The yaml package's stages cost a few microseconds per lexeme, so
+   * this bound is what keeps a crafted file's parse well under a second.
+   */
+  yamlLexemes: 50_000,
+  /**
+   * YAML flow collections (`[…]`, `{…}`), which cost the parser several
+   * times a scalar each; sops writes only empty ones in its metadata
+   * (`kms: []`, five at most in the files measured).
+   */
+  yamlFlowCollections: 5_000,
+  /**
+   * YAML lines. A block or multi-line scalar is one lexeme whatever its
+   * length, and the composer folds it line by line at about 200 bytes a line
+   * (4 M lines of one block scalar: 854 MiB). sops writes one line per value
+   * and about ten per age entry.
+   */
+  yamlLines: 50_000,
+  /**
+   * Bytes of YAML double-quoted scalars, all together. The yaml package
+   * folds them one character at a time at about 36 bytes each (one 16 MiB
+   * double-quoted value: 606 MiB); sops quotes only short clear values such
+   * as `lastmodified`, and writes encrypted values plain.
+   */
+  yamlDoubleQuotedBytes: 256 * 1024,
+  /** YAML document markers (`---` and `...`); each document is a sops branch. */
+  yamlDocuments: 256,
+  /** YAML anchors (`&name`) and aliases (`*name`), each; sops itself writes none. */
+  yamlAnchors: 1024,
+  yamlAliases: 1024,
   /** Entries in `sops.age`, over all key groups. */
   ageEntries: 256,
+  /**
+   * Characters of one age entry's `enc` (an armored age file holding the
+   * 32-byte data key). sops writes one stanza per entry: a few hundred bytes,
+   * 2.5 KiB for a post-quantum one. Without it, one 15 MiB entry was decoded
+   * and copied whole (163 MiB) before its header was looked at.
+   */
+  ageEntryChars: 64 * 1024,
+  /**
+   * Recipient stanzas tried over all the age entries of one sops file. Each
+   * entry is an age header bounded on its own (src/age/limits.ts, 256
+   * stanzas); without a total, 256 entries of 256 stanzas cost 65,536 key
+   * agreements per host key. sops writes one stanza per entry, so a real
+   * file has at most `ageEntries` of them: twice that leaves room.
+   */
+  stanzasPerFile: 512,
   /** `key_groups` (each one Shamir share). */
   keyGroups: 16,
   /** A key path in the manifest: components. */

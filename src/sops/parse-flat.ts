@@ -11,7 +11,7 @@ import { str, type SopsComment, type SopsMap, type SopsMapEntry } from "./tree.j
 export function parseDotenv(text: string): SopsMap {
   const budget = new TreeBudget();
   const items: Array<SopsMapEntry | SopsComment> = [];
-  for (const [index, line] of text.split("\n").entries()) {
+  for (const [index, line] of lines(text)) {
     if (line === "") continue;
     budget.node(1);
     if (line.startsWith("#")) {
@@ -35,12 +35,16 @@ export function parseDotenv(text: string): SopsMap {
  */
 export function parseIni(text: string): SopsMap {
   const budget = new TreeBudget();
-  type Section = { name: string; comment: string; keys: Array<{ key: string; value: string; comment: string }> };
+  type Key = { key: string; value: string; comment: string };
+  type Section = { name: string; comment: string; keys: Key[] };
   const sections: Section[] = [{ name: "DEFAULT", comment: "", keys: [] }];
+  // Keys by section number and name, for ini.v1's "a later key replaces an earlier one's value" in constant time (a search of the section's keys made 1.5 M keys take 28 s).
+  const byName = new Map<string, Key>();
   let pendingComment: string[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index]!.trim();
+  const reader = lines(text, true);
+  for (let next = reader.next(); !next.done; next = reader.next()) {
+    let [index, line] = next.value;
+    line = line.trim();
     if (line === "") continue;
     budget.node(2);
     if (line.startsWith(";") || line.startsWith("#")) {
@@ -69,9 +73,10 @@ export function parseIni(text: string): SopsMap {
       let close = raw.indexOf('"""');
       while (close < 0) {
         parts.push(raw);
-        index++;
-        if (index >= lines.length) throw new AgebootError("MALFORMED", 'not an INI file: a """ value is not closed');
-        raw = lines[index]!;
+        const continued = reader.next();
+        if (continued.done) throw new AgebootError("MALFORMED", 'not an INI file: a """ value is not closed');
+        budget.node(2);
+        [index, raw] = continued.value;
         close = raw.indexOf('"""');
       }
       parts.push(raw.slice(0, close));
@@ -83,9 +88,14 @@ export function parseIni(text: string): SopsMap {
       value = (comment < 0 ? raw : raw.slice(0, comment)).trim();
     }
     const section = sections[sections.length - 1]!;
-    const existing = section.keys.find((entry) => entry.key === key);
+    const name = `${sections.length - 1}\0${key}`;
+    const existing = byName.get(name);
     if (existing) existing.value = value;
-    else section.keys.push({ key, value, comment: pendingComment.join("\n") });
+    else {
+      const entry = { key, value, comment: pendingComment.join("\n") };
+      section.keys.push(entry);
+      byName.set(name, entry);
+    }
     pendingComment = [];
   }
   const stripCommentChar = (comment: string) => comment.replace(comment.startsWith(";") ? /^[; ]+/ : /^[# ]+/, "");
@@ -101,4 +111,21 @@ export function parseIni(text: string): SopsMap {
       return { kind: "entry", key: section.name, value: { kind: "map", items } };
     }),
   };
+}
+
+/**
+ * The lines of `text` with their 0-based index, split on "\n" (and a "\r"
+ * before it cut off when `crlf`), one at a time: splitting the whole text
+ * first holds millions of strings for a crafted file before the node budget
+ * can stop it.
+ */
+function* lines(text: string, crlf = false): Generator<[number, string]> {
+  let start = 0;
+  for (let index = 0; start <= text.length; index++) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, crlf && text[end - 1] === "\r" ? end - 1 : end);
+    yield [index, line];
+    start = end + 1;
+  }
 }

@@ -1,8 +1,9 @@
-import { type Alias, type Document, isAlias, isMap, isScalar, isSeq, type Node, parseAllDocuments, type Scalar } from "yaml";
+import { type Alias, type Document, isAlias, isCollection, isMap, isScalar, isSeq, type Node, type Scalar, visit } from "yaml";
 import { AgebootError } from "../errors.js";
 import { TreeBudget } from "./limits.js";
 import { canonicalTime, goFloatText } from "./scalars.js";
 import { NULL, scalar, type SopsComment, type SopsMap, type SopsMapEntry, type SopsValue } from "./tree.js";
+import { composeYamlBounded } from "./yaml-bounded.js";
 
 /**
  * The YAML store (stores/yaml/store.go, yaml.v3): every document is a branch
@@ -15,84 +16,126 @@ import { NULL, scalar, type SopsComment, type SopsMap, type SopsMapEntry, type S
  * comment marked inline.
  * Plain scalars are resolved as yaml.v3 resolves them (below), so that clear
  * values enter the MAC with the bytes sops hashes.
+ * The text is read within SOPS_LIMITS before any document is built
+ * (src/sops/yaml-bounded.ts); the tree is then built within the node budget,
+ * which counts comments and what aliases expand to.
  */
 export function parseYamlDocuments(text: string): SopsMap[] {
-  const documents = parseAllDocuments(text, { schema: "failsafe", uniqueKeys: true, merge: false, prettyErrors: false, strict: true });
-  if (!Array.isArray(documents)) return [{ kind: "map", items: [] }];
+  const documents = composeYamlBounded(text);
+  if (documents.length === 0) return [{ kind: "map", items: [] }];
   const budget = new TreeBudget();
   return documents.map((document, index) => {
     const error = document.errors[0];
     if (error !== undefined) throw new AgebootError("MALFORMED", `not valid YAML (document ${index + 1}): ${error.message.split("\n")[0]}`);
-    return new YamlReader(document, budget).top(index);
+    return new YamlReader(document, budget, index).top();
   });
 }
 
+type Item<T> = T | SopsComment;
+
 class YamlReader {
+  /** Each alias's node: the last node before it with its anchor, found in one walk (the yaml package's Alias.resolve walks the whole document for each alias). */
+  private readonly aliasTargets = new Map<Alias, Node>();
+
   constructor(
     private readonly document: Document,
     private readonly budget: TreeBudget,
-  ) {}
+    private readonly index: number,
+  ) {
+    const anchors = new Map<string, Node>();
+    visit(document, {
+      Node: (_key, node) => {
+        if (isAlias(node)) {
+          const target = anchors.get(node.source);
+          if (target !== undefined) this.aliasTargets.set(node, target);
+        } else if ((isScalar(node) || isCollection(node)) && node.anchor) anchors.set(node.anchor, node);
+      },
+    });
+  }
 
-  top(index: number): SopsMap {
+  top(): SopsMap {
     const contents = this.document.contents;
-    const head = comments(this.document.commentBefore);
+    const head = this.comments(this.document.commentBefore);
     if (contents === null || (isScalar(contents) && contents.value === null)) return { kind: "map", items: head };
     const value = this.value(contents as Node, 0);
     if (value.kind === "null") return { kind: "map", items: head };
-    if (value.kind !== "map") throw new AgebootError("MALFORMED", `YAML document ${index + 1} is not a mapping at the top level, which sops requires`);
-    return { kind: "map", items: [...head, ...value.items, ...comments(this.document.comment)] };
+    if (value.kind !== "map") throw new AgebootError("MALFORMED", `YAML document ${this.index + 1} is not a mapping at the top level, which sops requires`);
+    const items: Array<Item<SopsMapEntry>> = head;
+    append(items, value.items);
+    append(items, this.comments(this.document.comment));
+    return { kind: "map", items };
   }
 
   /** `commentsHandled`: a list item's comments, which the list around it holds (as sops' nodeToTreeValue does). */
   private value(node: Node, depth: number, commentsHandled = false): SopsValue {
     this.budget.node(depth);
-    if (isAlias(node)) return this.value((node as Alias).resolve(this.document) as Node, depth + 1);
+    if (isAlias(node)) {
+      const target = this.aliasTargets.get(node);
+      if (target === undefined) throw new AgebootError("MALFORMED", `not valid YAML (document ${this.index + 1}): the alias *${node.source.slice(0, 80)} has no anchor before it`);
+      return this.value(target, depth + 1);
+    }
     // The yaml package puts a comment above a block collection's first item on
     // the collection (commentBefore) and one below its last item on it too
     // (comment); yaml.v3 gives sops the same as the collection's head and foot.
     if (isMap(node)) {
-      const items: Array<SopsMapEntry | SopsComment> = commentsHandled ? [] : comments(node.commentBefore);
+      const items: Array<Item<SopsMapEntry>> = commentsHandled ? [] : this.comments(node.commentBefore);
+      const keys = new Set<string>();
       for (const pair of node.items) {
         const keyNode = pair.key as Node | null;
-        items.push(...comments(keyNode?.commentBefore), ...comments(keyNode?.comment));
+        append(items, this.comments(keyNode?.commentBefore));
+        append(items, this.comments(keyNode?.comment));
         const key = keyNode === null ? null : this.value(keyNode, depth + 1);
         if (key === null || key.kind !== "scalar" || key.type !== "str")
           throw new AgebootError("MALFORMED", "the YAML has a key that is not a string; sops supports only string keys");
+        if (keys.has(key.text)) throw new AgebootError("MALFORMED", `not valid YAML (document ${this.index + 1}): the key "${key.text.slice(0, 80)}" appears twice in one mapping`);
+        keys.add(key.text);
         const valueNode = pair.value as Node | null;
-        if (valueNode !== null && !isMap(valueNode) && !isSeq(valueNode)) items.push(...comments(valueNode.commentBefore), ...comments(valueNode.comment, true));
+        if (valueNode !== null && !isMap(valueNode) && !isSeq(valueNode)) {
+          append(items, this.comments(valueNode.commentBefore));
+          append(items, this.comments(valueNode.comment, true));
+        }
         items.push({ kind: "entry", key: key.text, value: valueNode === null ? NULL : this.value(valueNode, depth + 1) });
       }
-      if (!commentsHandled) items.push(...comments(node.comment));
+      if (!commentsHandled) append(items, this.comments(node.comment));
       return { kind: "map", items };
     }
     if (isSeq(node)) {
-      const items: Array<SopsValue | SopsComment> = commentsHandled ? [] : comments(node.commentBefore);
+      const items: Array<Item<SopsValue>> = commentsHandled ? [] : this.comments(node.commentBefore);
       for (const item of node.items) {
         const itemNode = item as Node | null;
         if (itemNode === null) {
+          this.budget.node(depth + 1);
           items.push(NULL);
           continue;
         }
         const collection = isMap(itemNode) || isSeq(itemNode);
-        items.push(...comments(itemNode.commentBefore));
-        if (!collection) items.push(...comments(itemNode.comment, true));
+        append(items, this.comments(itemNode.commentBefore));
+        if (!collection) append(items, this.comments(itemNode.comment, true));
         items.push(this.value(itemNode, depth + 1, true));
-        if (collection) items.push(...comments(itemNode.comment));
+        if (collection) append(items, this.comments(itemNode.comment));
       }
-      if (!commentsHandled) items.push(...comments(node.comment));
+      if (!commentsHandled) append(items, this.comments(node.comment));
       return { kind: "list", items };
     }
     return resolveScalar(node as Scalar);
   }
+
+  /** A comment run as sops' comment entries: one per line, without the "#" (the yaml package strips it already), each one a node of the budget. */
+  private comments(text: string | null | undefined, inline = false): SopsComment[] {
+    if (!text) return [];
+    const entries: SopsComment[] = [];
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      this.budget.node(0);
+      entries.push(inline ? { kind: "comment", text: line, inline } : { kind: "comment", text: line });
+    }
+    return entries;
+  }
 }
 
-/** A comment run as sops' comment entries: one per line, without the "#" (the yaml package strips it already). */
-function comments(text: string | null | undefined, inline = false): SopsComment[] {
-  if (!text) return [];
-  return text
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => (inline ? { kind: "comment", text: line, inline } : { kind: "comment", text: line }));
+/** push(...more) passes every element as an argument, which overflows the stack for long runs. */
+function append<T>(items: T[], more: readonly T[]): void {
+  for (const item of more) items.push(item);
 }
 
 const NULLS = new Set(["", "~", "null", "Null", "NULL"]);
@@ -136,6 +179,8 @@ function goInteger(text: string): bigint | null {
   const match = /^([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/.exec(text);
   if (match === null) return null;
   const [, sign, digits = ""] = match;
+  // Past 64 significant digits no base fits 64 bits; BigInt of 16 M decimal digits took 5 s.
+  if (digits.replace(/^0[xXoObB]?0*/, "").length > 64) return 2n ** 64n;
   let value: bigint;
   if (/^0[oO]/.test(digits)) value = BigInt(`0o${digits.slice(2)}`);
   else if (/^0[0-7]+$/.test(digits)) value = BigInt(`0o${digits.slice(1)}`);

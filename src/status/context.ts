@@ -1,5 +1,5 @@
 import { basename, dirname, resolve } from "node:path";
-import { GENERATION_NAME } from "../activation/generations.js";
+import { generationNumber } from "../activation/generations.js";
 import type { HeldDirectory } from "../activation/held-directory.js";
 import type { Logger } from "../log.js";
 import type { Manifest } from "../manifest/types.js";
@@ -125,5 +125,5 @@ function currentGeneration(secretsDir: string, mountPoint: string, findings: Fin
 }
 
 function generationNamed(name: string | Blocked): number | null {
-  return typeof name === "string" && GENERATION_NAME.test(name) ? Number(name) : null;
+  return typeof name === "string" ? generationNumber(name) : null;
 }

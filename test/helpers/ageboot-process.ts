@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { assertNoCanary } from "./canary.js";
-import { launcherPath, repoRoot, startPath } from "./paths.js";
+import { launcherPath, repoRoot, startPath, testBuildLauncherPath, testBuildStartPath } from "./paths.js";
 
 /**
  * The only way tests run ageboot as a process. Everything it prints is checked
@@ -21,7 +21,9 @@ export interface AgebootRunOptions {
    * "node" (default): node on dist/start.cjs (the bundle with its code cache),
    * without the launcher's shell in between, as the launcher runs it.
    * "launcher": dist/ageboot, as a user or systemd runs it. Any other string is
-   * the path of a launcher (a copy of dist/ elsewhere).
+   * the path of a launcher (a copy of dist/ elsewhere). With a fault-injection
+   * variable in `env` (AGEBOOT_TEST_KILL_AFTER_STEP, AGEBOOT_TEST_COUNT_STEPS), "node" and "launcher" run the test build
+   * (dist-test/) instead: the shipped one has no such hooks (src/fault-injection.ts).
    */
   via?: "node" | "launcher" | string;
   /** Send stderr to this file instead of a pipe (then read back and checked). */
@@ -38,6 +40,9 @@ export interface AgebootRunOptions {
   privateMountNamespace?: boolean;
 }
 
+/** The variables only the test build (dist-test/) acts on (src/fault-injection.ts). */
+const FAULT_INJECTION_VARIABLES = ["AGEBOOT_TEST_KILL_AFTER_STEP", "AGEBOOT_TEST_COUNT_STEPS"] as const;
+
 /**
  * The command that runs ageboot with `args`, as [file, arguments].
  */
@@ -51,12 +56,13 @@ function agebootCommand(args: readonly string[], via: AgebootRunOptions["via"] =
     return ["sh", ["-c", `${shellBefore} && exec "$@"`, "sh", file, ...rest]];
   }
   if (options.asUser !== undefined) {
-    const [file, rest] = agebootCommand(args, via);
+    const [file, rest] = agebootCommand(args, via, undefined, { env: options.env ?? {} });
     return ["setpriv", [`--reuid=${options.asUser.uid}`, `--regid=${options.asUser.gid}`, "--clear-groups", "--", file, ...rest]];
   }
-  if (via === "launcher") return [launcherPath, [...args]];
+  const testBuild = FAULT_INJECTION_VARIABLES.some((name) => options.env?.[name] !== undefined);
+  if (via === "launcher") return [testBuild ? testBuildLauncherPath : launcherPath, [...args]];
   if (via !== "node") return [via, [...args]];
-  return [process.execPath, [startPath, ...args]];
+  return [process.execPath, [testBuild ? testBuildStartPath : startPath, ...args]];
 }
 
 function environment(options: AgebootRunOptions): NodeJS.ProcessEnv {

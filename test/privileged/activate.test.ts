@@ -320,7 +320,7 @@ describe("custom paths", () => {
     writeFileSync(join(path, "keep"), "x");
     host.writeManifest({ conf: { file: host.encrypt("c"), path }, other: { file: host.encrypt("o") } });
     const result = host.activate();
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(7);
     expect(result.stderr).toContain(`secret conf: path ${path} is a directory; ageboot does not delete directories`);
     expect(readFileSync(join(path, "keep"), "utf8")).toBe("x");
   });
@@ -348,7 +348,7 @@ describe("custom paths", () => {
     symlinkSync(elsewhere, join(userDir, "app"));
     host.writeManifest({ copy: { file: host.encrypt("plaintext"), path: join(userDir, "app/secret"), symlink: false } });
     const result = host.activate();
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(7);
     expect(result.stderr).toContain(`${join(userDir, "app")} is a symlink in ${userDir}, which a user other than root can write to`);
     expect(readdirSync(elsewhere)).toEqual([]);
   });

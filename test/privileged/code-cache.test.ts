@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { runAgeboot } from "../helpers/ageboot-process.js";
 import { TestHost } from "../helpers/host.js";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
-import { codeCachePath, launcherPath, repoRoot } from "../helpers/paths.js";
+import { codeCachePath, launcherPath, repoRoot, testBuildLauncherPath } from "../helpers/paths.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { run } from "../helpers/tools.js";
@@ -52,7 +52,7 @@ describe("the launcher", () => {
       const link = join(dir, "ageboot");
       symlinkSync(launcherPath, link);
       writeFileSync(join(dir, "start.cjs"), 'process.stdout.write("PLANTED START.CJS RAN\\n");');
-      const refused = runAgeboot(["--version"], { via: link, cwd: dir, env: { PATH: "/nonexistent", AGEBOOT_NODE: process.execPath } });
+      const refused = runAgeboot(["--version"], { via: link, cwd: dir, env: { PATH: "/nonexistent" } });
       expect(refused.status).toBe(5);
       expect(refused.stdout).not.toContain("PLANTED");
       expect(refused.stderr).toContain("cannot tell where the launcher is");
@@ -75,18 +75,28 @@ describe("the launcher", () => {
 });
 
 describe("a code cache that cannot be used only costs time", () => {
-  /** Activate one secret with a copy of dist/ whose cache `damage` changed (null: removed); the bundle must do the work. */
-  function activateWithCache(damage: ((cache: Buffer) => Buffer) | null, env: NodeJS.ProcessEnv = {}, logLevel = "debug"): SpawnSyncReturns<string> {
+  /**
+   * Activate one secret with a copy of dist/ whose cache `damage` changed (null: removed); the bundle must do the work.
+   * `nodeFlag`: the copy's launcher runs node with this flag (through a wrapper named as its node at install,
+   * scripts/install-package.sh's line; the launcher drops NODE_OPTIONS).
+   */
+  function activateWithCache(damage: ((cache: Buffer) => Buffer) | null, nodeFlag?: string, logLevel = "debug"): SpawnSyncReturns<string> {
     const { dir, cleanup } = tempDir();
     try {
       const dist = join(dir, "dist");
       cpSync(join(repoRoot, "dist"), dist, { recursive: true });
+      if (nodeFlag !== undefined) {
+        const wrapper = join(dir, "node-with-flag");
+        writeFileSync(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${nodeFlag}' "$@"\n`, { mode: 0o755 });
+        const launcher = join(dist, "ageboot");
+        writeFileSync(launcher, readFileSync(launcher, "utf8").replace(/^installed_node=$/m, `installed_node='${wrapper}'`));
+      }
       const cache = join(dist, "cli.cache");
       if (damage === null) rmSync(cache);
       else writeFileSync(cache, damage(readFileSync(cache)));
       const host = newHost();
       host.writeManifest({ token: { file: host.encrypt("without the cache") } });
-      const result = launch(join(dist, "ageboot"), ["--log-level", logLevel, "activate", "--manifest", host.manifestPath], env);
+      const result = launch(join(dist, "ageboot"), ["--log-level", logLevel, "activate", "--manifest", host.manifestPath]);
       expect(result.status, result.stderr).toBe(0);
       expect(host.read("token")).toBe("without the cache");
       return result;
@@ -97,9 +107,9 @@ describe("a code cache that cannot be used only costs time", () => {
 
   it("made by another Node.js or with other flags: V8 refuses it, and says so at debug level only", () => {
     // V8 checks its version and its flags; a flag given to node is the difference a test can make.
-    const flagged = activateWithCache((cache) => cache, { NODE_OPTIONS: "--stack-trace-limit=5" });
+    const flagged = activateWithCache((cache) => cache, "--stack-trace-limit=5");
     expect(flagged.stderr).toContain("from the bundle (cli.cache rejected by V8");
-    const quiet = activateWithCache((cache) => cache, { NODE_OPTIONS: "--stack-trace-limit=5" }, "info");
+    const quiet = activateWithCache((cache) => cache, "--stack-trace-limit=5", "info");
     expect(quiet.stderr).not.toContain("cli.cache");
     expect(quiet.stderr).toMatch(/generation 1 is current/);
   });
@@ -128,9 +138,9 @@ describe("runs with the code cache", () => {
     const last = JSON.parse(json.stderr.trim().split("\n").at(-1)!) as { msg: string };
     expect(last.msg).toMatch(/^generation 1 is current/);
 
-    // The crash tests' step counter (src/fault-injection.ts) is configured per run.
+    // The crash tests' step counter (src/fault-injection.ts; the test build's) is configured per run.
     const steps = join(host.root, "steps.txt");
-    const counted = launch(launcherPath, ["activate", "--manifest", host.manifestPath], { AGEBOOT_TEST_COUNT_STEPS: steps });
+    const counted = launch(testBuildLauncherPath, ["activate", "--manifest", host.manifestPath], { AGEBOOT_TEST_COUNT_STEPS: steps });
     expect(counted.status, counted.stderr).toBe(0);
     expect(readFileSync(steps, "utf8")).toContain("swap symlink");
   });

@@ -137,7 +137,7 @@ describe("a custom path raced by the owner of its directory", () => {
       runs++;
       const result = host.activate();
       statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
-      expect([0, 1], result.stderr).toContain(result.status);
+      expect([0, 7], result.stderr).toContain(result.status);
       if (victimState() !== before) break;
     }
     process.stderr.write(`custom-path race (CLI): ${runs} runs, exit statuses ${JSON.stringify([...statuses])}\n`);
@@ -162,7 +162,7 @@ describe("custom paths in directories of other users", () => {
     const path = join(bobsHome, "alice-secret");
     host.writeManifest({ "for-alice": { file: host.encrypt("a"), path, owner: alice.name, symlink: false } });
     const result = host.activate();
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(7);
     expect(result.stderr).toContain(`secret for-alice: path ${path}: ${bobsHome} belongs to uid ${TEST_USERS.bob.uid}, which is neither root nor the secret's owner`);
     expect(readdirSync(bobsHome)).toEqual([]);
   });
@@ -186,7 +186,7 @@ describe("custom paths in directories of other users", () => {
     const path = join(open, "token");
     host.writeManifest({ token: { file: host.encrypt("t"), path } });
     const result = host.activate();
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(7);
     expect(result.stderr).toContain(`secret token: path ${path}: ${open} is writable by every user and not sticky (mode 777)`);
     expect(readdirSync(open)).toEqual([]);
   });
@@ -200,7 +200,7 @@ describe("custom paths in directories of other users", () => {
     const path = join(shared, "token");
     host.writeManifest({ token: { file: host.encrypt("t"), path, owner: alice.name, symlink: false } });
     const refused = host.activate();
-    expect(refused.status).toBe(1);
+    expect(refused.status).toBe(7);
     expect(refused.stderr).toContain(
       `secret token: path ${path}: ${shared} is writable by group ${TEST_GROUPS.shared.gid} (mode 775; or through an ACL, whose mask shows there), which is not a group the secret is given to`,
     );
@@ -230,7 +230,7 @@ os.setxattr(${JSON.stringify(shared)}, "system.posix_acl_access", struct.pack("<
     const path = join(shared, "token");
     host.writeManifest({ token: { file: host.encrypt("t"), path, owner: alice.name, symlink: false } });
     const refused = host.activate();
-    expect(refused.status).toBe(1);
+    expect(refused.status).toBe(7);
     expect(refused.stderr).toContain(`${shared} is writable by group 0 (mode 775; or through an ACL, whose mask shows there)`);
     expect(readdirSync(shared)).toEqual([]);
   });

@@ -15,7 +15,9 @@ import { loadIdentities } from "../../src/identities/load.js";
 import type { LoadedIdentity } from "../../src/identities/types.js";
 import { parseJsonRejectingDuplicates } from "../../src/manifest/json.js";
 import { validateManifest } from "../../src/manifest/validate.js";
+import { parseSopsDocument, SOPS_FORMATS } from "../../src/sops/document.js";
 import { tempDir } from "../helpers/temp-dir.js";
+import { craftBinary, craftDotenv, craftIni, craftJson, craftYaml } from "../helpers/sops-craft.js";
 import { ageEncrypt, sshKeygen } from "../helpers/tools.js";
 
 const numRuns = Number(process.env["FUZZ_RUNS"] ?? 400);
@@ -230,6 +232,78 @@ describe("fuzz: identity loader", () => {
         expect(set.identities.length + set.warnings.length).toBeGreaterThan(0);
       }),
       { numRuns: Math.min(numRuns, 300) },
+    );
+  });
+});
+
+describe("fuzz: sops parsers", () => {
+  // The bounded readers (src/sops/yaml-bounded.ts, parse-*.ts, metadata.ts)
+  // with syntax spliced into real files of each format: only AgebootError may
+  // escape (the session would turn anything else into an IO error and hide it).
+  it("a crafted sops file of each format with bytes or syntax spliced in is read or refused with an AgebootError", async () => {
+    const options = { recipients: ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"] };
+    const tree = { a: { b: "c", list: ["x", 1, true] }, d: "e" };
+    const files = {
+      yaml: await craftYaml(tree, options),
+      json: await craftJson(tree, options),
+      dotenv: await craftDotenv({ A: "b", C: "d" }, options),
+      ini: await craftIni({ s: { a: "b" } }, options),
+      binary: await craftBinary("data", options),
+    };
+    const splice = fc.record({
+      format: fc.constantFrom(...SOPS_FORMATS),
+      at: fc.nat({ max: 100_000 }),
+      cut: fc.nat({ max: 8 }),
+      text: fc.oneof(
+        fc.constantFrom(
+          "[",
+          "]",
+          "{",
+          "}",
+          ",",
+          "&a ",
+          "*a",
+          "*b",
+          "---\n",
+          "...\n",
+          "#",
+          '"',
+          "'",
+          "|\n",
+          ">-\n",
+          "- ",
+          ": ",
+          "? ",
+          "!!binary ",
+          "!x ",
+          "%YAML 1.2\n",
+          "\t",
+          "\n  ",
+          "__list_9999",
+          "__map_",
+          "sops_",
+          "[sops]\n",
+          '"""',
+          "=",
+          "\\",
+        ),
+        fc.string({ maxLength: 6 }),
+      ),
+    });
+    fc.assert(
+      fc.property(fc.array(splice, { minLength: 1, maxLength: 4 }), (splices) => {
+        let text: string = files[splices[0]!.format];
+        for (const { at, cut, text: inserted } of splices) {
+          const position = at % (text.length + 1);
+          text = text.slice(0, position) + inserted + text.slice(position + cut);
+        }
+        try {
+          parseSopsDocument(text, splices[0]!.format);
+        } catch (error) {
+          if (!(error instanceof AgebootError)) throw new Error(`undocumented error escaped: ${String(error)}`);
+        }
+      }),
+      { numRuns: numRuns * 5 },
     );
   });
 });

@@ -92,7 +92,7 @@ describe("home-manager module", () => {
     const { unit, manifestPath } = evaluate("minimal");
     expect(unit?.Install.WantedBy).toEqual(["default.target"]);
     expect(unit?.execStart).toMatch(new RegExp(`/bin/ageboot activate --user --manifest ${manifestPath}$`));
-    expect(unit?.Service).toMatchObject({ Type: "oneshot", RemainAfterExit: true, UMask: "0077", LimitCORE: 0 });
+    expect(unit?.Service).toMatchObject({ Type: "oneshot", RemainAfterExit: true, UMask: "0077", LimitCORE: 0, SuccessExitStatus: 7 });
   });
 
   it("runs it on home-manager switch, after writeBoundary; a failure is reported without stopping the switch", () => {

@@ -80,7 +80,7 @@ beforeAll(async () => {
   chmodSync(sopsFile, 0o644);
 });
 
-const evaluate = fixtureEvaluator<Facts>(evalFile, nixpkgsLib, { sopsFile, home, sshKey });
+const evaluate = fixtureEvaluator<Facts>(evalFile, nixpkgsLib, { sopsFile, home, sshKey, runtimeDir });
 
 /** The built ageboot, as a program the scripts can run in place of the placeholder package's. */
 function realAgeboot(): string {
@@ -177,7 +177,7 @@ describe("homeManagerModules.sops, evaluated with nixpkgs' lib (NIXPKGS_LIB)", (
     expect(unit?.Install.WantedBy).toEqual(["default.target"]);
     expect(unit?.execStart).toBe(`${FAKE_AGEBOOT} activate --user --manifest ${manifestPath}`);
     expect(unit?.execStartPre).toMatch(/-sops-nix-user-prepare$/);
-    expect(unit?.Service).toMatchObject({ Type: "oneshot", RemainAfterExit: true, UMask: "0077", LimitCORE: 0 });
+    expect(unit?.Service).toMatchObject({ Type: "oneshot", RemainAfterExit: true, UMask: "0077", LimitCORE: 0, SuccessExitStatus: 7 });
     expect(activation?.after).toEqual(["writeBoundary"]);
     expect(activation?.data).toContain(`${FAKE_AGEBOOT} activate --user --manifest ${manifestPath} --dry-run`);
   });
@@ -209,6 +209,7 @@ describe("homeManagerModules.sops, evaluated with nixpkgs' lib (NIXPKGS_LIB)", (
       expect.stringMatching(/^sops\.defaultSecretsMountPoint = "\/home\/alice\/\.secrets\.d": ageboot keeps .* inside \$XDG_RUNTIME_DIR.*%r\//),
     ]);
     expect(evaluate("percent").failedAssertions).toEqual([expect.stringMatching(/^\/home\/alice\/%r\/key: ageboot expands only a leading %r/)]);
+    expect(evaluate("percent-in-symlink-path").failedAssertions).toEqual([expect.stringMatching(/^\/home\/alice\/%h\/secrets: ageboot expands only a leading %r/)]);
     expect(evaluate("foreign-package").failedAssertions).toEqual([expect.stringMatching(/^sops\.package is sops-install-secrets: .* must be the ageboot package/)]);
     expect(evaluate("no-keys").failedAssertions).toEqual([expect.stringMatching(/^No key source configured for sops: set sops\.age\.keyFile .* or sops\.age\.sshKeyPaths/)]);
     const notInStore = evaluate("not-in-store");
@@ -269,6 +270,46 @@ describe("homeManagerModules.sops, evaluated with nixpkgs' lib (NIXPKGS_LIB)", (
     // The plaintext is on the tmpfs only: what is in the home are links.
     expect(lstatSync(join(secrets, "example-key")).isSymbolicLink()).toBe(true);
     expect(existsSync(join(runtimeDir, "secrets.d"))).toBe(true);
+  });
+
+  it.each([
+    ["symlink-is-secrets-dir", "as an absolute path"],
+    ["symlink-is-secrets-dir-percent", "with %r"],
+  ])("%s: defaultSymlinkPath is secretsDir (%s): switches keep ageboot's link, and a failing secret keeps the previous generation", (configuration) => {
+    const secretsDir = join(runtimeDir, "secrets");
+    const generation = (number: number) => join(runtimeDir, "secrets.d", String(number));
+    const first = switchAsAlice(configuration);
+    expect(first.status, first.stderr).toBe(0);
+    const current = readlinkSync(secretsDir);
+    const second = switchAsAlice(configuration);
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stdout, "ageboot's own link is not sops-nix's").not.toContain("removing sops-nix's link");
+    const afterSecond = readlinkSync(secretsDir);
+    expect(afterSecond).not.toBe(current);
+    expect(Number(afterSecond.slice(afterSecond.lastIndexOf("/") + 1))).toBe(Number(current.slice(current.lastIndexOf("/") + 1)) + 1);
+    expect(readFileSync(join(secretsDir, "example-key"), "utf8")).toBe(values["example-key"]);
+    // A switch after which a secret fails: not a first run (the link was kept), so the generation stays.
+    const failing = switchAsAlice(`${configuration}-failing`);
+    expect(failing.stderr).toContain("not-there");
+    expect(failing.stderr).toContain("ageboot: some secrets were not installed");
+    expect(readlinkSync(secretsDir)).toBe(afterSecond);
+    expect(existsSync(join(secretsDir, "not-there"))).toBe(false);
+    expect([readFileSync(join(secretsDir, "example-key"), "utf8"), readFileSync(join(secretsDir, "example-secret"), "utf8")]).toEqual([
+      values["example-key"],
+      values["example-secret"],
+    ]);
+    expect(existsSync(generation(Number(afterSecond.slice(afterSecond.lastIndexOf("/") + 1)) + 1)), "the failed generation was discarded").toBe(false);
+  });
+
+  it("%r in defaultSymlinkPath is $XDG_RUNTIME_DIR: sops-nix's link there is removed (not a literal %r/ path in the working directory)", () => {
+    const link = join(runtimeDir, "sops-nix-secrets");
+    symlinkSync(`${runtimeDir}/secrets.d/1`, link);
+    lchownSync(link, alice.uid, alice.gid);
+    const switched = switchAsAlice("percent-symlink-path");
+    expect(switched.status, switched.stderr).toBe(0);
+    expect(switched.stdout).toContain(`removing sops-nix's link ${link}`);
+    expect(lstatSync(link).isDirectory()).toBe(true);
+    expect(readFileSync(join(link, "example-key"), "utf8")).toBe(values["example-key"]);
   });
 
   it("generateKey: the switch makes alice's age key (0600, hers) before the run, and keeps it on the next", () => {

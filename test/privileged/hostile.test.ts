@@ -5,7 +5,7 @@
 // test/unit/hostile-keys.test.ts); here the CLI shows, on a real host, that
 // they stop a run before anything is touched.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeBase64NoPad } from "../../src/age/base64.js";
@@ -14,11 +14,13 @@ import { runAgeboot } from "../helpers/ageboot-process.js";
 import { CANARY } from "../helpers/canary.js";
 import { makeHostileIdentityFiles } from "../helpers/hostile-identity-files.js";
 import { hostileManifests } from "../helpers/hostile-manifests.js";
+import { commentScopeSops, hostileSopsFiles, largeAgeEntrySops, stanzaBombSops } from "../helpers/hostile-sops.js";
 import { hostileTemplates } from "../helpers/hostile-templates.js";
 import { hostileUserCases, newUserSession, type UserSession } from "../helpers/hostile-user-mode.js";
 import { hostPerFile } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
 import { ageEncrypt, sshKeygen } from "../helpers/tools.js";
+import { sshTag } from "../../src/identities/ssh-keys.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -241,6 +243,47 @@ describe("hostile age files", () => {
       expect(outcome.codes).toContain("PLAN");
       expectUnchanged(outcome);
     }
+  });
+});
+
+describe("hostile sops files", () => {
+  // Each attacks the parser's time or memory (test/helpers/hostile-sops.ts):
+  // before the parsers counted while reading, these took up to a minute and
+  // 4.6 GB, or aborted node with nothing named (issue 22). Each must now end
+  // as its own secret's MALFORMED, named, with the other secrets kept.
+  // Time and peak memory of each: docs/security.md ("sops files").
+  it.each(hostileSopsFiles.map((bomb) => [bomb.name, bomb] as const))("%s -> MALFORMED, named", (_, bomb) => {
+    const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(bomb.make()), format: bomb.format } }));
+    expect(outcome.codes, outcome.stderr.slice(0, 2000)).toEqual(["MALFORMED"]);
+    expect(outcome.stderr).toMatch(/"msg":"[^"]*hostile[^"]*(more than|nested deeper|not valid|outside the 64-bit range)/);
+    expectUnchanged(outcome);
+  });
+
+  it("10,000 comments in scope of 3,000 values, with a comment rule -> CORRUPT (the MAC), each comment tested once", async () => {
+    const recipient = runAgeboot(["recipient", `${host.key}.pub`]).stdout.trim();
+    const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(await commentScopeSops(recipient)), format: "yaml", key: "a/k0" } }));
+    expect(outcome.codes, outcome.stderr.slice(0, 2000)).toEqual(["CORRUPT"]);
+    expect(outcome.stderr).toContain("MAC mismatch");
+    expectUnchanged(outcome);
+  });
+
+  it("one age entry of 15 MiB -> MALFORMED, refused before it is decoded", () => {
+    const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(largeAgeEntrySops()), format: "json" } }));
+    expect(outcome.codes, outcome.stderr.slice(0, 2000)).toEqual(["MALFORMED"]);
+    expect(outcome.stderr).toContain("a sops age entry is larger than");
+    expectUnchanged(outcome);
+  });
+
+  const hostTag = () => sshTag(Buffer.from(readFileSync(`${host.key}.pub`, "utf8").split(" ")[1]!, "base64"));
+  it.each([
+    ["JSON", "256", "X25519", () => stanzaBombSops("json", "X25519", 256)],
+    ["JSON", "256", "ssh-ed25519 (with the host key's tag)", () => stanzaBombSops("json", "ssh-ed25519", 256, 256, hostTag())],
+    ["YAML", "64", "ssh-ed25519 (with the host key's tag)", () => stanzaBombSops("yaml", "ssh-ed25519", 64, 256, hostTag())],
+  ] as const)("%s: %s age entries of 256 %s stanzas -> MALFORMED, the stanzas of one file bounded together", (format, _, __, make) => {
+    const outcome = activate(baseManifest({ good: { file: goodFile }, hostile: { file: write(make()), format: format === "JSON" ? "json" : "yaml" } }));
+    expect(outcome.codes, outcome.stderr.slice(0, 2000)).toEqual(["MALFORMED"]);
+    expect(outcome.stderr).toContain("recipient stanzas together");
+    expectUnchanged(outcome);
   });
 });
 

@@ -34,6 +34,7 @@ interface ServiceFacts {
   restartIfChanged: boolean;
   remainAfterExit: boolean;
   partOf: string[];
+  successExitStatus: number[];
 }
 interface Facts {
   activationOrder: string[];
@@ -189,6 +190,16 @@ describe("NixOS module, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
       }
       expect(refresh.after).toEqual(expect.arrayContaining(["ageboot.service", "ageboot-for-users-refresh.service"]));
       expect(refreshForUsers.after).toEqual(["ageboot-for-users.service"]);
+      // At a switch as at boot: passwords decrypted before users are made (userborn or sysusers), the owners' secrets after.
+      expect(refreshForUsers.before).toEqual(expect.arrayContaining(["userborn.service", "systemd-sysusers.service"]));
+      expect(refresh.after).toEqual(expect.arrayContaining(["userborn.service", "systemd-sysusers.service"]));
+    });
+
+    it("exit 7 (every secret installed, a custom path not) is success for the boot and refresh units, for-users too", () => {
+      const { services } = evaluate("rootpw-systemd");
+      for (const name of ["ageboot", "ageboot-for-users", "ageboot-refresh", "ageboot-for-users-refresh"] as const) {
+        expect(services[name]?.successExitStatus, name).toEqual([7]);
+      }
     });
 
     it("no activation snippet: restrict-activation-scripts.nix finds nothing of ageboot's to warn about", () => {
@@ -219,6 +230,13 @@ describe("NixOS module, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
       expect(facts.failedAssertions).toHaveLength(1);
       expect(facts.failedAssertions[0]).toContain('users.users.root.hashedPasswordFile = "/run/agenix/rootpw"');
       expect(facts.failedAssertions[0]).toContain("neededForUsers = true");
+    });
+
+    it("systemd activation with users made by the `users` script (no userborn, no sysusers) fails an assertion naming the password file", () => {
+      const facts = evaluate("rootpw-systemd-scripted-users");
+      expect(facts.failedAssertions).toHaveLength(1);
+      expect(facts.failedAssertions[0]).toContain('users.users.root.hashedPasswordFile = "/run/agenix-for-users/rootpw"');
+      expect(facts.failedAssertions[0]).toContain("useSystemdActivation = false");
     });
   });
 

@@ -17,7 +17,7 @@ import { assertNoCanary } from "../helpers/canary.js";
 import { TestHost } from "../helpers/host.js";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
 import { requirePrivateNamespace, TEST_GROUPS, TEST_USERS } from "../helpers/private-namespace.js";
-import { launcherPath, repoRoot } from "../helpers/paths.js";
+import { launcherPath, repoRoot, testBuildLauncherPath } from "../helpers/paths.js";
 import { accountFilesWith } from "../helpers/user-created-later.js";
 
 beforeAll(requirePrivateNamespace);
@@ -35,9 +35,9 @@ afterEach(() => {
 });
 
 /** The module's snippets for these manifests, from nix/lib/activation.nix. */
-function snippets(manifests: string[], chownManifests = manifests): { install: string; chown: string } {
+function snippets(manifests: string[], chownManifests = manifests, launcher = launcherPath): { install: string; chown: string } {
   const list = (items: string[]) => `[ ${items.map((item) => JSON.stringify(item)).join(" ")} ]`;
-  const expression = `import ${join(repoRoot, "nix/lib/activation.nix")} { ageboot = ${JSON.stringify(launcherPath)}; manifests = ${list(manifests)}; chownManifests = ${list(chownManifests)}; }`;
+  const expression = `import ${join(repoRoot, "nix/lib/activation.nix")} { ageboot = ${JSON.stringify(launcher)}; manifests = ${list(manifests)}; chownManifests = ${list(chownManifests)}; }`;
   return JSON.parse(execFileSync("nix-instantiate", ["--eval", "--strict", "--json", "-E", expression], { encoding: "utf8" })) as { install: string; chown: string };
 }
 
@@ -77,7 +77,7 @@ function runActivation(host: TestHost, script: string, env: Record<string, strin
   writeFileSync(path, script, { mode: 0o700 });
   const result = spawnSync("bash", [path], {
     encoding: "utf8",
-    env: { ...process.env, AGEBOOT_NODE: process.execPath, JOURNAL_STREAM: "", NOTIFY_SOCKET: "", ...env },
+    env: { ...process.env, JOURNAL_STREAM: "", NOTIFY_SOCKET: "", ...env },
   });
   const output = result.stdout + result.stderr;
   assertNoCanary("activation script output", output);
@@ -273,11 +273,12 @@ describe("NixOS activation snippets killed at every step (the crash suite's inva
       writeFileSync(manifest, readFileSync(written));
       return { tag, manifest };
     });
-    const scripts = versions.map(({ manifest }) => activationScript(snippets([manifest])));
+    // The test build (dist-test/): the shipped launcher has no fault-injection hooks.
+    const scripts = versions.map(({ manifest }) => activationScript(snippets([manifest], [manifest], testBuildLauncherPath)));
     const run = (index: number, env: NodeJS.ProcessEnv = {}) => {
       const path = join(host.root, "activate");
       writeFileSync(path, scripts[index]!, { mode: 0o700 });
-      const result = spawnSync("bash", [path], { encoding: "utf8", env: { ...process.env, AGEBOOT_NODE: process.execPath, JOURNAL_STREAM: "", NOTIFY_SOCKET: "", ...env } });
+      const result = spawnSync("bash", [path], { encoding: "utf8", env: { ...process.env, JOURNAL_STREAM: "", NOTIFY_SOCKET: "", ...env } });
       assertNoCanary("activation script output", result.stdout + result.stderr);
       return result;
     };
@@ -294,8 +295,12 @@ describe("NixOS activation snippets killed at every step (the crash suite's inva
     const stepsFile = join(host.root, "steps");
     expect(run(1, { AGEBOOT_TEST_COUNT_STEPS: stepsFile }).status).toBe(0);
     // The count file is written at each ageboot exit: the last is chown's, which has nothing to do here.
-    writeFileSync(join(host.root, "install-only"), activationScript({ install: snippets([versions[0]!.manifest]).install, chown: "" }), { mode: 0o700 });
-    const counted = spawnSync("bash", [join(host.root, "install-only")], { env: { ...process.env, AGEBOOT_NODE: process.execPath, AGEBOOT_TEST_COUNT_STEPS: stepsFile } });
+    writeFileSync(
+      join(host.root, "install-only"),
+      activationScript({ install: snippets([versions[0]!.manifest], [versions[0]!.manifest], testBuildLauncherPath).install, chown: "" }),
+      { mode: 0o700 },
+    );
+    const counted = spawnSync("bash", [join(host.root, "install-only")], { env: { ...process.env, AGEBOOT_TEST_COUNT_STEPS: stepsFile } });
     expect(counted.status).toBe(0);
     const steps = readFileSync(stepsFile, "utf8").trim().split("\n");
     expect(steps.length).toBeGreaterThan(10);

@@ -3,11 +3,13 @@
 // systemd would receive it. Node cannot bind datagram unix sockets, so a small
 // python3 listener stands in for systemd's end of the socket.
 import { spawn } from "node:child_process";
+import { chownSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, expect, it } from "vitest";
 import type { AgebootRunOptions } from "../helpers/ageboot-process.js";
 import { hostPerFile } from "../helpers/host-lifecycle.js";
-import { requirePrivateNamespace } from "../helpers/private-namespace.js";
+import { requirePrivateNamespace, TEST_USERS } from "../helpers/private-namespace.js";
+import { tempDir } from "../helpers/temp-dir.js";
 
 beforeAll(requirePrivateNamespace);
 
@@ -40,9 +42,12 @@ except BlockingIOError:
 `;
 
 /** Activate `host` (through `via`) with NOTIFY_SOCKET set; what the socket received, and the PID of what was run. */
-async function notifiedRun(via: AgebootRunOptions["via"], socketName: string): Promise<{ received: string; pid: number }> {
-  const socketPath = join(host.root, socketName);
-  const receiver = spawn("python3", ["-c", listener, socketPath, "60"], { stdio: ["pipe", "pipe", "inherit"] });
+async function notifiedRun(via: AgebootRunOptions["via"], socketName: string, listenAs?: { uid: number; gid: number; dir: string }): Promise<{ received: string; pid: number }> {
+  const socketPath = join(listenAs?.dir ?? host.root, socketName);
+  // Debian's python3: a pyenv shim on root's PATH is not for other users.
+  const python = [listenAs === undefined ? "python3" : "/usr/bin/python3", "-c", listener, socketPath, "60"];
+  const command = listenAs === undefined ? python : ["setpriv", `--reuid=${listenAs.uid}`, `--regid=${listenAs.gid}`, "--clear-groups", "--", ...python];
+  const receiver = spawn(command[0]!, command.slice(1), { stdio: ["pipe", "pipe", "inherit"] });
   let received = "";
   receiver.stdout.on("data", (chunk: Buffer) => (received += chunk.toString()));
   while (!received.includes("ready")) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -74,4 +79,17 @@ it("names the launcher as MAINPID= when the launcher started node, since systemd
   const { received, pid } = await notifiedRun("launcher", "notify-launcher.sock");
   expect(received).toContain("STATUS=generation");
   expect(mainPids(received)).toEqual([pid]);
+});
+
+it("as root, a NOTIFY_SOCKET of another user's (sudo -E) gets nothing: they could stop reading and hang the run, lock held", async () => {
+  const { alice } = TEST_USERS;
+  const { dir, cleanup } = tempDir("ageboot-notify-alice-");
+  try {
+    chownSync(dir, alice.uid, alice.gid);
+    host.writeManifest({ a: { file: host.encrypt("a") } });
+    const { received } = await notifiedRun("node", "alice.sock", { uid: alice.uid, gid: alice.gid, dir });
+    expect(received.replace("ready", "").trim()).toBe("");
+  } finally {
+    cleanup();
+  }
 });

@@ -63,6 +63,7 @@ interface Facts {
       restartIfChanged: boolean;
       remainAfterExit: boolean;
       partOf: string[];
+      successExitStatus: number[];
     } | null
   >;
   activationScriptsWithText: string[];
@@ -288,6 +289,16 @@ describe("nixosModules.sops, evaluated with nixpkgs' lib (NIXPKGS_LIB)", () => {
       expect(refresh.restartIfChanged).toBe(false);
     }
     expect(units["sops-install-secrets-refresh"]!.after).toContain("sops-install-secrets-for-users-refresh.service");
+    // At a switch as at boot: the passwords before users are made, the owners' secrets after.
+    expect(units["sops-install-secrets-for-users-refresh"]!.before).toEqual(expect.arrayContaining(["userborn.service", "systemd-sysusers.service"]));
+    expect(units["sops-install-secrets-refresh"]!.after).toEqual(expect.arrayContaining(["userborn.service", "systemd-sysusers.service"]));
+  });
+
+  it("systemd activation: exit 7 (every secret installed, a custom path not) is success for every unit", () => {
+    const units = evaluate("systemd").services;
+    for (const name of ["sops-install-secrets", "sops-install-secrets-for-users", "sops-install-secrets-refresh", "sops-install-secrets-for-users-refresh"] as const) {
+      expect(units[name]?.successExitStatus, name).toEqual([7]);
+    }
   });
 
   it.each([

@@ -53,6 +53,25 @@ describe("Generations", () => {
     expect(generations.current).toBeNull();
   });
 
+  it("only safe integers are generations: a 16-digit name above 2^53 - 1 is ignored, so the current one stays current and next follows it", () => {
+    // 9999999999999999 would make next a 17-digit name, unrecognised by every later run;
+    // 9007199254740992 would make next round to itself (EEXIST on every later run).
+    for (const name of ["9999999999999999", "9007199254740992", "9007199254740993"]) mkdirSync(join(mountPoint, name));
+    const generations = layout([3], 3);
+    expect(generations.existing).toEqual([3]);
+    expect(generations.next).toBe(4);
+    expect(generations.removeLeftovers()).toEqual([]);
+    expect(readdirSync(mountPoint).sort()).toEqual(["3", "9007199254740992", "9007199254740993", "9999999999999999", CURRENT_LINK].sort());
+  });
+
+  it("the largest safe integer is a generation, and no generation follows it: a SETUP error (exit 5) naming it", () => {
+    const generations = layout([2, Number.MAX_SAFE_INTEGER], Number.MAX_SAFE_INTEGER);
+    expect(generations.current).toBe(Number.MAX_SAFE_INTEGER);
+    expect(() => generations.next).toThrow(
+      expect.objectContaining({ code: "SETUP", message: expect.stringContaining(`${join(mountPoint, "9007199254740991")}: generation 9007199254740991 is the highest`) }),
+    );
+  });
+
   it("a link to a generation that does not exist names no current generation", () => {
     expect(layout([1], 1).current).toBe(1);
     rmSync(join(mountPoint, "1"), { recursive: true });

@@ -34,14 +34,15 @@ function processCalls(text: string): string[] {
   return calls;
 }
 
-/** What starting ageboot looks like: the built CLI (its start script or its bundle) or its launcher. */
-const startsAgeboot = /\b(?:launcherPath|startPath)\b|dist\/(?:ageboot|start\.cjs|cli\.cjs)/;
+/** What starting ageboot looks like: the built CLI (its start script or its bundle) or its launcher, shipped or test build. */
+const startsAgeboot = /\b(?:launcherPath|startPath|testBuildLauncherPath|testBuildStartPath)\b|dist(?:-test)?\/(?:ageboot|start\.cjs|cli\.cjs)/;
 
 describe("test hygiene", () => {
   it("finds the suite's sources, and the detector recognises a direct start of the CLI", () => {
     expect(sources.length).toBeGreaterThan(20);
     expect(processCalls("spawnSync(process.execPath, [startPath, ...args], { env })").some((call) => startsAgeboot.test(call))).toBe(true);
     expect(processCalls('spawn(launcherPath, [f(x), "activate"])').some((call) => startsAgeboot.test(call))).toBe(true);
+    expect(processCalls('spawnSync(testBuildLauncherPath, ["activate"])').some((call) => startsAgeboot.test(call))).toBe(true);
   });
 
   it("no test starts the CLI except through test/helpers/ageboot-process.ts", () => {

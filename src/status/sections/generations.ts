@@ -1,5 +1,5 @@
 import { fstatSync, type Stats } from "node:fs";
-import { GENERATION_NAME } from "../../activation/generations.js";
+import { generationNumber } from "../../activation/generations.js";
 import type { StatusContext } from "../context.js";
 import { isBlocked, listNames, lstatIn } from "../reach.js";
 import type { GenerationSummary, GenerationsSection, Listing, Section } from "../report.js";
@@ -29,8 +29,8 @@ function keptGenerations(context: StatusContext, currentMadeAt: string | null): 
   if (isBlocked(listed))
     return { complete: false, reason: listed.blocked === "denied" ? `not listed: uid ${context.uid} may not read ${context.mountPoint}` : listed.reason, entries: onlyCurrent };
   const entries = listed.names
-    .filter((name) => GENERATION_NAME.test(name))
-    .map(Number)
+    .map(generationNumber)
+    .filter((generation): generation is number => generation !== null)
     .sort((a, b) => b - a)
     .map((generation) => {
       const info = lstatIn(mount, String(generation));
