@@ -33,6 +33,7 @@
   util-linux,
   systemd,
   getent,
+  e2fsprogs,
 }:
 let
   # npm runs on the build platform, and installs the build tools' native parts (esbuild's binary) for it;
@@ -149,6 +150,8 @@ buildNpmPackage {
         util-linux
         systemd
         getent
+        # chattr(1): every secret file on the tmpfs is made immutable (src/activation/immutable.ts)
+        e2fsprogs
       ]
     }
     runHook postInstall

@@ -7,10 +7,11 @@ import { readGenerationRecord } from "./activation/generation-record.js";
 import { newGenerationCommits } from "./activation/failure-policy.js";
 import { explainFullMount, mountWasFull } from "./activation/full-mount.js";
 import { Generations } from "./activation/generations.js";
+import { Immutability } from "./activation/immutable.js";
 import { removeStalePaths } from "./activation/installed-paths.js";
 import { acquireLock, type LockAcquirer } from "./activation/lock.js";
 import { type HostContext, SYSTEM_HOST } from "./activation/host-context.js";
-import { unmountSecretsMount } from "./activation/mount.js";
+import { mountedFilesystemAt, unmountSecretsMount } from "./activation/mount.js";
 import { planSecrets, planTemplates } from "./activation/plan.js";
 import { renderTemplates } from "./activation/render-templates.js";
 import { handOverHeldItems, itemsHeldForCopies, secretsHeldForTemplates } from "./activation/hand-over.js";
@@ -66,7 +67,8 @@ export interface ActivateOptions {
  *   5b. render      every planned template rendered from the secrets staged in 5, as rendered/<name>;
  *                   the secrets templates name stay root's until then, and go to their owners after
  *   6. custom paths symlinks and copies prepared under temporary names; the record of them;
- *                   what is copied stays root's until copied, and goes to its owner after
+ *                   what is copied stays root's until copied, and goes to its owner after; then
+ *                   every file made immutable and the generation (0700 so far) opened, 0751
  *   7. commit       or discard, by the failure policy (./activation/failure-policy.ts); a
  *                   generation whose links cannot be made fails every secret it held;
  *                   custom paths of removed secrets removed
@@ -133,8 +135,10 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
 
     // 4. Mount, and read which generations exist and which one users see.
     const keysGid = await keysGidLookup;
-    if (!dryRun) ({ mountedHere } = await host.prepareMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid }, log));
-    const generations = Generations.read(mountPoint, secretsDir);
+    if (!dryRun) ({ mountedHere } = await host.prepareMount(mountPoint, { allowPlainDirectory: options.allowPlainDirectory ?? false, keysGid, secretsDir }, log));
+    // Every secret file is made immutable before its owner can reach it (./activation/immutable.ts).
+    const immutability = dryRun ? Immutability.none("dry run") : Immutability.forMount(mountedFilesystemAt(mountPoint), process.geteuid?.() === 0);
+    const generations = Generations.read(mountPoint, secretsDir, immutability, log);
     generationsRead = generations;
     if (!dryRun) generations.removeLeftovers();
     stepDone("4. mount");
@@ -146,7 +150,7 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     const heldForCopies = itemsHeldForCopies(outcomes, secretsDir);
     const generation = generations.next;
     await status(dryRun ? `Decrypting ${secretOutcomes.length} secrets (dry run)` : `Decrypting ${secretOutcomes.length} secrets into generation ${generation}`);
-    const generationDir = dryRun ? null : generations.create(generation, keysGid);
+    const generationDir = dryRun ? null : generations.create(generation);
     const target = generationDir === null ? null : { directory: generationDir, keysGid };
     await stageSecrets(secretOutcomes, target, generations.currentPath, identities, threads, concurrency, new Set([...heldForTemplates, ...heldForCopies]));
     stepDone(`5. stage (${threads.threadsUsed} thread${threads.threadsUsed === 1 ? "" : "s"})`);
@@ -173,7 +177,11 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     const { prepared, stale } = commits
       ? await prepareCustomPathsStep(outcomes, manifest.secrets, previousRecord.paths, generations, generation, manifest, log)
       : { prepared: [], stale: [] };
-    if (commits) handOverHeldItems(generationDir, outcomes, templateOutcomes, heldForCopies);
+    if (commits) {
+      handOverHeldItems(generationDir, outcomes, templateOutcomes, heldForCopies);
+      // Its files immutable, then the generation (0700 until now, so no owner could reach a file before) opened, 0751.
+      generations.seal(generation, keysGid, log);
+    }
     stepDone("6. custom paths");
 
     // 7. Commit (one rename makes the new generation current; custom paths follow) or discard.

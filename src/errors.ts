@@ -17,13 +17,27 @@ export type ErrorCode =
 
 export class AgebootError extends Error {
   override name = "AgebootError";
+  /** The system error code (ENOSPC, EDQUOT, ...) under it, if any: decisions read this, never the message. */
+  readonly errno: string | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; errno?: string | undefined },
   ) {
     super(message, options);
+    this.errno = options?.errno ?? errnoOf(options?.cause);
   }
+}
+
+/** The system error code (ENOSPC, ...) of `error` or of what caused it, or undefined. */
+export function errnoOf(error: unknown): string | undefined {
+  for (let depth = 0; depth < 8 && error instanceof Error; depth++) {
+    if (error instanceof AgebootError) return error.errno;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code === "string" && /^E[A-Z0-9]+$/.test(code)) return code;
+    error = error.cause;
+  }
+  return undefined;
 }
 
 /** The message of anything thrown, for wrapping into a message of our own. */

@@ -38,14 +38,36 @@ function formatValue(value: unknown): string {
   return /[\s"=]/.test(text) ? JSON.stringify(text) : text;
 }
 
+/**
+ * Control characters (C0, DEL, and the Unicode line and paragraph separators)
+ * written as escapes: a file or secret name that holds "\n<6>..." must not
+ * forge a journal line or a terminal escape sequence (names come from hostile
+ * places: files on the mount, manifests, directories users write to).
+ */
+export function escapeControlCharacters(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (character) => {
+    const code = character.charCodeAt(0);
+    if (character === "\n") return "\\n";
+    if (character === "\t") return "\\t";
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+  });
+}
+
 /** One readable line: "<4>message key=value" under the journal, "ageboot: warning: message key=value" on a terminal. */
 export function formatTextLine(record: Record<string, unknown>, journal: boolean): string {
   const level = Number(record["level"] ?? 30);
   const fields = Object.entries(record)
     .filter(([key]) => !omittedFields.has(key))
     .map(([key, value]) => `${key}=${formatValue(value)}`);
-  const text = [String(record["msg"] ?? ""), ...fields].join(" ");
+  // Every message and field escaped: one record is one line, whatever names it holds.
+  const text = escapeControlCharacters([String(record["msg"] ?? ""), ...fields].join(" "));
   return journal ? `<${journalPriority(level)}>${text}\n` : `ageboot: ${levelWords[level] ?? "log"}: ${text}\n`;
+}
+
+/** DEL, U+2028 and U+2029, which JSON allows raw, as \uXXXX escapes (the line's trailing newline is pino's own). */
+function escapeJsonExtras(line: string): string {
+  return line.replace(/[\u007f\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /**
@@ -57,7 +79,8 @@ export function createLogger(options: { format?: LogFormat; level?: string } = {
   const format = options.format ?? "text";
   const level = options.level ?? "info";
   if (format === "json") {
-    return pino({ level, base: null }, { write: (line: string) => void writeSync(2, line) });
+    // JSON escapes C0 already; DEL and U+2028/2029 are escaped too, as the text lines do.
+    return pino({ level, base: null }, { write: (line: string) => void writeSync(2, escapeJsonExtras(line)) });
   }
   const journal = stderrIsJournal();
   return pino({ level, base: null, timestamp: false }, { write: (line: string) => void writeSync(2, formatTextLine(JSON.parse(line) as Record<string, unknown>, journal)) });

@@ -182,6 +182,8 @@ let
       "CAP_DAC_OVERRIDE"
       "CAP_DAC_READ_SEARCH"
       "CAP_FSETID"
+      # chattr +i / -i on the secrets' files (src/activation/immutable.ts)
+      "CAP_LINUX_IMMUTABLE"
     ];
     RestrictAddressFamilies = [ "AF_UNIX" ];
     IPAddressDeny = "any";

@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, openSync } from "node:fs";
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, openSync } from "node:fs";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
@@ -6,7 +6,9 @@ import type { Manifest } from "../manifest/types.js";
 import { UserDatabase } from "../users.js";
 import { Generations } from "./generations.js";
 import { type CopySource, commitCustomPaths, prepareCustomPaths } from "./custom-paths.js";
+import { Immutability } from "./immutable.js";
 import { acquireLock } from "./lock.js";
+import { mountedFilesystemAt } from "./mount.js";
 import { type Outcome, type SecretFailure, SecretOutcome, TemplateOutcome } from "./outcome.js";
 import { hasCustomPath, resolveOwnership } from "./plan.js";
 import type { Ownership } from "./write-exclusive.js";
@@ -29,10 +31,13 @@ export interface OwnershipResult {
  */
 export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeoutSeconds: number): Promise<OwnershipResult> {
   const releaseLock = await acquireLock(manifest.secretsMountPoint, lockTimeoutSeconds);
+  let reowning: Reowning | null = null;
   try {
-    const generations = Generations.read(manifest.secretsMountPoint, manifest.secretsDir);
+    const immutability = Immutability.forMount(mountedFilesystemAt(manifest.secretsMountPoint), process.geteuid?.() === 0);
+    const generations = Generations.read(manifest.secretsMountPoint, manifest.secretsDir, immutability);
     const generationDir = generations.currentPath;
     if (generationDir === null) throw new AgebootError("SETUP", `${manifest.secretsDir}: no current generation; run ageboot activate first`);
+    reowning = new Reowning(generationDir, immutability, log);
     const users = UserDatabase.load();
     const applied: string[] = [];
     const failures: SecretFailure[] = [];
@@ -52,7 +57,7 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
       const copied = !declared.symlink && hasCustomPath(item, manifest.secretsDir);
       let source: CopySource | null = null;
       try {
-        const { changed, source: opened } = applyTo(`${generationDir}/${item.fileName}`, ownership, item, log, copied);
+        const { changed, source: opened } = applyTo(`${generationDir}/${item.fileName}`, ownership, item, log, copied, reowning);
         source = opened;
         // The copy (or the symlink) was made with the same deferred ownership as the generation's file.
         if (changed && hasCustomPath(item, manifest.secretsDir)) await reinstallCustomPath(item, ownership, generationDir, manifest, log, source);
@@ -65,7 +70,48 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
     }
     return { applied, failures };
   } finally {
+    // Whatever happened, the changed files immutable again and the generation open again.
+    reowning?.finish();
     releaseLock();
+  }
+}
+
+/**
+ * Files of the current generation are immutable (./immutable.ts): chown must
+ * clear the flag to re-own one, and between giving it to its owner and making
+ * it immutable again the owner could open it for writing and keep that
+ * descriptor. So the generation is closed (0700) before the first file is
+ * changed and opened again (0751) only after every changed file is immutable
+ * again: readers of this generation wait those few milliseconds (chown runs in
+ * the NixOS activation, right after the users step, before services start).
+ */
+class Reowning {
+  private closed = false;
+  private readonly changed: string[] = [];
+  constructor(
+    private readonly generationDir: string,
+    private readonly immutability: Immutability,
+    private readonly log: Logger,
+  ) {}
+
+  /** Before `path` is chmod'ed or chown'ed. */
+  begin(path: string): void {
+    if (!this.closed && this.immutability.unavailable === null) {
+      chmodSync(this.generationDir, 0o700);
+      crashPoint("close generation for chown");
+      this.closed = true;
+    }
+    this.immutability.clear([path]);
+    crashPoint("clear immutable for chown");
+    this.changed.push(path);
+  }
+
+  finish(): void {
+    if (this.changed.length > 0) this.immutability.set(this.changed, this.log);
+    crashPoint("immutable after chown");
+    if (!this.closed) return;
+    chmodSync(this.generationDir, 0o751);
+    crashPoint("open generation after chown");
   }
 }
 
@@ -104,7 +150,14 @@ async function reinstallCustomPath(item: Outcome, ownership: Ownership, generati
  * before the fchown: from then on its owner can grow it by name (chmod u+w,
  * truncate -s 1T), and the copy must not follow.
  */
-function applyTo(path: string, ownership: Ownership, { kind, name }: Outcome, log: Logger, keepForCopy: boolean): { changed: boolean; source: CopySource | null } {
+function applyTo(
+  path: string,
+  ownership: Ownership,
+  { kind, name }: Outcome,
+  log: Logger,
+  keepForCopy: boolean,
+  reowning: Reowning,
+): { changed: boolean; source: CopySource | null } {
   let fd: number;
   try {
     fd = openSync(path, OPEN_OWN_FILE);
@@ -129,6 +182,7 @@ function applyTo(path: string, ownership: Ownership, { kind, name }: Outcome, lo
     const heldFd = fd;
     const source: CopySource | null = keepForCopy && info.uid === 0 ? { fd, uid: ownership.uid, size: info.size, close: () => closeSync(heldFd) } : null;
     kept = source !== null;
+    reowning.begin(path);
     fchmodSync(fd, 0);
     crashPoint("chmod 0000 before chown");
     fchownSync(fd, ownership.uid, ownership.gid);

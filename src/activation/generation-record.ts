@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
@@ -75,6 +75,12 @@ export function readGenerationRecord(mountPoint: string, generation: number | nu
   try {
     const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
+      // Only a record ageboot wrote: its user's (root's), a regular file with one link that no one else can write.
+      const info = fstatSync(fd);
+      const us = process.geteuid?.() ?? 0;
+      if (!info.isFile() || info.uid !== us || (info.mode & 0o022) !== 0 || info.nlink !== 1) {
+        throw new Error(`not ageboot's (${info.isFile() ? `owner uid ${info.uid}, mode ${(info.mode & 0o7777).toString(8)}, ${info.nlink} links` : "not a regular file"})`);
+      }
       text = readFileSync(fd, "utf8");
     } finally {
       closeSync(fd);

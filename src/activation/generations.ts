@@ -1,10 +1,13 @@
-import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, type Stats, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, type Stats, unlinkSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { AgebootError, describeCause } from "../errors.js";
 import { KEEP_ALL_GENERATIONS, type KeepGenerations } from "../manifest/types.js";
 import { crashPoint } from "../fault-injection.js";
+import type { Logger } from "../log.js";
+import { explainFullMount, isFullMountErrno } from "./full-mount.js";
 import { generationNumber } from "./generation-name.js";
 import { recordedGenerations, recordPath } from "./generation-record.js";
+import { Immutability, regularFilesIn } from "./immutable.js";
 import { setDirectoryAccess } from "./mount.js";
 import { replaceSymlink } from "./swap.js";
 
@@ -29,14 +32,22 @@ export class Generations {
     readonly current: number | null,
     /** Generations a link still names: never removed as leftovers. */
     private readonly linked: ReadonlySet<number>,
+    /** Whether files are made immutable (./immutable.ts), and so must be made mutable before removal. */
+    private readonly immutability: Immutability,
+    /** The highest generation-like name present, trusted or not: a new generation is numbered above it. */
+    private readonly highestName: number,
   ) {}
 
-  static read(mountPoint: string, secretsDir: string): Generations {
-    const existing = listGenerations(mountPoint);
+  /**
+   * `log`, when given, is told of every entry in the mount root that is not
+   * ageboot's (untrustedEntry): such entries are never used.
+   */
+  static read(mountPoint: string, secretsDir: string, immutability: Immutability = Immutability.none("not asked for"), log?: Logger): Generations {
+    const { trusted: existing, highest } = listGenerations(mountPoint, log);
     const current = currentGeneration(secretsDir, mountPoint, existing);
     const containerLink = existingGeneration(readLink(`${mountPoint}/${CURRENT_LINK}`), existing);
     const linked = new Set([current, containerLink].filter((generation): generation is number => generation !== null));
-    return new Generations(mountPoint, secretsDir, existing, current, linked);
+    return new Generations(mountPoint, secretsDir, existing, current, linked, immutability, highest);
   }
 
   /**
@@ -47,7 +58,7 @@ export class Generations {
    * numbering below it would break "the highest is the newest".
    */
   get next(): number {
-    const highest = this.existing.at(-1) ?? 0;
+    const highest = Math.max(this.existing.at(-1) ?? 0, this.highestName);
     if (highest >= Number.MAX_SAFE_INTEGER) {
       throw new AgebootError(
         "SETUP",
@@ -81,20 +92,64 @@ export class Generations {
     return leftovers;
   }
 
-  /** Make the directory of a new generation, with the access of the mount point (0751, group keys). */
-  create(generation: number, keysGid: number | null): string {
+  /**
+   * Make the directory of a new generation: 0700, root's alone, until seal()
+   * has made its files immutable. Files are given to their owners while staged,
+   * and an owner who could reach their file before it is immutable could open
+   * it for writing and keep that descriptor (the flag does not revoke it).
+   */
+  create(generation: number): string {
     const directory = this.path(generation);
-    mkdirSync(directory, { mode: 0o751 });
+    try {
+      mkdirSync(directory, { mode: 0o700 });
+    } catch (error) {
+      if (isFullMountErrno((error as NodeJS.ErrnoException).code)) {
+        throw new AgebootError("IO", `${directory}: cannot create generation ${generation}: ${explainFullMount(this.mountPoint)}`, { cause: error });
+      }
+      throw error;
+    }
     crashPoint("mkdir generation");
-    setDirectoryAccess(directory, keysGid);
     return directory;
+  }
+
+  /**
+   * After staging and rendering, before the swap: every file of the
+   * generation immutable, then the directory given the mount point's access
+   * (0751, group keys), so that its owners reach their files only once they
+   * can no longer be written, chmod'ed, linked or given xattrs.
+   */
+  seal(generation: number, keysGid: number | null, log: Logger): void {
+    const directory = this.path(generation);
+    this.immutability.set(regularFilesIn(directory), log);
+    crashPoint("immutable generation");
+    setDirectoryAccess(directory, keysGid);
   }
 
   /** A generation that will never be current: removed with what it holds. */
   discard(generation: number): void {
-    rmSync(this.path(generation), { recursive: true, force: true });
+    this.removeDirectory(generation);
     crashPoint("discard failed generation");
     this.removeRecord(generation);
+  }
+
+  /**
+   * A generation's directory and what it holds, immutable files made mutable
+   * first. Closed (0700) before that: between clearing the flag and removing
+   * the file its owner could otherwise open it for writing, and keep filling
+   * the mount through that descriptor once the file has no name.
+   */
+  private removeDirectory(generation: number): void {
+    const directory = this.path(generation);
+    try {
+      chmodSync(directory, 0o700);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    crashPoint("close generation");
+    this.immutability.clear(regularFilesIn(directory));
+    crashPoint("clear immutable");
+    rmSync(directory, { recursive: true, force: true });
   }
 
   /**
@@ -151,7 +206,7 @@ export class Generations {
    */
   prune(current: number, keep: KeepGenerations): number[] {
     if (keep === KEEP_ALL_GENERATIONS) return [];
-    const existing = listGenerations(this.mountPoint);
+    const existing = listGenerations(this.mountPoint).trusted;
     const previous = existing.filter((generation) => generation < current);
     const kept = new Set([current, ...previous.slice(Math.max(0, previous.length - keep))]);
     const removed = existing.filter((generation) => !kept.has(generation));
@@ -162,7 +217,7 @@ export class Generations {
   /** One at a time, so that a crash test can kill between any two removals. */
   private remove(generations: readonly number[], step: string): void {
     for (const generation of generations) {
-      rmSync(this.path(generation), { recursive: true, force: true });
+      this.removeDirectory(generation);
       crashPoint(step);
       this.removeRecord(generation);
     }
@@ -186,19 +241,46 @@ function linkFailure(link: string, generation: number, error: unknown): AgebootE
   return new AgebootError("IO", `${link}: cannot point it at generation ${generation}: ${why}`, { cause: error });
 }
 
-/** Generation numbers present in the mount point, ascending. */
-function listGenerations(mountPoint: string): number[] {
+/**
+ * Generation numbers present in the mount point, ascending: only directories
+ * of ageboot's user (root) that no one else can write to. A mount someone
+ * else made without mode= is 1777 until ageboot chmods it, and a user may
+ * have made a directory "1" in it, with content of their choosing: never a
+ * generation (its highest number is still skipped, so nothing collides).
+ */
+function listGenerations(mountPoint: string, log?: Logger): { trusted: number[]; highest: number } {
   let names: string[];
   try {
     names = readdirSync(mountPoint);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { trusted: [], highest: 0 };
     throw error;
   }
-  return names
-    .map(generationNumber)
-    .filter((generation): generation is number => generation !== null)
-    .sort((a, b) => a - b);
+  const trusted: number[] = [];
+  let highest = 0;
+  for (const name of names) {
+    const problem = untrustedEntry(`${mountPoint}/${name}`);
+    if (problem !== null) log?.warn(`${mountPoint}/${name}: ${problem}; not ageboot's, never used: remove it`);
+    const generation = generationNumber(name);
+    if (generation === null) continue;
+    highest = Math.max(highest, generation);
+    if (problem === null) trusted.push(generation);
+  }
+  return { trusted: trusted.sort((a, b) => a - b), highest };
+}
+
+/** Why an entry of the mount root is not ageboot's (another user's, or writable by others), or null. */
+export function untrustedEntry(path: string): string | null {
+  let info: Stats;
+  try {
+    info = lstatSync(path);
+  } catch {
+    return null; // gone meanwhile: nothing to use
+  }
+  const us = process.geteuid?.() ?? 0;
+  if (info.uid !== us) return `owned by uid ${info.uid}`;
+  if (!info.isSymbolicLink() && (info.mode & 0o022) !== 0) return `writable by group or others (mode ${(info.mode & 0o7777).toString(8)})`;
+  return null;
 }
 
 /**

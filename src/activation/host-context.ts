@@ -17,7 +17,7 @@ export interface HostContext {
   /** Why a secret cannot have this owner, group and mode here, or null. */
   ownershipProblem(ownership: Ownership): string | null;
   /** Step 4: make sure plaintext can land only in memory at `mountPoint`; resolves whether this run mounted it. */
-  prepareMount(mountPoint: string, options: { allowPlainDirectory: boolean; keysGid: number | null }, log: Logger): Promise<{ mountedHere: boolean }>;
+  prepareMount(mountPoint: string, options: { allowPlainDirectory: boolean; keysGid: number | null; secretsDir?: string }, log: Logger): Promise<{ mountedHere: boolean }>;
 }
 
 /** The host's secrets, as root: the activation as it always was. */

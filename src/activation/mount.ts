@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { dirname, isAbsolute, normalize } from "node:path";
 import { promisify } from "node:util";
 import { AgebootError, describeCause } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -64,11 +65,40 @@ function unescapeMountinfo(text: string): string {
   return text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
 }
 
+/**
+ * Refuse a path any of whose directories is a symlink (/var/run -> /run):
+ * mount(8) resolves it and mounts elsewhere, while ageboot's checks compare
+ * the path as written (so every run stacked another tmpfs), and the path
+ * would name different places over time. Walked from / with lstat; the part
+ * that does not exist yet is created by ageboot itself.
+ */
+export function refuseSymlinkedDirectories(path: string, what: string): void {
+  if (!isAbsolute(path) || normalize(path) !== path || (path.endsWith("/") && path !== "/")) {
+    throw new AgebootError("SETUP", `${what} ${JSON.stringify(path)} must be an absolute path without ".", ".." or a trailing "/"`);
+  }
+  let prefix = "";
+  for (const part of path.split("/").slice(1)) {
+    prefix = `${prefix}/${part}`;
+    let info: ReturnType<typeof lstatSync>;
+    try {
+      info = lstatSync(prefix);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw new AgebootError("SETUP", `${prefix}: cannot check ${what} ${path} (${describeCause(error)})`, { cause: error });
+    }
+    if (info.isSymbolicLink()) {
+      throw new AgebootError("SETUP", `${what} ${path}: ${prefix} is a symlink (to ${readlinkSync(prefix)}); name the real directory instead`);
+    }
+  }
+}
+
 export interface MountOptions {
   /** For development and tests only: stage plaintext in a plain directory. */
   readonly allowPlainDirectory: boolean;
   /** gid of the "keys" group, when it exists. */
   readonly keysGid: number | null;
+  /** The link users read through: its directory is checked for symlinks like the mount point. */
+  readonly secretsDir?: string;
 }
 
 /** Mount options a secrets mount should have; agenix mounts its ramfs with these. */
@@ -105,6 +135,8 @@ export const MOUNT_ATTEMPTS = [
  * unmountSecretsMount) and what the mount is, which the log says.
  */
 export async function ensureSecretsMount(mountPoint: string, options: MountOptions, log: Logger): Promise<{ mountedHere: boolean }> {
+  refuseSymlinkedDirectories(mountPoint, "secretsMountPoint");
+  if (options.secretsDir !== undefined) refuseSymlinkedDirectories(dirname(options.secretsDir), "the directory of secretsDir");
   try {
     mkdirSync(mountPoint, { recursive: true, mode: 0o751 });
     crashPoint("mkdir mount point");
@@ -127,9 +159,16 @@ export async function ensureSecretsMount(mountPoint: string, options: MountOptio
   } else if (fstype === null) {
     await mountMemoryFilesystem(mountPoint, log);
     fstype = mountedFilesystemAt(mountPoint);
+    // mount(8) said yes, yet nothing is mounted at this path: it mounted somewhere else.
+    if (fstype === null) throw new AgebootError("SETUP", `${mountPoint}: mount succeeded but nothing is mounted at this path; refusing to write plaintext there`);
   }
   if (fstype !== null && !MEMORY_FILESYSTEMS.has(fstype)) {
     throw new AgebootError("SETUP", `${mountPoint}: a ${fstype} file system is mounted there; refusing to write plaintext anywhere but ramfs or tmpfs`);
+  }
+  // A mount root that is not root's (a tmpfs mounted with uid=): its owner could plant generations, records and links.
+  const owner = statSync(mountPoint).uid;
+  if (owner !== 0 && !options.allowPlainDirectory) {
+    throw new AgebootError("SETUP", `${mountPoint}: the mount there is owned by uid ${owner}, not root; refusing to use it (mount it with mode=0751 and no uid=)`);
   }
   setDirectoryAccess(mountPoint, options.keysGid);
   return { mountedHere };

@@ -1,4 +1,4 @@
-import { AgebootError, describeCause, type ErrorCode } from "../errors.js";
+import { AgebootError, describeCause, type ErrorCode, errnoOf } from "../errors.js";
 import { type DeclaredItem, RENDERED_DIRECTORY, type SecretSpec, type TemplateSpec } from "../manifest/types.js";
 import type { TemplatePart } from "../templates/placeholder.js";
 import type { Ownership } from "./write-exclusive.js";
@@ -15,6 +15,8 @@ export interface SecretFailure {
   readonly name: string;
   readonly code: ErrorCode;
   readonly message: string;
+  /** The system error code under it (ENOSPC: the mount is full), when there is one. */
+  readonly errno?: string;
 }
 
 /**
@@ -63,7 +65,8 @@ export abstract class Outcome {
   fail(error: unknown): void {
     if (this.failure !== null) return;
     const { code, message } = error instanceof AgebootError ? error : { code: "IO" as const, message: describeCause(error) };
-    this.failure = { kind: this.kind, name: this.name, code, message };
+    const errno = errnoOf(error);
+    this.failure = { kind: this.kind, name: this.name, code, message, ...(errno === undefined ? {} : { errno }) };
   }
 
   /**

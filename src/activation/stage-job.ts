@@ -1,4 +1,4 @@
-import { AgebootError, describeCause, type ErrorCode } from "../errors.js";
+import { AgebootError, describeCause, type ErrorCode, errnoOf } from "../errors.js";
 import type { SecretSource } from "../manifest/types.js";
 import { openSecret, type SourceSession } from "../sources/registry.js";
 import { ContentComparison } from "./content-comparison.js";
@@ -26,7 +26,7 @@ export interface StageJob {
 
 export type StageResult =
   | { readonly name: string; readonly ok: true; readonly sameContent: boolean; readonly size: number }
-  | { readonly name: string; readonly ok: false; readonly code: ErrorCode; readonly message: string };
+  | { readonly name: string; readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly errno?: string | undefined };
 
 /**
  * Decrypt one secret through its source into its sink. The source verifies
@@ -66,7 +66,7 @@ export async function runStageJob(job: StageJob, session: SourceSession): Promis
     }
     return { name: job.name, ok: true, sameContent: comparison.matches(), size: plaintext.size };
   } catch (error) {
-    if (error instanceof AgebootError) return { name: job.name, ok: false, code: error.code, message: error.message };
-    return { name: job.name, ok: false, code: "IO", message: describeCause(error) };
+    if (error instanceof AgebootError) return { name: job.name, ok: false, code: error.code, message: error.message, errno: error.errno };
+    return { name: job.name, ok: false, code: "IO", message: describeCause(error), errno: errnoOf(error) };
   }
 }

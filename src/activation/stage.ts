@@ -49,7 +49,7 @@ export async function stageSecrets(
   for (const result of await threads.stageAll(jobs, identities, concurrency)) {
     const outcome = byName.get(result.name)!;
     if (result.ok) outcome.staged(result.sameContent, result.size);
-    else outcome.fail(new AgebootError(result.code, result.message));
+    else outcome.fail(new AgebootError(result.code, result.message, { errno: result.errno }));
   }
 }
 

@@ -83,6 +83,7 @@ export function writeAll(fd: number, chunk: Uint8Array, target: string, where = 
  */
 export function writeFailure(error: unknown, target: string, where = SECRETS_MOUNT): AgebootError {
   if (error instanceof AgebootError) return error;
-  const full = (error as NodeJS.ErrnoException).code === "ENOSPC";
-  return new AgebootError("IO", `${target}: ${full ? `${where} is full (ENOSPC)` : `cannot write (${describeCause(error)})`}`, { cause: error });
+  const errno = (error as NodeJS.ErrnoException).code;
+  const full = errno === "ENOSPC" || errno === "EDQUOT";
+  return new AgebootError("IO", `${target}: ${full ? `${where} is full (${errno})` : `cannot write (${describeCause(error)})`}`, { cause: error });
 }

@@ -192,6 +192,9 @@ describe("ageboot status", () => {
     // Attack F4: alice owns both files; truncate -s 1T on each made status read two terabytes.
     const { host, copyPath } = activatedHost();
     const grown = MAX_COMPARED_BYTES + 4096;
+    // On a tmpfs the generation's file is immutable (src/activation/immutable.ts) and she cannot grow it;
+    // on a ramfs, or a generation an older ageboot made, she can: the flag is cleared to stand for that.
+    execFileSync("chattr", ["-i", join(host.secretsDir, "alice-token")]);
     for (const file of [join(host.secretsDir, "alice-token"), copyPath]) {
       chmodSync(file, 0o600);
       truncateSync(file, grown);

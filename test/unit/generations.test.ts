@@ -109,7 +109,7 @@ describe("Generations", () => {
 
   it("creates a generation and makes it current through both links", () => {
     const generations = layout([1], 1);
-    const directory = generations.create(generations.next, null);
+    const directory = generations.create(generations.next);
     expect(directory).toBe(join(mountPoint, "2"));
     generations.makeCurrent(2);
     expect(readlinkSync(secretsDir)).toBe(join(mountPoint, "2"));
@@ -119,7 +119,7 @@ describe("Generations", () => {
 
   it("discards a generation with what it holds", () => {
     const generations = layout([1], 1);
-    const directory = generations.create(2, null);
+    const directory = generations.create(2);
     writeFileSync(join(directory, "secret"), "x");
     generations.discard(2);
     expect(remaining()).toEqual([1]);
