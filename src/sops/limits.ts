@@ -20,9 +20,11 @@ export const SOPS_LIMITS = {
    * what they expand to. Without aliases a tree holds at most the file's
    * characters; an alias costs nothing to write but its expansion is hashed,
    * walked and decrypted again downstream (one 15 MiB scalar expanded 49,000
-   * times through nested aliases: over 120 s). Twice the file bound.
+   * times through nested aliases: over 120 s). A file's own keys, scalars
+   * and comments hold fewer characters than its bytes, so the file bound is
+   * reached only through aliases.
    */
-  treeChars: 32 * 1024 * 1024,
+  treeChars: 16 * 1024 * 1024,
   /**
    * Characters of one map key. A key is the additional data of every
    * encrypted value under it: one 8 MiB key over 45,000 copies of one value
@@ -36,8 +38,8 @@ export const SOPS_LIMITS = {
    * hashes and decrypts; without aliases the decrypted bytes are fewer than
    * the file's, and a real file's paths add up to a few KiB.
    */
-  pathChars: 32 * 1024 * 1024,
-  decryptedBytes: 32 * 1024 * 1024,
+  pathChars: 16 * 1024 * 1024,
+  decryptedBytes: 16 * 1024 * 1024,
   /**
    * YAML lexemes: scalars, indicators, comments, anchors, tags, runs of
    * spaces and line breaks, counted as the lexer yields them and before the
