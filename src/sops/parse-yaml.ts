@@ -8,8 +8,10 @@ import { composeYamlBounded } from "./yaml-bounded.js";
 /**
  * The YAML store (stores/yaml/store.go, yaml.v3): every document is a branch
  * (an empty one is an empty map), a top level that is not a map is an error,
- * duplicate keys are an error, aliases are expanded by value (bounded by the
- * node budget, so an alias bomb fails), comments become comment entries
+ * duplicate keys are an error (in every mapping; sops refuses only top-level
+ * ones, so this fails closed), aliases are expanded by value (each anchor read
+ * once and shared; its size charged again per alias against the node and
+ * character budgets, so an alias bomb fails), comments become comment entries
  * where sops' store puts them (appendYamlNodeToTreeBranch, nodeToTreeValue):
  * a collection's own comments inside it, first and last; a key's comments
  * and a scalar value's head and line comments before its entry, the line
