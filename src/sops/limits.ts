@@ -16,6 +16,31 @@ export const SOPS_LIMITS = {
   /** Keys, list items, scalars and comments together, aliases counted as what they expand to. */
   nodes: 50_000,
   /**
+   * Characters of keys, scalars and comments together, aliases counted as
+   * what they expand to. Without aliases a tree holds at most the file's
+   * characters; an alias costs nothing to write but its expansion is hashed,
+   * walked and decrypted again downstream (one 15 MiB scalar expanded 49,000
+   * times through nested aliases: over 120 s). A file's own keys, scalars
+   * and comments hold fewer characters than its bytes, so the file bound is
+   * reached only through aliases.
+   */
+  treeChars: 16 * 1024 * 1024,
+  /**
+   * Characters of one map key. A key is the additional data of every
+   * encrypted value under it: one 8 MiB key over 45,000 copies of one value
+   * cost 8 MiB of AES-GCM additional data each (killed at 100 s). Real keys
+   * are names, tens of characters.
+   */
+  keyChars: 64 * 1024,
+  /**
+   * Characters of key paths (the additional data `a:b:c:`) over all the
+   * leaves of a file, and bytes decrypted per file. Each is what the walk
+   * hashes and decrypts; without aliases the decrypted bytes are fewer than
+   * the file's, and a real file's paths add up to a few KiB.
+   */
+  pathChars: 16 * 1024 * 1024,
+  decryptedBytes: 16 * 1024 * 1024,
+  /**
    * YAML lexemes: scalars, indicators, comments, anchors, tags, runs of
    * spaces and line breaks, counted as the lexer yields them and before the
    * parser keeps them: eight per `key: value` line, so about 6,000 such
@@ -73,10 +98,28 @@ export const SOPS_LIMITS = {
 
 /** Counts nodes and depth while a parser builds a tree; throws MALFORMED past the bounds. */
 export class TreeBudget {
-  private nodes = 0;
+  private nodeCount = 0;
+  private charCount = 0;
 
-  node(depth: number): void {
-    if (++this.nodes > SOPS_LIMITS.nodes) throw new AgebootError("MALFORMED", `more than ${SOPS_LIMITS.nodes} keys, values and comments`);
+  /** Nodes and characters counted so far: a YAML alias's expansion is charged again as the difference over its anchor's first reading. */
+  get nodes(): number {
+    return this.nodeCount;
+  }
+  get chars(): number {
+    return this.charCount;
+  }
+
+  /** One node at `depth` holding `chars` characters (a scalar's, key's or comment's text). */
+  node(depth: number, chars = 0): void {
+    this.charge(1, chars);
     if (depth > SOPS_LIMITS.depth) throw new AgebootError("MALFORMED", `nested deeper than ${SOPS_LIMITS.depth} levels`);
+  }
+
+  charge(nodes: number, chars: number): void {
+    this.nodeCount += nodes;
+    this.charCount += chars;
+    if (this.nodeCount > SOPS_LIMITS.nodes) throw new AgebootError("MALFORMED", `more than ${SOPS_LIMITS.nodes} keys, values and comments`);
+    if (this.charCount > SOPS_LIMITS.treeChars)
+      throw new AgebootError("MALFORMED", `keys, values and comments add up to more than ${SOPS_LIMITS.treeChars} characters (YAML aliases counted as what they expand to)`);
   }
 }

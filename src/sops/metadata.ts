@@ -63,8 +63,9 @@ export function unflatten(flat: ReadonlyArray<readonly [string, string]>): Plain
   // List slots made, holes included: `__list_1000` makes a list of 1,001, and 49,000 such keys in a 1.2 MB file took 186 MiB.
   let slots = 0;
   for (const [path, value] of flat) {
+    // Count the levels before splitting: split() of one 16 MB key of "__map_" repeated built 2.8 M strings (252 MiB).
+    if (nestingBeyond(path, SOPS_LIMITS.depth)) throw new AgebootError("MALFORMED", `sops metadata key "${path.slice(0, 80)}" is nested deeper than ${SOPS_LIMITS.depth} levels`);
     const tokens = path.split(/(?=__map_|__list_)/);
-    if (tokens.length > SOPS_LIMITS.depth) throw new AgebootError("MALFORMED", `sops metadata key "${path.slice(0, 80)}" is nested deeper than ${SOPS_LIMITS.depth} levels`);
     let node: Plain = root;
     for (const [index, token] of tokens.entries()) {
       const last = index === tokens.length - 1;
@@ -86,6 +87,21 @@ export function unflatten(flat: ReadonlyArray<readonly [string, string]>): Plain
     }
   }
   return root;
+}
+
+/** Whether a flattened key has more than `levels` tokens (split before each `__map_` and `__list_`), looking at no more than `levels` separators. */
+function nestingBeyond(path: string, levels: number): boolean {
+  let tokens = 1;
+  // The next place each separator starts, searched again only once passed, so the key is scanned about once.
+  let map = path.indexOf("__map_", 1);
+  let list = path.indexOf("__list_", 1);
+  for (;;) {
+    const next = map === -1 ? list : list === -1 ? map : Math.min(map, list);
+    if (next === -1) return false;
+    if (++tokens > levels) return true;
+    if (map === next) map = path.indexOf("__map_", next + 1);
+    if (list === next) list = path.indexOf("__list_", next + 1);
+  }
 }
 
 /**

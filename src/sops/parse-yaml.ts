@@ -8,8 +8,10 @@ import { composeYamlBounded } from "./yaml-bounded.js";
 /**
  * The YAML store (stores/yaml/store.go, yaml.v3): every document is a branch
  * (an empty one is an empty map), a top level that is not a map is an error,
- * duplicate keys are an error, aliases are expanded by value (bounded by the
- * node budget, so an alias bomb fails), comments become comment entries
+ * duplicate keys are an error (in every mapping; sops refuses only top-level
+ * ones, so this fails closed), aliases are expanded by value (each anchor read
+ * once and shared; its size charged again per alias against the node and
+ * character budgets, so an alias bomb fails), comments become comment entries
  * where sops' store puts them (appendYamlNodeToTreeBranch, nodeToTreeValue):
  * a collection's own comments inside it, first and last; a key's comments
  * and a scalar value's head and line comments before its entry, the line
@@ -33,7 +35,26 @@ export function parseYamlDocuments(text: string): SopsMap[] {
 
 type Item<T> = T | SopsComment;
 
+/** What reading an anchored node produced and cost, charged again for each alias to it. */
+interface Expansion {
+  value: SopsValue;
+  nodes: number;
+  chars: number;
+  /** Levels below the node itself. */
+  height: number;
+}
+
 class YamlReader {
+  /**
+   * Anchored nodes already read, by node: an alias shares the value its
+   * anchor produced and is charged its recorded size, so each YAML node is
+   * resolved (and, downstream, each distinct value parsed) once. Reading an
+   * alias again in full made one 15 MiB scalar expanded 49,000 times through
+   * nested aliases cost over 120 s.
+   */
+  private readonly expansions = new Map<Node, Expansion>();
+  /** The deepest level reached so far, to record an expansion's height. */
+  private deepest = 0;
   /** Each alias's node: the last node before it with its anchor, found in one walk (the yaml package's Alias.resolve walks the whole document for each alias). */
   private readonly aliasTargets = new Map<Alias, Node>();
 
@@ -66,9 +87,32 @@ class YamlReader {
     return { kind: "map", items };
   }
 
-  /** `commentsHandled`: a list item's comments, which the list around it holds (as sops' nodeToTreeValue does). */
+  /**
+   * `commentsHandled`: a list item's comments, which the list around it holds (as sops' nodeToTreeValue does).
+   * An anchored node is read once and its value shared (see `expansions`);
+   * a collection read as a list item is not shared, as its comments differ.
+   */
   private value(node: Node, depth: number, commentsHandled = false): SopsValue {
+    const anchored = (isScalar(node) || (isCollection(node) && !commentsHandled)) && Boolean(node.anchor);
+    if (!anchored) return this.read(node, depth, commentsHandled);
+    const known = this.expansions.get(node);
+    if (known !== undefined) {
+      this.budget.node(depth + known.height);
+      this.budget.charge(known.nodes - 1, known.chars);
+      this.deepest = Math.max(this.deepest, depth + known.height);
+      return known.value;
+    }
+    const [nodesBefore, charsBefore, deepestBefore] = [this.budget.nodes, this.budget.chars, this.deepest];
+    this.deepest = depth;
+    const value = this.read(node, depth, commentsHandled);
+    this.expansions.set(node, { value, nodes: this.budget.nodes - nodesBefore, chars: this.budget.chars - charsBefore, height: this.deepest - depth });
+    this.deepest = Math.max(this.deepest, deepestBefore);
+    return value;
+  }
+
+  private read(node: Node, depth: number, commentsHandled: boolean): SopsValue {
     this.budget.node(depth);
+    this.deepest = Math.max(this.deepest, depth);
     if (isAlias(node)) {
       const target = this.aliasTargets.get(node);
       if (target === undefined) throw new AgebootError("MALFORMED", `not valid YAML (document ${this.index + 1}): the alias *${node.source.slice(0, 80)} has no anchor before it`);
@@ -117,6 +161,8 @@ class YamlReader {
       if (!commentsHandled) append(items, this.comments(node.comment));
       return { kind: "list", items };
     }
+    const text = String((node as Scalar).value ?? "");
+    this.budget.charge(0, text.length);
     return resolveScalar(node as Scalar);
   }
 
@@ -126,7 +172,7 @@ class YamlReader {
     const entries: SopsComment[] = [];
     for (const line of text.split("\n")) {
       if (line === "") continue;
-      this.budget.node(0);
+      this.budget.node(0, line.length);
       entries.push(inline ? { kind: "comment", text: line, inline } : { kind: "comment", text: line });
     }
     return entries;

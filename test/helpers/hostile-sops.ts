@@ -8,7 +8,7 @@ import { armor } from "age-encryption";
 import { stringify } from "yaml";
 import type { SopsFormat } from "../../src/sops/document.js";
 import { ageFileWithStanzas, type HostileStanzaType, hostileStanzas } from "./hostile-headers.js";
-import { encryptTree } from "./sops-craft.js";
+import { encryptTree, sealValue } from "./sops-craft.js";
 
 /** Just under the file bound, so the size check alone does not stop it. */
 const BYTES = 16 * 1024 * 1024 - 4096;
@@ -57,6 +57,9 @@ export const hostileSopsFiles: readonly HostileSopsFile[] = [
   { name: "YAML one 16 MiB double-quoted value", format: "yaml", make: () => fill("x", 'a: "', '"\n') },
   { name: "YAML 4 M double-quoted escapes", format: "yaml", make: () => fill("\\x41", 'a: "', '"\n') },
   { name: "YAML an integer of 16 M digits", format: "yaml", make: () => fill("1", "a: ", "\n") },
+  // Aliases of a large scalar: each expansion used to be read (and resolved as a float) again in full.
+  { name: "YAML one 15 MiB scalar expanded 40,000 times through nested aliases", format: "yaml", make: () => nestedAliases("A".repeat(15 * 1024 * 1024), 200, 200) },
+  { name: "YAML a 15 MiB run of digits aliased 1,000 times", format: "yaml", make: () => nestedAliases(`${"1".repeat(15 * 1024 * 1024)}x`, 1000, 1) },
   // JSON and binary (the JSON store).
   { name: "JSON 16 M line breaks before an error", format: "json", make: () => fill("\n", "{", "x") },
   { name: "JSON nested arrays", format: "json", make: () => fill("[", '{"a":') },
@@ -70,6 +73,9 @@ export const hostileSopsFiles: readonly HostileSopsFile[] = [
   // Flattened metadata (stores/flatten.go): each key below makes 20 nested lists of 1,001 slots; 40,000 keys stay under the node bound.
   { name: "dotenv metadata of sparse nested lists", format: "dotenv", make: () => sparseLists("sops_").join("") },
   { name: "INI metadata of sparse nested lists", format: "ini", make: () => `[sops]\n${sparseLists("").join("")}` },
+  // One flattened metadata key of 2.8 M levels: it was split whole before its levels were counted (252 MiB).
+  { name: "dotenv metadata key of 2.8 M levels", format: "dotenv", make: () => fill("__map_", "sops_", "=v\n") },
+  { name: "INI metadata key of 2.8 M levels", format: "ini", make: () => fill("__map_", "[sops]\nx", " = v\n") },
   { name: "INI of 1.5 M keys", format: "ini", make: () => `[s]\n${numbered((index) => `k${index}=v\n`)}` },
   { name: "INI of 4 M sections", format: "ini", make: () => fill("[s]\n") },
   { name: "INI an unclosed multi-line value", format: "ini", make: () => fill("x\n", 'k="""') },
@@ -77,6 +83,11 @@ export const hostileSopsFiles: readonly HostileSopsFile[] = [
 
 function sparseLists(prefix: string): string[] {
   return Array.from({ length: 40_000 }, (_, index) => `${prefix}k${index}${"__list_1000".repeat(20)}=v\n`);
+}
+
+/** `big: &a SCALAR`, a list of `inner` aliases of it, and a list of `outer` aliases of that list: SCALAR expanded inner x outer times. */
+function nestedAliases(scalar: string, inner: number, outer: number): string {
+  return `big: &a ${scalar}\nl1: &l1 [${Array(inner).fill("*a").join(", ")}]\nl2: [${Array(outer).fill("*l1").join(", ")}]\n`;
 }
 
 /** Nine levels of ten aliases each (10^9 nodes when expanded), as in the classic billion laughs. */
@@ -125,4 +136,27 @@ export async function commentScopeSops(recipient: string): Promise<string> {
   const { unencrypted_suffix: _, ...metadata } = sops;
   const body = `${"# c\n".repeat(10_000)}a:\n${Array.from({ length: 3_000 }, (_, index) => `  k${index}: v\n`).join("")}`;
   return `${body}${stringify({ sops: { ...metadata, encrypted_comment_regex: "^nomatch$" } })}`;
+}
+
+/**
+ * sops files that open for `recipient` and whose values all authenticate,
+ * yet cost each leaf a large size again: the data key opens, so the walk
+ * reaches the decryption. Each must fail MALFORMED, named, before the MAC.
+ */
+export async function keyedHostileSops(recipient: string): Promise<Array<{ name: string; format: SopsFormat; contents: string }>> {
+  const { sops, dataKey } = await encryptTree({ x: "y" }, { recipients: [recipient] });
+  const metadata = stringify({ sops }, { lineWidth: 0 });
+  // One encrypted 1 MiB value under "a", aliased 100 x 100 times in nested lists: list positions add nothing to the additional data, so every copy authenticates (was 2.4 GB and rising).
+  const value = sealValue("Q".repeat(1024 * 1024), dataKey, "a:", "str");
+  const aliased = `a:\n  - &v ${value}\n  - &l1 [${Array(100).fill("*v").join(", ")}]\n  - [${Array(100).fill("*l1").join(", ")}]\n${metadata}`;
+  // One long key over a list of 45,000 copies of one small value sealed under it: each leaf re-joined and authenticated the whole key (8 MiB: killed at 100 s).
+  const longKey = (key: string) =>
+    `{${JSON.stringify(key)}:[${Array(45_000)
+      .fill(JSON.stringify(sealValue("v", dataKey, `${key}:`, "str")))
+      .join(",")}],"sops":${JSON.stringify(sops)}}`;
+  return [
+    { name: "keyed-aliased-value", format: "yaml", contents: aliased },
+    { name: "keyed-8mib-key", format: "json", contents: longKey("K".repeat(8 * 1024 * 1024)) },
+    { name: "keyed-64kib-key", format: "json", contents: longKey("K".repeat(64 * 1024)) },
+  ];
 }

@@ -11,7 +11,7 @@ import { sshTag } from "../../src/identities/ssh-keys.js";
 import { runAgeboot } from "../helpers/ageboot-process.js";
 import { CANARY } from "../helpers/canary.js";
 import { hostPerTest } from "../helpers/host-lifecycle.js";
-import { hostileSopsFiles, stanzaBombSops } from "../helpers/hostile-sops.js";
+import { hostileSopsFiles, keyedHostileSops, stanzaBombSops } from "../helpers/hostile-sops.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
 import { craftBinary, craftDotenv, craftIni, craftJson, craftYaml } from "../helpers/sops-craft.js";
 
@@ -46,6 +46,10 @@ describe("hostile sops files at first boot", () => {
     const tag = sshTag(Buffer.from(readFileSync(`${host.key}.pub`, "utf8").split(" ")[1]!, "base64"));
     secrets["hostile-stanzas"] = { file: good("stanzas.json", stanzaBombSops("json", "ssh-ed25519", 256, 256, tag)), format: "json" };
     hostile.push("hostile-stanzas");
+    for (const keyed of await keyedHostileSops(recipients[0]!)) {
+      secrets[keyed.name] = { file: good(`${keyed.name}.${keyed.format}`, keyed.contents), format: keyed.format };
+      hostile.push(keyed.name);
+    }
     host.writeManifest(secrets);
 
     const result = runAgeboot(["--log-format", "json", "activate", "--manifest", host.manifestPath]);

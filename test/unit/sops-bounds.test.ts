@@ -50,6 +50,13 @@ describe("sops parse bounds, each just past its value", () => {
     ["YAML block nesting", () => lines(SOPS_LIMITS.depth + 2, (index) => `${" ".repeat(index)}k:\n`), "nested deeper"],
     ["YAML flow nesting", () => `a: ${"[".repeat(SOPS_LIMITS.depth + 2)}`, "nested deeper"],
     ["YAML alias expansion", () => `a: &a [${"x,".repeat(999)}x]\nb: [${"*a,".repeat(SOPS_LIMITS.nodes / 1000)}*a]\n`, "keys, values and comments"],
+    // Each alias is charged its anchor's characters: 17 expansions of a 1 MiB scalar pass the 16 Mi bound.
+    ["YAML alias expansion of characters", () => `a: &a ${"x".repeat(SOPS_LIMITS.treeChars / 16)}\nb: [${"*a,".repeat(16)}*a]\n`, "characters (YAML aliases counted"],
+    [
+      "YAML nested alias expansion of characters",
+      () => `a: &a ${"x".repeat(1024 * 1024)}\nb: &b [${"*a,".repeat(3)}*a]\nc: [${"*b,".repeat(3)}*b]\n`,
+      "characters (YAML aliases counted",
+    ],
   ] as const)("%s", (_, make, message) => {
     expect(refusal(make())).toContain(message);
   });
@@ -127,6 +134,43 @@ describe("one stanza budget per sops file", () => {
     const ours = { recipient, enc: armor.encode(await encrypter.encrypt(dataKey)) };
     const age = [foreign(200), foreign(200), ours, foreign(200), foreign(200)];
     expect((await unwrapDataKey(metadata(age), identities)).equals(dataKey)).toBe(true);
+  });
+});
+
+describe("key length and key paths per file", () => {
+  // Each encrypted leaf is authenticated with its whole key path as additional
+  // data. One 8 MiB key over 45,000 leaves was killed at 100 s at first boot.
+  async function readKeyed(key: string, copies: number): Promise<string> {
+    const { dir, cleanup } = tempDir();
+    try {
+      const identity = await generateX25519Identity();
+      const ids = (await identitiesFromAgeFile(`${identity}\n`, "/test/key.txt")).identities;
+      // One copy: a value the key selects; more: a list of them (list positions add nothing to the key path).
+      const plain = copies === 1 ? "v" : Array.from({ length: copies }, () => "v");
+      const { tree, sops } = await encryptTree({ [key]: plain }, { recipients: [await identityToRecipient(identity)] });
+      const path = join(dir, "file.json");
+      writeFileSync(path, JSON.stringify({ ...tree, sops }));
+      const session = new SopsSession(ids);
+      try {
+        return (await session.secret(path, "json", `${key}`, () => openSync(path, "r"))).toString("utf8");
+      } finally {
+        session.close();
+      }
+    } finally {
+      cleanup();
+    }
+  }
+
+  it("opens a value under a key at the bound", async () => {
+    expect(await readKeyed("k".repeat(SOPS_LIMITS.keyChars), 1)).toBe("v");
+  });
+
+  it("refuses a key past the bound, naming it", async () => {
+    await expect(readKeyed("k".repeat(SOPS_LIMITS.keyChars + 1), 1)).rejects.toThrow(/longer than 65536 characters/);
+  });
+
+  it("refuses key paths that add up past the bound over all leaves", async () => {
+    await expect(readKeyed("k".repeat(SOPS_LIMITS.keyChars), SOPS_LIMITS.pathChars / SOPS_LIMITS.keyChars + 1)).rejects.toThrow(/key paths of the values add up to more than/);
   });
 });
 
