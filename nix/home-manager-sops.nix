@@ -62,13 +62,9 @@ let
   # ageboot's placeholder (`ageboot placeholder NAME`, src/templates/placeholder.ts), as in nix/sops.nix.
   placeholderOf = secret: "<AGEBOOT:${builtins.hashString "sha256" secret.name}:PLACEHOLDER>";
 
-  pathNotInStore = lib.mkOptionType {
-    name = "pathNotInStore";
-    description = "path not in the Nix store";
-    descriptionClass = "noun";
-    check = x: !lib.path.hasStorePathPrefix (/. + x);
-    merge = lib.mergeEqualOption;
-  };
+  # The declarations this module and nix/sops.nix share word for word; each
+  # option below names where it comes from.
+  shared = import ./lib/sops-options.nix { inherit lib pkgs cfg; };
 
   secretType = types.submodule (
     { name, ... }:
@@ -79,14 +75,7 @@ let
           default = name;
           description = "Name of the file in the generation ($XDG_RUNTIME_DIR/secrets/<name>).";
         };
-        key = mkOption {
-          type = types.str;
-          default = if cfg.defaultSopsKey != null then cfg.defaultSopsKey else name;
-          description = ''
-            Key used to look up the value in the sops file: a `/`-separated
-            path; `""` means the whole file. Ignored for binary, dotenv and ini.
-          '';
-        };
+        key = shared.secret.key name;
         path = mkOption {
           type = types.str;
           default = "${cfg.defaultSymlinkPath}/${name}";
@@ -95,17 +84,13 @@ let
             $XDG_RUNTIME_DIR.
           '';
         };
-        format = mkOption {
-          type = types.enum [
-            "yaml"
-            "json"
-            "binary"
-            "ini"
-            "dotenv"
-          ];
-          default = cfg.defaultSopsFormat;
-          description = "File format of the sops file. Binary files are written as they are.";
-        };
+        format = shared.secret.format [
+          "yaml"
+          "json"
+          "binary"
+          "ini"
+          "dotenv"
+        ];
         mode = mkOption {
           type = types.str;
           default = "0400";
@@ -136,15 +121,7 @@ let
           defaultText = literalExpression ''"''${config.xdg.configHome}/sops-nix/secrets/rendered/''${name}"'';
           description = "Path where the rendered file is placed (a symlink into the generation).";
         };
-        content = mkOption {
-          type = types.lines;
-          default = "";
-          description = ''
-            Content of the file: text with `config.sops.placeholder.<secret>`,
-            each replaced by the secret's value at activation. It holds
-            placeholders, not secrets, and goes into the Nix store.
-          '';
-        };
+        inherit (shared.template) content;
         mode = mkOption {
           type = types.singleLineStr;
           default = "0400";
@@ -313,31 +290,18 @@ in
       default = { };
       description = "Templates for secret files, rendered to ~/.config/sops-nix/secrets/rendered/<name>.";
     };
-    placeholder = mkOption {
-      type = types.attrsOf (
-        types.mkOptionType {
-          name = "coercibleToString";
-          description = "value that can be coerced to string";
-          check = lib.strings.isConvertibleWithToString;
-          merge = lib.mergeEqualOption;
-        }
-      );
-      default = { };
-      visible = false;
-      description = ''
-        The placeholder of each secret for {option}`sops.templates`: ageboot's
-        (`ageboot placeholder NAME`), which it replaces at activation.
-      '';
-    };
-    defaultSopsFile = mkOption {
-      type = types.path;
-      description = "Default sops file used for all secrets.";
-    };
-    defaultSopsFormat = mkOption {
-      type = types.str;
-      default = "yaml";
-      description = "Default sops format used for all secrets.";
-    };
+    placeholder = shared.placeholder ''
+      The placeholder of each secret for {option}`sops.templates`: ageboot's
+      (`ageboot placeholder NAME`), which it replaces at activation.
+    '';
+    # As in nix/sops.nix: nix/lib/sops-options.nix.
+    inherit (shared)
+      defaultSopsFile
+      defaultSopsFormat
+      log
+      environment
+      package
+      ;
     defaultSopsKey = mkOption {
       type = types.nullOr types.str;
       default = null;
@@ -373,48 +337,10 @@ in
       default = 1;
       description = "Number of secrets generations to keep.";
     };
-    log = mkOption {
-      type = types.listOf (
-        types.enum [
-          "keyImport"
-          "secretChanges"
-        ]
-      );
-      default = [
-        "keyImport"
-        "secretChanges"
-      ];
-      description = "Accepted for compatibility; ageboot always reports what changed and never logs key material.";
-    };
-    environment = mkOption {
-      type = types.attrsOf (types.either types.str types.path);
-      default = { };
-      description = "Accepted for compatibility; ageboot reads none of sops' environment variables (a warning says so when set).";
-    };
-    package = mkOption {
-      type = types.package;
-      default = pkgs.callPackage ./package.nix { };
-      defaultText = literalExpression "pkgs.callPackage ./package.nix { }";
-      description = "The ageboot package (sops-nix: sops-install-secrets).";
-    };
 
     age = {
-      keyFile = mkOption {
-        type = types.nullOr pathNotInStore;
-        default = null;
-        example = "/home/someuser/.age-key.txt";
-        description = "Path to an age key file used for decryption.";
-      };
-      plugins = mkOption {
-        type = types.listOf types.package;
-        default = [ ];
-        description = "age plugins: not supported by ageboot (an assertion says so when set).";
-      };
-      generateKey = mkOption {
-        type = types.bool;
-        default = false;
-        description = "Generate the age key at {option}`sops.age.keyFile` (with age-keygen) when it is missing.";
-      };
+      keyFile = shared.age.keyFile "/home/someuser/.age-key.txt";
+      inherit (shared.age) plugins generateKey;
       sshKeyPaths = mkOption {
         type = types.listOf types.path;
         default = [ ];
@@ -423,18 +349,9 @@ in
     };
 
     gnupg = {
-      package = mkOption {
-        type = types.package;
-        default = pkgs.gnupg;
-        defaultText = literalExpression "pkgs.gnupg";
-        description = "Accepted for compatibility; unused (no PGP).";
-      };
-      home = mkOption {
-        type = types.nullOr types.str;
-        default = null;
-        example = "/home/someuser/.gnupg";
-        description = "GnuPG keys: not supported by ageboot (an assertion says so when set).";
-      };
+      package = shared.gnupg.package pkgs.gnupg;
+      home = shared.gnupg.home "/home/someuser/.gnupg";
+      inherit (shared.gnupg) sshKeyPaths;
       qubes-split-gpg = {
         enable = lib.mkEnableOption "Qubes Split GPG: not supported by ageboot (an assertion says so when set)";
         domain = mkOption {
@@ -443,11 +360,6 @@ in
           example = "vault-gpg";
           description = "Accepted for compatibility; unused (no PGP).";
         };
-      };
-      sshKeyPaths = mkOption {
-        type = types.listOf types.path;
-        default = [ ];
-        description = "SSH keys imported as PGP keys: not supported by ageboot (an assertion says so when set).";
       };
     };
   };
