@@ -65,6 +65,8 @@ let
   # The declarations this module and nix/sops.nix share word for word; each
   # option below names where it comes from.
   shared = import ./lib/sops-options.nix { inherit lib pkgs cfg; };
+  # The user unit and home.activation entry, shared with nix/home-manager.nix.
+  userUnit = import ./lib/user-unit.nix { inherit lib; };
 
   secretType = types.submodule (
     { name, ... }:
@@ -250,17 +252,9 @@ let
     '';
   prepare = pkgs.writeShellScript "sops-nix-user-prepare" prepareText;
 
-  # sops-nix's validateSopsFiles checks of each sopsFile.
-  sopsFileProblems = lib.concatLists (
-    lib.mapAttrsToList (
-      name: s:
-      lib.optional (!builtins.pathExists s.sopsFile)
-        "Cannot find path '${s.sopsFile}' set in sops.secrets.${lib.strings.escapeNixIdentifier name}.sopsFile"
-      ++ lib.optional (
-        !builtins.isPath s.sopsFile && !(builtins.isString s.sopsFile && lib.hasPrefix builtins.storeDir s.sopsFile)
-      ) "'${s.sopsFile}' is not in the Nix store. Either add it to the Nix store or set sops.validateSopsFiles to false"
-    ) cfg.secrets
-  );
+  # sops-nix's validateSopsFiles checks of each sopsFile, naming each secret
+  # by its attribute name, as sops-nix's home-manager module does.
+  sopsFileProblems = shared.sopsFileProblems (attrName: _: attrName);
 
   # What sops-nix can do and ageboot cannot: refused, naming the option.
   unsupported =
@@ -421,54 +415,24 @@ in
 
       xdg.configFile."ageboot/sops-nix-manifest.json".source = manifestFile;
 
-      # At login (and at boot for a lingering user). sops-nix's unit name, so
-      # user units ordered after sops-nix.service keep their order. Its
-      # ExecStart names the manifest: a switch that changes the secrets changes
-      # the unit, and home-manager's sd-switch restarts it.
-      systemd.user.services.sops-nix = {
-        Unit.Description = "Decrypt your sops secrets into $XDG_RUNTIME_DIR (ageboot --user)";
-        Service = {
-          Type = "oneshot";
-          RemainAfterExit = true;
-          ExecStartPre = "${prepare}";
-          ExecStart = activate;
-          NotifyAccess = "all";
-          # Exit 7: every secret installed, only a custom path failed (named in the
-          # journal); as systemd/ageboot-user.service, not a failure of the unit.
-          SuccessExitStatus = 7;
-          UMask = "0077";
-          LimitCORE = 0;
-          NoNewPrivileges = true;
-          LockPersonality = true;
-          RestrictRealtime = true;
-          RestrictSUIDSGID = true;
-          SystemCallArchitectures = "native";
-        };
-        Install.WantedBy = [ "default.target" ];
+      # At login (and at boot for a lingering user), and on `home-manager
+      # switch`, under sops-nix's names (sops-nix.service, the entry
+      # `sops-nix`), so that what is ordered after them keeps its order; as
+      # nix/home-manager.nix does (nix/lib/user-unit.nix). Before each run:
+      # the prepare script above.
+      systemd.user.services.sops-nix = userUnit.service {
+        description = "Decrypt your sops secrets into $XDG_RUNTIME_DIR (ageboot --user)";
+        inherit activate;
+        extraService.ExecStartPre = "${prepare}";
       };
-
-      # On `home-manager switch`, under sops-nix's entry name: the new secrets
-      # at once, whether or not the user manager runs (as nix/home-manager.nix).
-      # A failed secret is reported and does not stop the switch: the previous
-      # generation stays in place.
-      home.activation.sops-nix = lib.hm.dag.entryAfter [ "writeBoundary" ] ''
-        if [[ -z "''${XDG_RUNTIME_DIR:-}" ]]; then
-          echo "ageboot: XDG_RUNTIME_DIR is not set; sops-nix.service decrypts your secrets at your next login" >&2
-        elif [[ -v DRY_RUN ]]; then
-          ${activate} --dry-run || true
-        else
-          if ( ${prepareText} ); then
-            # Exit 7: every secret installed, only custom paths not (named above).
-            ${activate} || if [[ $? -eq 7 ]]; then
-              echo "ageboot: every secret is installed, but some custom paths are not (see above)" >&2
-            else
-              echo "ageboot: some secrets were not installed (see above); the rest are in place" >&2
-            fi
-          else
-            echo "ageboot: could not prepare for sops-nix's secrets (see above); nothing was changed" >&2
-          fi
-        fi
-      '';
+      home.activation.sops-nix = userUnit.activation {
+        unit = "sops-nix.service";
+        inherit activate;
+        prepare = {
+          text = prepareText;
+          failure = "ageboot: could not prepare for sops-nix's secrets (see above); nothing was changed";
+        };
+      };
     })
   ];
 }

@@ -279,17 +279,9 @@ let
     manifests = [ backend.manifestForUsersFile ];
   };
 
-  # sops-nix's validateSopsFiles checks of each sopsFile (manifest-for.nix).
-  sopsFileProblems = lib.concatLists (
-    lib.mapAttrsToList (
-      _: s:
-      lib.optional (!builtins.pathExists s.sopsFile)
-        "Cannot find path '${s.sopsFile}' set in sops.secrets.${lib.strings.escapeNixIdentifier s.name}.sopsFile"
-      ++ lib.optional (
-        !builtins.isPath s.sopsFile && !(builtins.isString s.sopsFile && lib.hasPrefix builtins.storeDir s.sopsFile)
-      ) "'${s.sopsFile}' is not in the Nix store. Either add it to the Nix store or set sops.validateSopsFiles to false"
-    ) cfg.secrets
-  );
+  # sops-nix's validateSopsFiles checks of each sopsFile (manifest-for.nix),
+  # naming each secret by its name option, as there.
+  sopsFileProblems = shared.sopsFileProblems (_: s: s.name);
   ownerProblems =
     kind: items:
     lib.concatLists (

@@ -1,6 +1,7 @@
 # The declarations of sops-nix's options (Mic92/sops-nix) that the NixOS
 # module (nix/sops.nix) and the home-manager module (nix/home-manager-sops.nix)
-# make word for word the same: one place, so the two cannot drift apart. What
+# make word for word the same, and the validateSopsFiles checks both run: one
+# place, so the two cannot drift apart. What
 # differs between them (paths in descriptions, defaults, examples, which
 # options exist at all) stays in each module, which lists every option it
 # declares and takes the shared ones from here by name:
@@ -127,6 +128,24 @@ in
         description = "Accepted for compatibility; unused (no PGP).";
       };
   };
+
+  # What sops.validateSopsFiles checks at evaluation in each secret's
+  # sopsFile (sops-nix: manifest-for.nix, and its home-manager module): it
+  # exists and is in the Nix store. `nameOf attrName secret` is the name the
+  # messages give the secret (sops-nix's NixOS module gives secret.name, its
+  # home-manager module the attribute name).
+  sopsFileProblems =
+    nameOf:
+    lib.concatLists (
+      lib.mapAttrsToList (
+        attrName: s:
+        lib.optional (!builtins.pathExists s.sopsFile)
+          "Cannot find path '${s.sopsFile}' set in sops.secrets.${lib.strings.escapeNixIdentifier (nameOf attrName s)}.sopsFile"
+        ++ lib.optional (
+          !builtins.isPath s.sopsFile && !(builtins.isString s.sopsFile && lib.hasPrefix builtins.storeDir s.sopsFile)
+        ) "'${s.sopsFile}' is not in the Nix store. Either add it to the Nix store or set sops.validateSopsFiles to false"
+      ) cfg.secrets
+    );
 
   # A secret's options (sops.secrets.<name>) that read the same; `name` is the
   # attribute name.
