@@ -62,13 +62,11 @@ let
   # ageboot's placeholder (`ageboot placeholder NAME`, src/templates/placeholder.ts), as in nix/sops.nix.
   placeholderOf = secret: "<AGEBOOT:${builtins.hashString "sha256" secret.name}:PLACEHOLDER>";
 
-  pathNotInStore = lib.mkOptionType {
-    name = "pathNotInStore";
-    description = "path not in the Nix store";
-    descriptionClass = "noun";
-    check = x: !lib.path.hasStorePathPrefix (/. + x);
-    merge = lib.mergeEqualOption;
-  };
+  # The declarations this module and nix/sops.nix share word for word; each
+  # option below names where it comes from.
+  shared = import ./lib/sops-options.nix { inherit lib pkgs cfg; };
+  # The user unit and home.activation entry, shared with nix/home-manager.nix.
+  userUnit = import ./lib/user-unit.nix { inherit lib; };
 
   secretType = types.submodule (
     { name, ... }:
@@ -79,14 +77,7 @@ let
           default = name;
           description = "Name of the file in the generation ($XDG_RUNTIME_DIR/secrets/<name>).";
         };
-        key = mkOption {
-          type = types.str;
-          default = if cfg.defaultSopsKey != null then cfg.defaultSopsKey else name;
-          description = ''
-            Key used to look up the value in the sops file: a `/`-separated
-            path; `""` means the whole file. Ignored for binary, dotenv and ini.
-          '';
-        };
+        key = shared.secret.key name;
         path = mkOption {
           type = types.str;
           default = "${cfg.defaultSymlinkPath}/${name}";
@@ -95,17 +86,13 @@ let
             $XDG_RUNTIME_DIR.
           '';
         };
-        format = mkOption {
-          type = types.enum [
-            "yaml"
-            "json"
-            "binary"
-            "ini"
-            "dotenv"
-          ];
-          default = cfg.defaultSopsFormat;
-          description = "File format of the sops file. Binary files are written as they are.";
-        };
+        format = shared.secret.format [
+          "yaml"
+          "json"
+          "binary"
+          "ini"
+          "dotenv"
+        ];
         mode = mkOption {
           type = types.str;
           default = "0400";
@@ -136,15 +123,7 @@ let
           defaultText = literalExpression ''"''${config.xdg.configHome}/sops-nix/secrets/rendered/''${name}"'';
           description = "Path where the rendered file is placed (a symlink into the generation).";
         };
-        content = mkOption {
-          type = types.lines;
-          default = "";
-          description = ''
-            Content of the file: text with `config.sops.placeholder.<secret>`,
-            each replaced by the secret's value at activation. It holds
-            placeholders, not secrets, and goes into the Nix store.
-          '';
-        };
+        inherit (shared.template) content;
         mode = mkOption {
           type = types.singleLineStr;
           default = "0400";
@@ -273,17 +252,9 @@ let
     '';
   prepare = pkgs.writeShellScript "sops-nix-user-prepare" prepareText;
 
-  # sops-nix's validateSopsFiles checks of each sopsFile.
-  sopsFileProblems = lib.concatLists (
-    lib.mapAttrsToList (
-      name: s:
-      lib.optional (!builtins.pathExists s.sopsFile)
-        "Cannot find path '${s.sopsFile}' set in sops.secrets.${lib.strings.escapeNixIdentifier name}.sopsFile"
-      ++ lib.optional (
-        !builtins.isPath s.sopsFile && !(builtins.isString s.sopsFile && lib.hasPrefix builtins.storeDir s.sopsFile)
-      ) "'${s.sopsFile}' is not in the Nix store. Either add it to the Nix store or set sops.validateSopsFiles to false"
-    ) cfg.secrets
-  );
+  # sops-nix's validateSopsFiles checks of each sopsFile, naming each secret
+  # by its attribute name, as sops-nix's home-manager module does.
+  sopsFileProblems = shared.sopsFileProblems (attrName: _: attrName);
 
   # What sops-nix can do and ageboot cannot: refused, naming the option.
   unsupported =
@@ -313,31 +284,18 @@ in
       default = { };
       description = "Templates for secret files, rendered to ~/.config/sops-nix/secrets/rendered/<name>.";
     };
-    placeholder = mkOption {
-      type = types.attrsOf (
-        types.mkOptionType {
-          name = "coercibleToString";
-          description = "value that can be coerced to string";
-          check = lib.strings.isConvertibleWithToString;
-          merge = lib.mergeEqualOption;
-        }
-      );
-      default = { };
-      visible = false;
-      description = ''
-        The placeholder of each secret for {option}`sops.templates`: ageboot's
-        (`ageboot placeholder NAME`), which it replaces at activation.
-      '';
-    };
-    defaultSopsFile = mkOption {
-      type = types.path;
-      description = "Default sops file used for all secrets.";
-    };
-    defaultSopsFormat = mkOption {
-      type = types.str;
-      default = "yaml";
-      description = "Default sops format used for all secrets.";
-    };
+    placeholder = shared.placeholder ''
+      The placeholder of each secret for {option}`sops.templates`: ageboot's
+      (`ageboot placeholder NAME`), which it replaces at activation.
+    '';
+    # As in nix/sops.nix: nix/lib/sops-options.nix.
+    inherit (shared)
+      defaultSopsFile
+      defaultSopsFormat
+      log
+      environment
+      package
+      ;
     defaultSopsKey = mkOption {
       type = types.nullOr types.str;
       default = null;
@@ -373,48 +331,10 @@ in
       default = 1;
       description = "Number of secrets generations to keep.";
     };
-    log = mkOption {
-      type = types.listOf (
-        types.enum [
-          "keyImport"
-          "secretChanges"
-        ]
-      );
-      default = [
-        "keyImport"
-        "secretChanges"
-      ];
-      description = "Accepted for compatibility; ageboot always reports what changed and never logs key material.";
-    };
-    environment = mkOption {
-      type = types.attrsOf (types.either types.str types.path);
-      default = { };
-      description = "Accepted for compatibility; ageboot reads none of sops' environment variables (a warning says so when set).";
-    };
-    package = mkOption {
-      type = types.package;
-      default = pkgs.callPackage ./package.nix { };
-      defaultText = literalExpression "pkgs.callPackage ./package.nix { }";
-      description = "The ageboot package (sops-nix: sops-install-secrets).";
-    };
 
     age = {
-      keyFile = mkOption {
-        type = types.nullOr pathNotInStore;
-        default = null;
-        example = "/home/someuser/.age-key.txt";
-        description = "Path to an age key file used for decryption.";
-      };
-      plugins = mkOption {
-        type = types.listOf types.package;
-        default = [ ];
-        description = "age plugins: not supported by ageboot (an assertion says so when set).";
-      };
-      generateKey = mkOption {
-        type = types.bool;
-        default = false;
-        description = "Generate the age key at {option}`sops.age.keyFile` (with age-keygen) when it is missing.";
-      };
+      keyFile = shared.age.keyFile "/home/someuser/.age-key.txt";
+      inherit (shared.age) plugins generateKey;
       sshKeyPaths = mkOption {
         type = types.listOf types.path;
         default = [ ];
@@ -423,18 +343,9 @@ in
     };
 
     gnupg = {
-      package = mkOption {
-        type = types.package;
-        default = pkgs.gnupg;
-        defaultText = literalExpression "pkgs.gnupg";
-        description = "Accepted for compatibility; unused (no PGP).";
-      };
-      home = mkOption {
-        type = types.nullOr types.str;
-        default = null;
-        example = "/home/someuser/.gnupg";
-        description = "GnuPG keys: not supported by ageboot (an assertion says so when set).";
-      };
+      package = shared.gnupg.package pkgs.gnupg;
+      home = shared.gnupg.home "/home/someuser/.gnupg";
+      inherit (shared.gnupg) sshKeyPaths;
       qubes-split-gpg = {
         enable = lib.mkEnableOption "Qubes Split GPG: not supported by ageboot (an assertion says so when set)";
         domain = mkOption {
@@ -443,11 +354,6 @@ in
           example = "vault-gpg";
           description = "Accepted for compatibility; unused (no PGP).";
         };
-      };
-      sshKeyPaths = mkOption {
-        type = types.listOf types.path;
-        default = [ ];
-        description = "SSH keys imported as PGP keys: not supported by ageboot (an assertion says so when set).";
       };
     };
   };
@@ -509,54 +415,24 @@ in
 
       xdg.configFile."ageboot/sops-nix-manifest.json".source = manifestFile;
 
-      # At login (and at boot for a lingering user). sops-nix's unit name, so
-      # user units ordered after sops-nix.service keep their order. Its
-      # ExecStart names the manifest: a switch that changes the secrets changes
-      # the unit, and home-manager's sd-switch restarts it.
-      systemd.user.services.sops-nix = {
-        Unit.Description = "Decrypt your sops secrets into $XDG_RUNTIME_DIR (ageboot --user)";
-        Service = {
-          Type = "oneshot";
-          RemainAfterExit = true;
-          ExecStartPre = "${prepare}";
-          ExecStart = activate;
-          NotifyAccess = "all";
-          # Exit 7: every secret installed, only a custom path failed (named in the
-          # journal); as systemd/ageboot-user.service, not a failure of the unit.
-          SuccessExitStatus = 7;
-          UMask = "0077";
-          LimitCORE = 0;
-          NoNewPrivileges = true;
-          LockPersonality = true;
-          RestrictRealtime = true;
-          RestrictSUIDSGID = true;
-          SystemCallArchitectures = "native";
-        };
-        Install.WantedBy = [ "default.target" ];
+      # At login (and at boot for a lingering user), and on `home-manager
+      # switch`, under sops-nix's names (sops-nix.service, the entry
+      # `sops-nix`), so that what is ordered after them keeps its order; as
+      # nix/home-manager.nix does (nix/lib/user-unit.nix). Before each run:
+      # the prepare script above.
+      systemd.user.services.sops-nix = userUnit.service {
+        description = "Decrypt your sops secrets into $XDG_RUNTIME_DIR (ageboot --user)";
+        inherit activate;
+        extraService.ExecStartPre = "${prepare}";
       };
-
-      # On `home-manager switch`, under sops-nix's entry name: the new secrets
-      # at once, whether or not the user manager runs (as nix/home-manager.nix).
-      # A failed secret is reported and does not stop the switch: the previous
-      # generation stays in place.
-      home.activation.sops-nix = lib.hm.dag.entryAfter [ "writeBoundary" ] ''
-        if [[ -z "''${XDG_RUNTIME_DIR:-}" ]]; then
-          echo "ageboot: XDG_RUNTIME_DIR is not set; sops-nix.service decrypts your secrets at your next login" >&2
-        elif [[ -v DRY_RUN ]]; then
-          ${activate} --dry-run || true
-        else
-          if ( ${prepareText} ); then
-            # Exit 7: every secret installed, only custom paths not (named above).
-            ${activate} || if [[ $? -eq 7 ]]; then
-              echo "ageboot: every secret is installed, but some custom paths are not (see above)" >&2
-            else
-              echo "ageboot: some secrets were not installed (see above); the rest are in place" >&2
-            fi
-          else
-            echo "ageboot: could not prepare for sops-nix's secrets (see above); nothing was changed" >&2
-          fi
-        fi
-      '';
+      home.activation.sops-nix = userUnit.activation {
+        unit = "sops-nix.service";
+        inherit activate;
+        prepare = {
+          text = prepareText;
+          failure = "ageboot: could not prepare for sops-nix's secrets (see above); nothing was changed";
+        };
+      };
     })
   ];
 }

@@ -87,6 +87,8 @@ let
   manifestFile = pkgs.writeText "ageboot-home-manifest.json" (builtins.toJSON manifest);
 
   activate = "${lib.getExe cfg.agebootPackage} activate --user --manifest ${manifestFile}";
+  # The user unit and home.activation entry, shared with nix/home-manager-sops.nix.
+  userUnit = import ./lib/user-unit.nix { inherit lib; };
 
   packageIsSet = options.age.package.highestPrio < (lib.mkOptionDefault null).priority;
   # A configuration written before age.agebootPackage existed set ageboot here.
@@ -203,47 +205,16 @@ in
     # So that `ageboot activate --user` by hand reads the same manifest.
     xdg.configFile."ageboot/manifest.json".source = manifestFile;
 
-    # At login, and at boot for a lingering user. Its ExecStart names the
-    # manifest, so a switch that changes the secrets changes the unit, and
-    # home-manager's sd-switch restarts it.
-    systemd.user.services.ageboot-user = {
-      Unit.Description = "Decrypt your age secrets into $XDG_RUNTIME_DIR (ageboot --user)";
-      Service = {
-        Type = "oneshot";
-        RemainAfterExit = true;
-        ExecStart = activate;
-        NotifyAccess = "all";
-        # Exit 7: every secret installed, only a custom path failed (named in the
-        # journal); as systemd/ageboot-user.service, not a failure of the unit.
-        SuccessExitStatus = 7;
-        UMask = "0077";
-        LimitCORE = 0;
-        NoNewPrivileges = true;
-        LockPersonality = true;
-        RestrictRealtime = true;
-        RestrictSUIDSGID = true;
-        SystemCallArchitectures = "native";
-      };
-      Install.WantedBy = [ "default.target" ];
+    # At login, and at boot for a lingering user; and on `home-manager switch`
+    # (home-manager's NixOS service activates at boot, before any login), as
+    # nix/home-manager-sops.nix does (nix/lib/user-unit.nix).
+    systemd.user.services.ageboot-user = userUnit.service {
+      description = "Decrypt your age secrets into $XDG_RUNTIME_DIR (ageboot --user)";
+      inherit activate;
     };
-
-    # On `home-manager switch`: the new secrets at once, whether or not the user
-    # manager runs (home-manager's NixOS service activates at boot, before any
-    # login). A failed secret is reported and does not stop the switch: the
-    # previous generation stays in place (ageboot's failure policy).
-    home.activation.ageboot = lib.hm.dag.entryAfter [ "writeBoundary" ] ''
-      if [[ -z "''${XDG_RUNTIME_DIR:-}" ]]; then
-        echo "ageboot: XDG_RUNTIME_DIR is not set; ageboot-user.service decrypts your secrets at your next login" >&2
-      elif [[ -v DRY_RUN ]]; then
-        ${activate} --dry-run || true
-      else
-        # Exit 7: every secret installed, only custom paths not (named above).
-        ${activate} || if [[ $? -eq 7 ]]; then
-          echo "ageboot: every secret is installed, but some custom paths are not (see above)" >&2
-        else
-          echo "ageboot: some secrets were not installed (see above); the rest are in place" >&2
-        fi
-      fi
-    '';
+    home.activation.ageboot = userUnit.activation {
+      unit = "ageboot-user.service";
+      inherit activate;
+    };
   };
 }

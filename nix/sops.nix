@@ -31,13 +31,9 @@ let
   cfg = config.sops;
   users = config.users.users;
 
-  pathNotInStore = lib.mkOptionType {
-    name = "pathNotInStore";
-    description = "path not in the Nix store";
-    descriptionClass = "noun";
-    check = x: !lib.path.hasStorePathPrefix (/. + x);
-    merge = lib.mergeEqualOption;
-  };
+  # The declarations this module and nix/home-manager-sops.nix share word for
+  # word; each option below names where it comes from.
+  shared = import ./lib/sops-options.nix { inherit lib pkgs cfg; };
 
   # An owner given as a name, or else a number (sops-nix: owner wins, uid
   # applies when owner is null); ageboot's manifest takes either as a string.
@@ -107,14 +103,7 @@ let
           default = config._module.args.name;
           description = "Name of the file used in /run/secrets.";
         };
-        key = mkOption {
-          type = types.str;
-          default = if cfg.defaultSopsKey != null then cfg.defaultSopsKey else config._module.args.name;
-          description = ''
-            Key used to look up the value in the sops file: a `/`-separated
-            path; `""` means the whole file. Ignored for binary, dotenv and ini.
-          '';
-        };
+        key = shared.secret.key config._module.args.name;
         path = mkOption {
           type = types.str;
           default =
@@ -125,17 +114,13 @@ let
           defaultText = "/run/secrets-for-users/$name when neededForUsers is set, /run/secrets/$name otherwise.";
           description = "Path where the secret is symlinked to. If the default is kept no symlink is created.";
         };
-        format = mkOption {
-          type = types.enum [
-            "yaml"
-            "json"
-            "binary"
-            "dotenv"
-            "ini"
-          ];
-          default = cfg.defaultSopsFormat;
-          description = "File format of the sops file. Binary files are written as they are.";
-        };
+        format = shared.secret.format [
+          "yaml"
+          "json"
+          "binary"
+          "dotenv"
+          "ini"
+        ];
         sopsFile = mkOption {
           type = types.path;
           defaultText = literalExpression "\${config.sops.defaultSopsFile}";
@@ -174,15 +159,7 @@ let
           default = "/run/secrets/rendered/${config.name}";
           description = "Path where the rendered file is placed (a symlink to the default path otherwise).";
         };
-        content = mkOption {
-          type = types.lines;
-          default = "";
-          description = ''
-            Content of the file: text with `config.sops.placeholder.<secret>`,
-            each replaced by the secret's value at activation. It holds
-            placeholders, not secrets, and goes into the Nix store.
-          '';
-        };
+        inherit (shared.template) content;
         file = mkOption {
           type = types.path;
           default = pkgs.writeText config.name config.content;
@@ -302,17 +279,9 @@ let
     manifests = [ backend.manifestForUsersFile ];
   };
 
-  # sops-nix's validateSopsFiles checks of each sopsFile (manifest-for.nix).
-  sopsFileProblems = lib.concatLists (
-    lib.mapAttrsToList (
-      _: s:
-      lib.optional (!builtins.pathExists s.sopsFile)
-        "Cannot find path '${s.sopsFile}' set in sops.secrets.${lib.strings.escapeNixIdentifier s.name}.sopsFile"
-      ++ lib.optional (
-        !builtins.isPath s.sopsFile && !(builtins.isString s.sopsFile && lib.hasPrefix builtins.storeDir s.sopsFile)
-      ) "'${s.sopsFile}' is not in the Nix store. Either add it to the Nix store or set sops.validateSopsFiles to false"
-    ) cfg.secrets
-  );
+  # sops-nix's validateSopsFiles checks of each sopsFile (manifest-for.nix),
+  # naming each secret by its name option, as there.
+  sopsFileProblems = shared.sopsFileProblems (_: s: s.name);
   ownerProblems =
     kind: items:
     lib.concatLists (
@@ -346,33 +315,20 @@ in
       default = { };
       description = "Templates for secret files, rendered to /run/secrets/rendered/<name>.";
     };
-    placeholder = mkOption {
-      type = types.attrsOf (
-        types.mkOptionType {
-          name = "coercibleToString";
-          description = "value that can be coerced to string";
-          check = lib.strings.isConvertibleWithToString;
-          merge = lib.mergeEqualOption;
-        }
-      );
-      default = { };
-      visible = false;
-      description = ''
-        The placeholder of each secret for {option}`sops.templates`: ageboot's
-        (`ageboot placeholder NAME`), which it replaces at activation. A
-        placeholder for a secret that is not declared, or that is
-        neededForUsers (another generation), is an evaluation error.
-      '';
-    };
-    defaultSopsFile = mkOption {
-      type = types.path;
-      description = "Default sops file used for all secrets.";
-    };
-    defaultSopsFormat = mkOption {
-      type = types.str;
-      default = "yaml";
-      description = "Default sops format used for all secrets.";
-    };
+    placeholder = shared.placeholder ''
+      The placeholder of each secret for {option}`sops.templates`: ageboot's
+      (`ageboot placeholder NAME`), which it replaces at activation. A
+      placeholder for a secret that is not declared, or that is
+      neededForUsers (another generation), is an evaluation error.
+    '';
+    # As in nix/home-manager-sops.nix: nix/lib/sops-options.nix.
+    inherit (shared)
+      defaultSopsFile
+      defaultSopsFormat
+      log
+      environment
+      package
+      ;
     defaultSopsKey = mkOption {
       type = types.nullOr types.str;
       default = null;
@@ -399,30 +355,6 @@ in
         in sops-nix: 1 (the default) keeps only the current one; 0 never
         prunes (every switch adds a generation to the ramfs until reboot).
       '';
-    };
-    log = mkOption {
-      type = types.listOf (
-        types.enum [
-          "keyImport"
-          "secretChanges"
-        ]
-      );
-      default = [
-        "keyImport"
-        "secretChanges"
-      ];
-      description = "Accepted for compatibility; ageboot always reports what changed and never logs key material.";
-    };
-    environment = mkOption {
-      type = types.attrsOf (types.either types.str types.path);
-      default = { };
-      description = "Accepted for compatibility; ageboot reads none of sops' environment variables (a warning says so when set).";
-    };
-    package = mkOption {
-      type = types.package;
-      default = pkgs.callPackage ./package.nix { };
-      defaultText = literalExpression "pkgs.callPackage ./package.nix { }";
-      description = "The ageboot package (sops-nix: sops-install-secrets).";
     };
     validationPackage = mkOption {
       type = types.package;
@@ -466,22 +398,8 @@ in
     };
 
     age = {
-      keyFile = mkOption {
-        type = types.nullOr pathNotInStore;
-        default = null;
-        example = "/var/lib/sops-nix/key.txt";
-        description = "Path to an age key file used for decryption.";
-      };
-      plugins = mkOption {
-        type = types.listOf types.package;
-        default = [ ];
-        description = "age plugins: not supported by ageboot (an assertion says so when set).";
-      };
-      generateKey = mkOption {
-        type = types.bool;
-        default = false;
-        description = "Generate the age key at {option}`sops.age.keyFile` (with age-keygen) when it is missing.";
-      };
+      keyFile = shared.age.keyFile "/var/lib/sops-nix/key.txt";
+      inherit (shared.age) plugins generateKey;
       sshKeyPaths = mkOption {
         type = types.listOf types.path;
         default = defaultImportKeys "ed25519";
@@ -491,25 +409,9 @@ in
     };
 
     gnupg = {
-      home = mkOption {
-        type = types.nullOr types.str;
-        default = null;
-        example = "/root/.gnupg";
-        description = "GnuPG keys: not supported by ageboot (an assertion says so when set).";
-      };
-      sshKeyPaths = mkOption {
-        type = types.listOf types.path;
-        # sops-nix: the RSA host keys, imported as PGP keys. ageboot has no
-        # PGP, so none by default; set, it is an assertion.
-        default = [ ];
-        description = "SSH keys imported as PGP keys: not supported by ageboot (an assertion says so when set).";
-      };
-      package = mkOption {
-        type = types.package;
-        default = pkgs.gnupg or null;
-        defaultText = literalExpression "pkgs.gnupg";
-        description = "Accepted for compatibility; unused (no PGP).";
-      };
+      home = shared.gnupg.home "/root/.gnupg";
+      inherit (shared.gnupg) sshKeyPaths;
+      package = shared.gnupg.package (pkgs.gnupg or null);
     };
   };
 

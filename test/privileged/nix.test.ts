@@ -32,6 +32,8 @@ describe("nix", () => {
         "nix/lib/npm-lock-closure.nix",
         "nix/lib/npm-lock-files.nix",
         "nix/lib/npm-lock-sources.nix",
+        "nix/lib/sops-options.nix",
+        "nix/lib/user-unit.nix",
         "nix/module.nix",
         "nix/package.nix",
         "nix/tests/evaluate.nix",
