@@ -8,7 +8,7 @@ declare -A package_of=(
   [flock]=util-linux [unshare]=util-linux [setpriv]=util-linux [mount]=mount
   [systemd-notify]=systemd [python3]=python3 [/usr/bin/time]=time
   [systemd-nspawn]=systemd-container [debootstrap]=debootstrap [nix-instantiate]=nix-bin
-  [patchelf]=patchelf [ldd]=libc-bin
+  [patchelf]=patchelf [ldd]=libc-bin [chattr]=e2fsprogs
 )
 missing=()
 for tool in "${!package_of[@]}"; do command -v "$tool" >/dev/null || missing+=("${package_of[$tool]}"); done
