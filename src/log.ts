@@ -80,8 +80,34 @@ export function createLogger(options: { format?: LogFormat; level?: string } = {
   const level = options.level ?? "info";
   if (format === "json") {
     // JSON escapes C0 already; DEL and U+2028/2029 are escaped too, as the text lines do.
-    return pino({ level, base: null }, { write: (line: string) => void writeSync(2, escapeJsonExtras(line)) });
+    return pino({ level, base: null }, { write: (line: string) => writeWhole(escapeJsonExtras(line), false) });
   }
   const journal = stderrIsJournal();
-  return pino({ level, base: null, timestamp: false }, { write: (line: string) => void writeSync(2, formatTextLine(JSON.parse(line) as Record<string, unknown>, journal)) });
+  return pino({ level, base: null, timestamp: false }, { write: (line: string) => writeWhole(formatTextLine(JSON.parse(line) as Record<string, unknown>, journal), true) });
 }
+
+/** Longest text log line written: the rest is cut, said in the line (a crafted file's keys are quoted in messages); a JSON line is never cut. */
+const MAX_LINE_BYTES = 16 * 1024;
+
+/**
+ * Write one line to standard error whole. Node may have made fd 2
+ * non-blocking (a pipe): a long line is then written in parts, and a reader
+ * that is slow makes writeSync fail with EAGAIN, which used to end the run
+ * with an uncaught error and lose the summary (outside attack). Parts are
+ * written until done, waiting a little on EAGAIN, for at most a few seconds.
+ */
+export function writeWhole(text: string, cut: boolean): void {
+  let bytes = Buffer.from(text);
+  if (cut && bytes.length > MAX_LINE_BYTES) bytes = Buffer.concat([bytes.subarray(0, MAX_LINE_BYTES - 40), Buffer.from(` … (${bytes.length} bytes, cut)\n`)]);
+  let offset = 0;
+  const deadline = Date.now() + 5_000;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(2, bytes, offset, bytes.length - offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN" || Date.now() > deadline) return;
+      Atomics.wait(SLEEPER, 0, 0, 5);
+    }
+  }
+}
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));

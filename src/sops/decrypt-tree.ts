@@ -188,5 +188,8 @@ function macBytes(value: SopsScalar): Buffer {
 
 /** A key path for messages: components joined by "/", as the manifest's `key` is written. */
 export function describePath(path: readonly string[]): string {
-  return path.length === 0 ? "the top level" : `"${path.join("/")}"`;
+  if (path.length === 0) return "the top level";
+  // Keys come from the file and may be 64 KiB each: quoted cut, never whole.
+  const joined = path.join("/");
+  return joined.length > 200 ? `"${joined.slice(0, 200)}…" (${joined.length} characters)` : `"${joined}"`;
 }

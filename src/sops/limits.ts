@@ -41,6 +41,24 @@ export const SOPS_LIMITS = {
   pathChars: 16 * 1024 * 1024,
   decryptedBytes: 16 * 1024 * 1024,
   /**
+   * Characters of one key or comment tested against a selection regex
+   * (encrypted_regex, unencrypted_comment_regex, ...). V8's linear-time
+   * engine takes memory and time in proportion to the text times the
+   * pattern's states: a 1,001-character pattern of repeated `(?:a?){15}` on
+   * a 64 KiB key took over 3 GiB (outside attack), on 1 KiB 80 MiB and
+   * 0.19 s, on 512 about half that. Real keys are names of tens of
+   * characters; sops' comment lines, a line of text.
+   */
+  regexTestedChars: 512,
+  /**
+   * Work of the selection regex over a file: the characters of every
+   * distinct key or comment tested, times the pattern's length plus one
+   * (each distinct text is tested once). 4 Mi is about 0.8 s with the worst
+   * pattern measured, and 60 times a large real file (500 keys three deep,
+   * a 20-character `^(data|stringData)$`: 70 Ki).
+   */
+  regexWork: 4 * 1024 * 1024,
+  /**
    * YAML lexemes: scalars, indicators, comments, anchors, tags, runs of
    * spaces and line breaks, counted as the lexer yields them and before the
    * parser keeps them: eight per `key: value` line, so about 6,000 such

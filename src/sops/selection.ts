@@ -1,5 +1,7 @@
-import { compileRe2 } from "./re2.js";
+import { AgebootError } from "../errors.js";
+import { SOPS_LIMITS } from "./limits.js";
 import type { SelectionRule } from "./metadata.js";
+import { compileRe2 } from "./re2.js";
 
 /**
  * The comments of one level of the tree walk seen since its last entry, as
@@ -33,6 +35,33 @@ export function clearCommentLevel(level: CommentLevel): void {
   level.latestMatches = false;
 }
 
+/**
+ * A selection regex as the walk tests it: each distinct text once, none
+ * longer than SOPS_LIMITS.regexTestedChars, and at most SOPS_LIMITS.regexWork
+ * of work over the file (limits.ts says why). A key path tests every key on
+ * it for every leaf below, so the same keys come again and again.
+ */
+function boundedRegex(pattern: string, kind: SelectionRule["kind"]): (text: string, what: "key" | "comment") => boolean {
+  const regex = compileRe2(pattern, kind);
+  const weight = pattern.length + 1;
+  const results = new Map<string, boolean>();
+  let work = 0;
+  return (text, what) => {
+    const known = results.get(text);
+    if (known !== undefined) return known;
+    if (text.length > SOPS_LIMITS.regexTestedChars) {
+      throw new AgebootError("MALFORMED", `${kind}: a ${what} of ${text.length} characters is longer than the ${SOPS_LIMITS.regexTestedChars} a selection rule is tested on`);
+    }
+    work += text.length * weight;
+    if (work > SOPS_LIMITS.regexWork) {
+      throw new AgebootError("MALFORMED", `${kind}: its keys and comments would cost the selection regex more than ${SOPS_LIMITS.regexWork} character-tests`);
+    }
+    const matches = regex.test(text);
+    results.set(text, matches);
+    return matches;
+  };
+}
+
 export function selector(rule: SelectionRule): Selector {
   const { kind, value } = rule;
   const byPath = (encrypted: (path: readonly string[]) => boolean): Selector => ({ encrypted, see: () => {} });
@@ -42,18 +71,18 @@ export function selector(rule: SelectionRule): Selector {
     case "encrypted_suffix":
       return byPath((path) => path.some((part) => part.endsWith(value)));
     case "unencrypted_regex": {
-      const regex = compileRe2(value, kind);
-      return byPath((path) => !path.some((part) => regex.test(part)));
+      const test = boundedRegex(value, kind);
+      return byPath((path) => !path.some((part) => test(part, "key")));
     }
     case "encrypted_regex": {
-      const regex = compileRe2(value, kind);
-      return byPath((path) => path.some((part) => regex.test(part)));
+      const test = boundedRegex(value, kind);
+      return byPath((path) => path.some((part) => test(part, "key")));
     }
     case "unencrypted_comment_regex":
     case "encrypted_comment_regex": {
-      const regex = compileRe2(value, kind);
+      const test = boundedRegex(value, kind);
       const see = (level: CommentLevel, comment: string) => {
-        level.latestMatches = regex.test(comment);
+        level.latestMatches = test(comment, "comment");
         if (level.latestMatches) level.matching++;
       };
       if (kind === "unencrypted_comment_regex") return { see, encrypted: (_path, levels) => !levels.some((level) => level.matching > 0) };

@@ -15,10 +15,12 @@ import { identitiesFromAgeFile } from "../../src/identities/age-keys.js";
 import type { LoadedIdentity } from "../../src/identities/types.js";
 import { unwrapDataKey } from "../../src/sops/data-key.js";
 import { parseSopsDocument, type SopsFormat } from "../../src/sops/document.js";
+import { describePath } from "../../src/sops/decrypt-tree.js";
 import { SOPS_LIMITS } from "../../src/sops/limits.js";
 import type { SopsMetadata } from "../../src/sops/metadata.js";
 import { parseIni } from "../../src/sops/parse-flat.js";
 import { parseYamlDocuments } from "../../src/sops/parse-yaml.js";
+import { newCommentLevel, selector } from "../../src/sops/selection.js";
 import { entries } from "../../src/sops/tree.js";
 import { SopsSession } from "../../src/sops/session.js";
 import { ageFileWithStanzas, hostileStanzas } from "../helpers/hostile-headers.js";
@@ -228,5 +230,47 @@ describe("a large real value within every bound", () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe("selection regexes under a work bound (outside attack: a 64 KiB key took the linear engine over 3 GiB)", () => {
+  const pathological = `${"(?:a?){15}".repeat(100)}z`;
+  const malformed = (run: () => unknown) => {
+    try {
+      run();
+    } catch (error) {
+      expect((error as AgebootError).code).toBe("MALFORMED");
+      return (error as Error).message;
+    }
+    throw new Error("expected a refusal");
+  };
+
+  it("refuses a key or comment longer than the bound before testing it, naming the rule", () => {
+    const byKey = selector({ kind: "encrypted_regex", value: pathological });
+    expect(malformed(() => byKey.encrypted(["a".repeat(SOPS_LIMITS.regexTestedChars + 1)], [], false))).toMatch(
+      new RegExp(`^encrypted_regex: a key of ${SOPS_LIMITS.regexTestedChars + 1} characters is longer than the ${SOPS_LIMITS.regexTestedChars}`),
+    );
+    const byComment = selector({ kind: "encrypted_comment_regex", value: "^sops:enc" });
+    expect(malformed(() => byComment.see(newCommentLevel(), "x".repeat(SOPS_LIMITS.regexTestedChars + 1)))).toMatch(/^encrypted_comment_regex: a comment of/);
+    // At the bound it is tested, and decides.
+    expect(byKey.encrypted([`${"a".repeat(SOPS_LIMITS.regexTestedChars - 1)}z`], [], false)).toBe(true);
+  });
+
+  it("tests each distinct key once, and refuses a file whose distinct keys pass the work bound", () => {
+    const rule = selector({ kind: "encrypted_regex", value: "^(data|stringData)$" });
+    // The same keys over many leaves: tested once each, whatever the number of leaves.
+    for (let leaf = 0; leaf < 100_000; leaf++) expect(rule.encrypted(["data", "x".repeat(500)], [], false)).toBe(true);
+    const heavy = selector({ kind: "unencrypted_regex", value: pathological });
+    const perKey = 500 * (pathological.length + 1);
+    const fits = Math.floor(SOPS_LIMITS.regexWork / perKey);
+    for (let key = 0; key < fits; key++) heavy.encrypted([`${String(key).padStart(8, "0")}${"a".repeat(492)}`], [], false);
+    expect(malformed(() => heavy.encrypted([`${"b".repeat(500)}`], [], false))).toMatch(/^unencrypted_regex: its keys and comments would cost the selection regex more than/);
+  });
+});
+
+describe("messages quote a crafted file's keys cut, never whole", () => {
+  it("a 64 KiB key path is quoted as its first 200 characters and its length", () => {
+    expect(describePath(["a".repeat(65536), "b"])).toBe(`"${"a".repeat(200)}…" (65538 characters)`);
+    expect(describePath(["data", "password"])).toBe('"data/password"');
   });
 });
