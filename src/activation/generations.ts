@@ -125,6 +125,26 @@ export class Generations {
     setDirectoryAccess(directory, keysGid);
   }
 
+  /**
+   * The current generation sealed again if a run was killed while it was
+   * closed (0700: `ageboot chown` between closing and reopening it, which may
+   * have left files mutable). An open one is sealed already: nothing opens a
+   * generation before its files are immutable. Returns whether it resealed.
+   */
+  resealCurrentIfClosed(keysGid: number | null, log: Logger): boolean {
+    if (this.current === null) return false;
+    let mode: number;
+    try {
+      mode = lstatSync(this.path(this.current)).mode & 0o7777;
+    } catch {
+      return false;
+    }
+    if (mode === 0o751) return false;
+    log.warn(`${this.path(this.current)}: current generation left closed (mode ${mode.toString(8)}) by a run that did not finish; sealed and opened again`);
+    this.seal(this.current, keysGid, log);
+    return true;
+  }
+
   /** A generation that will never be current: removed with what it holds. */
   discard(generation: number): void {
     this.removeDirectory(generation);
