@@ -373,7 +373,7 @@ describe("ageboot chown on immutable files", () => {
 });
 
 describe("ageboot chown killed at any step (reatk N2)", () => {
-  it("the next chown (or activate) leaves every file of the current generation immutable and the generation 0751", () => {
+  it("status names what the kill left; the next chown (or activate) leaves every file of the current generation immutable and the generation 0751", () => {
     const host = newHost();
     const late = [
       { name: "agetest-late-a", uid: 4111, gid: 4111 },
@@ -403,6 +403,13 @@ describe("ageboot chown killed at any step (reatk N2)", () => {
         fresh();
         const killed = withUsers(() => runAgeboot(["chown", "--manifest", host.manifestPath], { env: { AGEBOOT_TEST_KILL_AFTER_STEP: String(index + 1) } }));
         expect(killed.signal, step).toBe("SIGKILL");
+        // What the kill left, status names as a problem.
+        const left = sealed(join(host.mountPoint, "1"));
+        const status = withUsers(() => runAgeboot(["status", "--manifest", host.manifestPath]));
+        if (left.mode !== 0o751) expect(status.stdout, step).toContain("is mode 0700, not 0751");
+        if (left.mutable.length > 0)
+          expect(status.stdout, step).toContain(`${left.mutable.length} file${left.mutable.length === 1 ? "" : "s"} of the current generation not immutable`);
+        if (left.mode !== 0o751 || left.mutable.length > 0) expect(status.status, step).toBe(1);
         const again = withUsers(() => runAgeboot([next, "--manifest", host.manifestPath]));
         expect(again.status, `${next} after a kill after ${step}: ${again.stderr}`).toBe(0);
         const current = join(host.mountPoint, readlinkSync(join(host.mountPoint, "current")));
