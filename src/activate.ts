@@ -141,6 +141,8 @@ export async function activate(manifest: Manifest, options: ActivateOptions): Pr
     const generations = Generations.read(mountPoint, secretsDir, immutability, log);
     generationsRead = generations;
     if (!dryRun) generations.removeLeftovers();
+    // The current generation is never left closed or with mutable files, even if this run makes no new one (a killed chown).
+    if (!dryRun) generations.resealCurrentIfClosed(keysGid, log);
     stepDone("4. mount");
 
     // 5. Stage: decrypt, own and mode every secret in a new generation (a dry run only compares).

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, openSync } from "node:fs";
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, openSync } from "node:fs";
 import { AgebootError, describeCause } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { Logger } from "../log.js";
@@ -6,7 +6,7 @@ import type { Manifest } from "../manifest/types.js";
 import { UserDatabase } from "../users.js";
 import { Generations } from "./generations.js";
 import { type CopySource, commitCustomPaths, prepareCustomPaths } from "./custom-paths.js";
-import { Immutability } from "./immutable.js";
+import { Immutability, regularFilesIn } from "./immutable.js";
 import { acquireLock } from "./lock.js";
 import { mountedFilesystemAt } from "./mount.js";
 import { type Outcome, type SecretFailure, SecretOutcome, TemplateOutcome } from "./outcome.js";
@@ -46,6 +46,7 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
       ...manifest.secrets.map((secret) => new SecretOutcome(secret, null)),
       ...manifest.templates.map((template) => new TemplateOutcome(template, null, null)),
     ];
+    const resolved: { item: Outcome; ownership: Ownership }[] = [];
     for (const item of items) {
       const { kind, declared } = item;
       const ownership = await resolveOwnership(declared, users);
@@ -53,6 +54,12 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
         failures.push({ kind, name: declared.name, code: "PLAN", message: `${ownership}; its file stays root:root 0400` });
         continue;
       }
+      resolved.push({ item, ownership });
+    }
+    // Every file about to change made mutable in one chattr, not one per file, while the generation is closed (N6).
+    reowning.prepare(resolved.map(({ item }) => `${generationDir}/${item.fileName}`).filter((path, index) => needsChange(path, resolved[index]!.ownership)));
+    for (const { item, ownership } of resolved) {
+      const { kind, declared } = item;
       // A copy is made again from the descriptor applyTo opened while the file was still root's (see applyTo).
       const copied = !declared.symlink && hasCustomPath(item, manifest.secretsDir);
       let source: CopySource | null = null;
@@ -81,37 +88,65 @@ export async function applyOwnership(manifest: Manifest, log: Logger, lockTimeou
  * clear the flag to re-own one, and between giving it to its owner and making
  * it immutable again the owner could open it for writing and keep that
  * descriptor. So the generation is closed (0700) before the first file is
- * changed and opened again (0751) only after every changed file is immutable
- * again: readers of this generation wait those few milliseconds (chown runs in
- * the NixOS activation, right after the users step, before services start).
+ * changed and opened again (0751) only after its files are immutable again:
+ * readers of this generation wait those few milliseconds (chown runs in the
+ * NixOS activation, right after the users step, before services start).
+ * The flag is cleared and set in one batch each (one chattr per 2,000 paths).
+ * finish() seals every regular file of the generation and opens it, whatever
+ * this run changed: a run killed earlier may have left files mutable in a
+ * closed generation, and this run may find nothing to change (N2).
  */
 class Reowning {
   private closed = false;
-  private readonly changed: string[] = [];
+  private readonly cleared = new Set<string>();
   constructor(
     private readonly generationDir: string,
     private readonly immutability: Immutability,
     private readonly log: Logger,
   ) {}
 
-  /** Before `path` is chmod'ed or chown'ed. */
-  begin(path: string): void {
-    if (!this.closed && this.immutability.unavailable === null) {
-      chmodSync(this.generationDir, 0o700);
-      crashPoint("close generation for chown");
-      this.closed = true;
-    }
-    this.immutability.clear([path]);
+  /** Before any file is changed: close the generation and clear the flag on every file in `paths`, in one batch. */
+  prepare(paths: readonly string[]): void {
+    if (paths.length === 0 || this.immutability.unavailable !== null) return;
+    this.close();
+    this.immutability.clear(paths);
     crashPoint("clear immutable for chown");
-    this.changed.push(path);
+    for (const path of paths) this.cleared.add(path);
   }
 
+  /** Before `path` is chmod'ed or chown'ed (prepare() cleared it, unless it changed since). */
+  begin(path: string): void {
+    if (this.immutability.unavailable !== null || this.cleared.has(path)) return;
+    this.close();
+    this.immutability.clear([path]);
+    crashPoint("clear immutable for chown");
+    this.cleared.add(path);
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    chmodSync(this.generationDir, 0o700);
+    crashPoint("close generation for chown");
+    this.closed = true;
+  }
+
+  /** Every regular file of the generation immutable, then the generation open (0751), as Generations.seal leaves it. */
   finish(): void {
-    if (this.changed.length > 0) this.immutability.set(this.changed, this.log);
+    this.immutability.set(regularFilesIn(this.generationDir), this.log);
     crashPoint("immutable after chown");
-    if (!this.closed) return;
+    if (!this.closed && (lstatSync(this.generationDir).mode & 0o7777) === 0o751) return;
     chmodSync(this.generationDir, 0o751);
     crashPoint("open generation after chown");
+  }
+}
+
+/** Whether the file at `path` (in the root-only generation) differs from `ownership`; a guess, applyTo checks again by descriptor. */
+function needsChange(path: string, ownership: Ownership): boolean {
+  try {
+    const info = lstatSync(path);
+    return info.isFile() && (info.uid !== ownership.uid || info.gid !== ownership.gid || (info.mode & 0o7777) !== ownership.mode);
+  } catch {
+    return false;
   }
 }
 

@@ -13,6 +13,9 @@ import { replaceSymlink } from "./swap.js";
 
 export { GENERATION_NAME, generationNumber } from "./generation-name.js";
 
+/** How many numbers taken by untrusted entries a new generation's number skips before the run gives up. */
+const MAX_SKIPPED_NUMBERS = 1000;
+
 /** The name, inside the mount point, of the relative link to the current generation (docs/containers.md). */
 export const CURRENT_LINK = "current";
 
@@ -34,8 +37,6 @@ export class Generations {
     private readonly linked: ReadonlySet<number>,
     /** Whether files are made immutable (./immutable.ts), and so must be made mutable before removal. */
     private readonly immutability: Immutability,
-    /** The highest generation-like name present, trusted or not: a new generation is numbered above it. */
-    private readonly highestName: number,
   ) {}
 
   /**
@@ -43,29 +44,36 @@ export class Generations {
    * ageboot's (untrustedEntry): such entries are never used.
    */
   static read(mountPoint: string, secretsDir: string, immutability: Immutability = Immutability.none("not asked for"), log?: Logger): Generations {
-    const { trusted: existing, highest } = listGenerations(mountPoint, log);
+    const existing = listGenerations(mountPoint, log);
     const current = currentGeneration(secretsDir, mountPoint, existing);
     const containerLink = existingGeneration(readLink(`${mountPoint}/${CURRENT_LINK}`), existing);
     const linked = new Set([current, containerLink].filter((generation): generation is number => generation !== null));
-    return new Generations(mountPoint, secretsDir, existing, current, linked, immutability, highest);
+    return new Generations(mountPoint, secretsDir, existing, current, linked, immutability);
   }
 
   /**
-   * The number a new generation gets: one above every generation present,
-   * finished or not. Never wraps: a generation numbered 2^53 - 1 is not one
-   * that counting from 1 reaches (a run a millisecond for 285,000 years), so
-   * it was made by hand; removing it is a decision for whoever made it, and
-   * numbering below it would break "the highest is the newest".
+   * The number a new generation gets: one above every trusted generation
+   * present, finished or not, skipping a number an untrusted entry holds (a
+   * user's directory planted while the mount root was 1777: never ours, and
+   * never a reason to fail the run; reatk N5). Once the root is ageboot's 0751,
+   * nobody else can add an entry, so the number found stays free. Never wraps:
+   * a trusted generation numbered 2^53 - 1 is not one that counting from 1
+   * reaches (a run a millisecond for 285,000 years), so it was made by hand;
+   * removing it is a decision for whoever made it, and numbering below it would
+   * break "the highest is the newest".
    */
   get next(): number {
-    const highest = Math.max(this.existing.at(-1) ?? 0, this.highestName);
-    if (highest >= Number.MAX_SAFE_INTEGER) {
-      throw new AgebootError(
-        "SETUP",
-        `${this.path(highest)}: generation ${highest} is the highest number ageboot can count to, so no generation can follow it; remove that directory if it is still there (counting from 1 does not reach it) and run again`,
-      );
+    const highest = this.existing.at(-1) ?? 0;
+    let candidate = highest + 1;
+    for (let attempt = 0; attempt < MAX_SKIPPED_NUMBERS && candidate <= Number.MAX_SAFE_INTEGER; attempt++, candidate++) {
+      if (!entryExists(this.path(candidate))) return candidate;
     }
-    return highest + 1;
+    throw new AgebootError(
+      "SETUP",
+      highest >= Number.MAX_SAFE_INTEGER - MAX_SKIPPED_NUMBERS
+        ? `${this.path(highest)}: generation ${highest} is the highest number ageboot can count to, so no generation can follow it; remove that directory if it is still there (counting from 1 does not reach it) and run again`
+        : `${this.mountPoint}: the ${MAX_SKIPPED_NUMBERS} numbers after generation ${highest} are all taken by entries that are not ageboot's; remove them and run again`,
+    );
   }
 
   path(generation: number): string {
@@ -123,6 +131,26 @@ export class Generations {
     this.immutability.set(regularFilesIn(directory), log);
     crashPoint("immutable generation");
     setDirectoryAccess(directory, keysGid);
+  }
+
+  /**
+   * The current generation sealed again if a run was killed while it was
+   * closed (0700: `ageboot chown` between closing and reopening it, which may
+   * have left files mutable). An open one is sealed already: nothing opens a
+   * generation before its files are immutable. Returns whether it resealed.
+   */
+  resealCurrentIfClosed(keysGid: number | null, log: Logger): boolean {
+    if (this.current === null) return false;
+    let mode: number;
+    try {
+      mode = lstatSync(this.path(this.current)).mode & 0o7777;
+    } catch {
+      return false;
+    }
+    if (mode === 0o751) return false;
+    log.warn(`${this.path(this.current)}: current generation left closed (mode ${mode.toString(8)}) by a run that did not finish; sealed and opened again`);
+    this.seal(this.current, keysGid, log);
+    return true;
   }
 
   /** A generation that will never be current: removed with what it holds. */
@@ -206,7 +234,7 @@ export class Generations {
    */
   prune(current: number, keep: KeepGenerations): number[] {
     if (keep === KEEP_ALL_GENERATIONS) return [];
-    const existing = listGenerations(this.mountPoint).trusted;
+    const existing = listGenerations(this.mountPoint);
     const previous = existing.filter((generation) => generation < current);
     const kept = new Set([current, ...previous.slice(Math.max(0, previous.length - keep))]);
     const removed = existing.filter((generation) => !kept.has(generation));
@@ -246,27 +274,34 @@ function linkFailure(link: string, generation: number, error: unknown): AgebootE
  * of ageboot's user (root) that no one else can write to. A mount someone
  * else made without mode= is 1777 until ageboot chmods it, and a user may
  * have made a directory "1" in it, with content of their choosing: never a
- * generation (its highest number is still skipped, so nothing collides).
+ * generation (Generations.next skips its number).
  */
-function listGenerations(mountPoint: string, log?: Logger): { trusted: number[]; highest: number } {
+function listGenerations(mountPoint: string, log?: Logger): number[] {
   let names: string[];
   try {
     names = readdirSync(mountPoint);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { trusted: [], highest: 0 };
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw error;
   }
   const trusted: number[] = [];
-  let highest = 0;
   for (const name of names) {
     const problem = untrustedEntry(`${mountPoint}/${name}`);
     if (problem !== null) log?.warn(`${mountPoint}/${name}: ${problem}; not ageboot's, never used: remove it`);
     const generation = generationNumber(name);
-    if (generation === null) continue;
-    highest = Math.max(highest, generation);
-    if (problem === null) trusted.push(generation);
+    if (generation !== null && problem === null) trusted.push(generation);
   }
-  return { trusted: trusted.sort((a, b) => a - b), highest };
+  return trusted.sort((a, b) => a - b);
+}
+
+/** Whether anything (file, directory, link, whoever's) has this name. */
+function entryExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== "ENOENT";
+  }
 }
 
 /** Why an entry of the mount root is not ageboot's (another user's, or writable by others), or null. */

@@ -372,6 +372,53 @@ describe("ageboot chown on immutable files", () => {
   });
 });
 
+describe("ageboot chown killed at any step (reatk N2)", () => {
+  it("status names what the kill left; the next chown (or activate) leaves every file of the current generation immutable and the generation 0751", () => {
+    const host = newHost();
+    const late = [
+      { name: "agetest-late-a", uid: 4111, gid: 4111 },
+      { name: "agetest-late-b", uid: 4112, gid: 4112 },
+    ];
+    const secrets = { a: { file: host.encrypt("A"), owner: late[0]!.name, mode: "0400" }, b: { file: host.encrypt("B"), owner: late[1]!.name, mode: "0440" } };
+    host.writeManifest(secrets);
+    const fresh = () => {
+      spawnSync("chattr", ["-R", "-i", host.mountPoint]);
+      spawnSync("umount", ["-R", host.mountPoint]);
+      spawnSync("rm", ["-rf", host.mountPoint, host.secretsDir]);
+      expect(runAgeboot(["activate", "--manifest", host.manifestPath, "--defer-unknown-owners"]).status).toBe(0);
+    };
+    const sealed = (directory: string) => ({
+      mode: statSync(directory).mode & 0o7777,
+      mutable: ["a", "b"].filter((name) => !/^-*i-* /.test(execFileSync("lsattr", [join(directory, name)], { encoding: "utf8" }))),
+    });
+    // Both users exist (as after NixOS's users step) for the chown and activate runs, not for the first activation.
+    const withUsers = <T>(body: () => T): T => whileUserExists(host.root, late[0]!, () => whileUserExists(host.root, late[1]!, body));
+    fresh();
+    const counted = join(host.root, "steps");
+    expect(withUsers(() => runAgeboot(["chown", "--manifest", host.manifestPath], { env: { AGEBOOT_TEST_COUNT_STEPS: counted } })).status).toBe(0);
+    const steps = readFileSync(counted, "utf8").trim().split("\n");
+    expect(steps).toContain("clear immutable for chown");
+    for (const [index, step] of steps.entries()) {
+      for (const next of ["chown", "activate"]) {
+        fresh();
+        const killed = withUsers(() => runAgeboot(["chown", "--manifest", host.manifestPath], { env: { AGEBOOT_TEST_KILL_AFTER_STEP: String(index + 1) } }));
+        expect(killed.signal, step).toBe("SIGKILL");
+        // What the kill left, status names as a problem.
+        const left = sealed(join(host.mountPoint, "1"));
+        const status = withUsers(() => runAgeboot(["status", "--manifest", host.manifestPath]));
+        if (left.mode !== 0o751) expect(status.stdout, step).toContain("is mode 0700, not 0751");
+        if (left.mutable.length > 0)
+          expect(status.stdout, step).toContain(`${left.mutable.length} file${left.mutable.length === 1 ? "" : "s"} of the current generation not immutable`);
+        if (left.mode !== 0o751 || left.mutable.length > 0) expect(status.status, step).toBe(1);
+        const again = withUsers(() => runAgeboot([next, "--manifest", host.manifestPath]));
+        expect(again.status, `${next} after a kill after ${step}: ${again.stderr}`).toBe(0);
+        const current = join(host.mountPoint, readlinkSync(join(host.mountPoint, "current")));
+        expect(sealed(current), `${next} after a kill after step ${index + 1} (${step})`).toEqual({ mode: 0o751, mutable: [] });
+      }
+    }
+  });
+});
+
 describe("no inode left for the generation's directory", () => {
   it("is a clear error naming the mount and its free inodes, never an internal error", () => {
     const host = newHost();

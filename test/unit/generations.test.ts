@@ -1,6 +1,6 @@
 // The generation layout on a plain directory: which one is current, what a
 // leftover is, what pruning keeps, and that the links swap to the new one.
-import { mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync, readdirSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -70,6 +70,27 @@ describe("Generations", () => {
     expect(() => generations.next).toThrow(
       expect.objectContaining({ code: "SETUP", message: expect.stringContaining(`${join(mountPoint, "9007199254740991")}: generation 9007199254740991 is the highest`) }),
     );
+  });
+
+  it("an untrusted entry (writable by others, as a user's planted in a 1777 root) is never counted: numbering follows the trusted ones and skips its number (reatk N5)", () => {
+    for (const name of ["2", "9007199254740991"]) {
+      mkdirSync(join(mountPoint, name));
+      chmodSync(join(mountPoint, name), 0o777);
+    }
+    const generations = layout([1], 1);
+    expect(generations.existing).toEqual([1]);
+    expect(generations.next).toBe(3);
+  });
+
+  it("a run of untrusted entries after the highest generation is skipped only so far: a SETUP error naming the mount, never an endless search", () => {
+    for (let number = 2; number <= 1001; number++) {
+      mkdirSync(join(mountPoint, String(number)));
+      chmodSync(join(mountPoint, String(number)), 0o777);
+    }
+    const generations = layout([1], 1);
+    expect(() => generations.next).toThrow(expect.objectContaining({ code: "SETUP", message: expect.stringContaining("are all taken by entries that are not ageboot's") }));
+    rmSync(join(mountPoint, "1001"), { recursive: true });
+    expect(Generations.read(mountPoint, secretsDir).next).toBe(1001);
   });
 
   it("a link to a generation that does not exist names no current generation", () => {

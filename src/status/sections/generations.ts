@@ -1,6 +1,7 @@
 import { fstatSync, type Stats } from "node:fs";
 import { generationNumber } from "../../activation/generations.js";
 import type { StatusContext } from "../context.js";
+import { sealedGenerationFindings } from "../sealed-generation.js";
 import { isBlocked, listNames, lstatIn } from "../reach.js";
 import type { GenerationSummary, GenerationsSection, Listing, Section } from "../report.js";
 
@@ -17,7 +18,10 @@ export async function generationsSection(context: StatusContext): Promise<Sectio
       containerLink,
       kept: keptGenerations(context, currentMadeAt),
     },
-    findings: [...context.layoutFindings],
+    findings: [
+      ...context.layoutFindings,
+      ...(currentDirectory === null || isBlocked(currentDirectory) ? [] : sealedGenerationFindings(currentDirectory, context.mountPoint, context.asRoot)),
+    ],
   };
 }
 
