@@ -11,9 +11,10 @@
 // (systemd-coredump, apport) the test checks what the kernel passes it: the
 // process's core limit and coredump_filter, both of which must be 0.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { lockFilePath } from "../../src/manifest/forbidden-paths.js";
 import { assertNoCanary } from "../helpers/canary.js";
 import type { TestHost } from "../helpers/host.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
@@ -97,11 +98,20 @@ function coresIn(dir: string): string[] {
   return readdirSync(dir).filter((name) => name === corePattern || name.startsWith(`${corePattern}.`));
 }
 
-/** Hold the run's lock from outside, so that ageboot waits in step 3 with the host key loaded. */
-function holdLock(host: TestHost): ChildProcess {
-  const lockPath = join(dirname(host.mountPoint), `.${host.mountPoint.split("/").at(-1)}.lock`);
-  const holder = spawn("flock", ["--exclusive", lockPath, "sleep", "600"], { stdio: "ignore" });
+/**
+ * Hold the run's lock from outside, so that ageboot waits in step 3 with the
+ * host key loaded. Resolves once flock holds it: started and not waited for,
+ * ageboot could take the lock first (it did, in a clean clone under load).
+ */
+async function holdLock(host: TestHost): Promise<ChildProcess> {
+  const lockPath = lockFilePath(host.mountPoint);
+  // The lock's directory is made by the first run; before it, flock could not even open the file.
+  mkdirSync(dirname(lockPath), { recursive: true });
+  const holder = spawn("flock", ["--exclusive", lockPath, "sh", "-c", "echo held; exec sleep 600"], { stdio: ["ignore", "pipe", "ignore"] });
   cleanups.push(() => holder.kill("SIGKILL"));
+  let said = "";
+  holder.stdout!.on("data", (chunk: Buffer) => (said += chunk.toString()));
+  await waitFor("flock to hold the lock", () => (said.includes("held") ? true : null));
   return holder;
 }
 
@@ -129,7 +139,7 @@ describe("no core dumps (issue 12, item 5)", () => {
   it.runIf(coreLandsInWorkingDirectory)("control: node started without the launcher does leave a core here (so the checks below can fail)", async () => {
     const host = newHost();
     host.writeManifest({ a: { file: host.encrypt("a") } });
-    holdLock(host);
+    await holdLock(host);
     const cwd = workingDirectory();
     const node = startWithCoreDumps(["activate", "--manifest", host.manifestPath], "node", cwd);
     await waitFor("node waiting for the lock", () => (node.stderrText().includes("2. identities done") ? true : null));
@@ -144,7 +154,7 @@ describe("no core dumps (issue 12, item 5)", () => {
   it("activate: SIGSEGV while holding the host key: no core", async () => {
     const host = newHost();
     host.writeManifest({ a: { file: host.encrypt("a") }, b: { file: host.encrypt("b") } });
-    const holder = holdLock(host);
+    const holder = await holdLock(host);
     const cwd = workingDirectory();
     const launcher = startWithCoreDumps(["activate", "--manifest", host.manifestPath], "launcher", cwd);
     const { settings, exit } = await crash(launcher, "2. identities done");
