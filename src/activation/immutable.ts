@@ -79,14 +79,19 @@ export class Immutability {
   }
 }
 
-/** Paths per chattr argument list: far below ARG_MAX for any path ageboot makes. */
+/** Paths per chattr or lsattr argument list: far below ARG_MAX for any path ageboot makes. */
 const PATHS_PER_CALL = 2000;
 
+/** `files` in argument lists of at most PATHS_PER_CALL paths, for chattr here and lsattr in `ageboot status`. */
+export function inArgumentLists(files: readonly string[]): string[][] {
+  const lists: string[][] = [];
+  for (let start = 0; start < files.length; start += PATHS_PER_CALL) lists.push(files.slice(start, start + PATHS_PER_CALL));
+  return lists;
+}
+
 function runChattr(flag: "+i" | "-i", files: readonly string[]): void {
-  for (let start = 0; start < files.length; start += PATHS_PER_CALL) {
-    // "--" so that no secret's name is read as an option.
-    execFileSync("chattr", [flag, "--", ...files.slice(start, start + PATHS_PER_CALL)], { stdio: ["ignore", "ignore", "pipe"] });
-  }
+  // "--" so that no secret's name is read as an option.
+  for (const list of inArgumentLists(files)) execFileSync("chattr", [flag, "--", ...list], { stdio: ["ignore", "ignore", "pipe"] });
 }
 
 function describeChattrFailure(error: unknown): string {

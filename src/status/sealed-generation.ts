@@ -1,12 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { fstatSync } from "node:fs";
 import type { HeldDirectory } from "../activation/held-directory.js";
-import { regularFilesIn } from "../activation/immutable.js";
+import { inArgumentLists, regularFilesIn } from "../activation/immutable.js";
 import { mountedFilesystemAt } from "../activation/mount.js";
 import type { Finding } from "./report.js";
 
-/** Paths per lsattr argument list, as chattr's (../activation/immutable.ts). */
-const PATHS_PER_CALL = 2000;
 /** Mutable files named in the finding at most; the rest counted. */
 const NAMED_AT_MOST = 10;
 
@@ -15,7 +13,7 @@ const NAMED_AT_MOST = 10;
  * and, where files are made immutable (root, tmpfs), every regular file
  * immutable. A generation left closed, or with a mutable file, is what a run
  * killed partway leaves (reatk N2): a mutable file's owner can make it writable
- * and fill the mount. The flags are read with one lsattr per 2,000 files
+ * and fill the mount. The flags are read with one lsattr per argument list (as chattr sets them)
  * (Node's stat has no file attributes), as root only: only root set them, and
  * lsattr must open each file.
  */
@@ -36,8 +34,8 @@ export function sealedGenerationFindings(directory: HeldDirectory, mountPoint: s
   const files = regularFilesIn(self).map((path) => held + path.slice(self.length));
   const mutable: string[] = [];
   try {
-    for (let start = 0; start < files.length; start += PATHS_PER_CALL) {
-      const output = execFileSync("lsattr", ["-d", "--", ...files.slice(start, start + PATHS_PER_CALL)], {
+    for (const list of inArgumentLists(files)) {
+      const output = execFileSync("lsattr", ["-d", "--", ...list], {
         encoding: "utf8",
         stdio: ["ignore", "pipe", "ignore"],
         maxBuffer: 64 << 20,
