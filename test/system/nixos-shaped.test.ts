@@ -46,6 +46,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertNoCanary } from "../helpers/canary.js";
 import { TestHost } from "../helpers/host.js";
+import { nixosUnitFile } from "../helpers/nixos-unit-file.js";
 import { nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 import { BootRoot } from "../helpers/nspawn-boot.js";
 import { repoRoot } from "../helpers/paths.js";
@@ -369,31 +370,6 @@ describe("NixOS-shaped: an impermanence root with nothing outside /nix/store and
   });
 });
 
-/**
- * A unit file from the evaluated options, as NixOS's systemd-lib writes one: the
- * dependency lists space-separated, other lists as repeated lines, booleans as
- * true/false, PATH from `path` (bin and sbin of each).
- */
-function unitFile(unit: UnitFacts, pathOf: (entry: string) => string): string {
-  const line = (key: string, value: unknown): string[] => (Array.isArray(value) ? value.flatMap((item) => line(key, item)) : [`${key}=${String(value)}`]);
-  const list = (key: string, values: string[]) => (values.length === 0 ? [] : [`${key}=${values.join(" ")}`]);
-  const path = unit.path.flatMap((entry) => [`${pathOf(entry)}/bin`, `${pathOf(entry)}/sbin`]).join(":");
-  return [
-    "[Unit]",
-    `Description=${unit.description}`,
-    ...list("After", unit.after),
-    ...list("Before", unit.before),
-    ...list("Wants", unit.wants),
-    ...list("Requires", unit.requires),
-    ...Object.entries(unit.unitConfig).flatMap(([key, value]) => line(key, value)),
-    "",
-    "[Service]",
-    `Environment="PATH=${path}"`,
-    ...Object.entries(unit.serviceConfig).flatMap(([key, value]) => line(key, value)),
-    "",
-  ].join("\n");
-}
-
 // One root per boot (a BootRoot's work directory holds one root and its results).
 const makeBootRoot = BootRoot.perFile("ageboot-nixos-shaped");
 const makeBootRootBefore = BootRoot.perFile("ageboot-nixos-shaped-before");
@@ -418,7 +394,10 @@ describe("NixOS-shaped: systemd activation, the module's units booted", () => {
     expect(names.length).toBeGreaterThanOrEqual(2);
     for (const name of names) {
       const unit = evaluated.services[name]!;
-      bootRoot.put(`etc/systemd/system/${name}.service`, unitFile(unit, pathOf));
+      bootRoot.put(
+        `etc/systemd/system/${name}.service`,
+        nixosUnitFile(unit, { Environment: `"PATH=${unit.path.flatMap((entry) => [`${pathOf(entry)}/bin`, `${pathOf(entry)}/sbin`]).join(":")}"` }),
+      );
       for (const target of unit.wantedBy) bootRoot.enable(`${name}.service`, target);
       for (const target of unit.requiredBy) {
         mkdirSync(join(root, `etc/systemd/system/${target}.requires`), { recursive: true });

@@ -35,6 +35,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { assertNoCanary } from "../helpers/canary.js";
 import { TestHost } from "../helpers/host.js";
 import { BootRoot } from "../helpers/nspawn-boot.js";
+import { nixosUnitFile } from "../helpers/nixos-unit-file.js";
 import { fixtureEvaluator, nixpkgsLibFor } from "../helpers/nixpkgs-lib.js";
 import { repoRoot } from "../helpers/paths.js";
 import { requirePrivateNamespace } from "../helpers/private-namespace.js";
@@ -66,27 +67,6 @@ interface Facts {
 const evaluate = fixtureEvaluator<Facts>(join(repoRoot, "test/fixtures/nixos/eval.nix"), nixpkgsLib);
 const makeBootRoot = BootRoot.perFile("ageboot-switch");
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
-
-/** A systemd.services entry as NixOS writes its unit file (see the top of this file for what is left out). */
-function unitFile(unit: UnitDefinition, execStart: string): string {
-  // Booleans as true/false, numbers and strings as they are: one line per value.
-  const lines = (settings: Record<string, unknown>) =>
-    Object.entries(settings).flatMap(([key, setting]) => (Array.isArray(setting) ? setting : [setting]).map((item) => `${key}=${String(item)}`));
-  const dependencies = Object.entries({ Requires: unit.requires, Wants: unit.wants, PartOf: unit.partOf, After: unit.after, Before: unit.before, Conflicts: unit.conflicts })
-    .filter(([, names]) => names.length > 0)
-    .map(([key, names]) => `${key}=${names.join(" ")}`);
-  return [
-    "[Unit]",
-    `Description=${unit.description}`,
-    ...dependencies,
-    ...lines(unit.unitConfig),
-    "",
-    "[Service]",
-    ...(unit.restartIfChanged ? [] : ["X-RestartIfChanged=false"]),
-    ...lines({ ...unit.serviceConfig, ExecStart: execStart }),
-    "",
-  ].join("\n");
-}
 
 beforeAll(requirePrivateNamespace);
 
@@ -127,7 +107,7 @@ describe("systemd activation, booted and switched (NIXPKGS_LIB)", () => {
           .replace(/^\/nix\/store\/[^ ]*-ageboot\/bin\/ageboot /, "/usr/lib/ageboot/ageboot ")
           .replace(/\/nix\/store\/\S+-ageboot-manifest\.json$/, manifestPath);
         expect(execStart).toBe(`/usr/lib/ageboot/ageboot activate --manifest ${manifestPath}`);
-        put(`etc/ageboot/configuration-${number}/${name}.service`, unitFile(unit, execStart));
+        put(`etc/ageboot/configuration-${number}/${name}.service`, nixosUnitFile(unit, { ExecStart: execStart }));
       }
     }
 
